@@ -1,0 +1,45 @@
+"""Sample grids as PNG, written with PIL (no torchvision)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def to_unit_range(x: Tensor, n_values: int | None, scale: str = "unit") -> Tensor:
+    """Model-space values -> [0, 1] for display."""
+    if n_values is not None and n_values > 2:
+        x = x / (n_values - 1)
+    elif n_values is None and scale == "symmetric":
+        x = (x + 1) / 2
+    return x.clamp(0, 1)
+
+
+def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1) -> Path:
+    """Tile images (N, C, H, W) with values in [0, 1] into one PNG, upscaled for small images."""
+    x = x.detach().float().cpu()
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"expected images (N, 1 or 3, H, W), got {tuple(x.shape)}")
+    n, c, h, w = x.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    ncol = math.ceil(n / nrow)
+    canvas = torch.ones(c, ncol * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i in range(n):
+        r, q = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + q * (w + pad)
+        canvas[:, top : top + h, left : left + w] = x[i]
+    pixels = (canvas.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    from PIL import Image
+
+    image = Image.fromarray(pixels[..., 0] if c == 1 else pixels)
+    zoom = max(1, 256 // max(h, w) // 2)
+    if zoom > 1:
+        image = image.resize((image.width * zoom, image.height * zoom), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path

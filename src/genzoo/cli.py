@@ -1,0 +1,262 @@
+"""The `genzoo` command: a thin layer over the Python API.
+
+Errors a user can act on (`GenzooError`) print one line and exit with code 2; `--debug`
+shows the traceback. Heavy imports happen inside the commands, so `genzoo --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, str]:
+    from genzoo.core.errors import GenzooError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise GenzooError(f"--set takes key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_models(args) -> int:
+    from genzoo.core import list_models
+
+    rows = [(s.name, s.family, s.density, ", ".join(s.capabilities.names), s.description)
+            for s in list_models()]  # fmt: skip
+    _print_table(["model", "family", "density", "can", "description"], rows)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from genzoo.train.run import train_run
+
+    if args.resume is None and args.model is None:
+        from genzoo.core.errors import GenzooError
+
+        raise GenzooError("give a MODEL to train, or --resume RUN_DIR to continue a run")
+    run = train_run(
+        args.model,
+        args.data,
+        _parse_sets(args.set),
+        run_dir=args.resume or args.run_dir,
+        data_root=args.data_root,
+        resume=args.resume is not None,
+    )
+    return _finish(run)
+
+
+def _finish(run) -> int:
+    report = (run.path / "report.md").read_text()
+    print(report)
+    print(f"run directory: {run.path}")
+    print(f"  report:  {run.path / 'report.md'}")
+    if (run.path / "samples.png").exists():
+        print(f"  samples: {run.path / 'samples.png'}")
+    if "stopped: interrupted" in report:
+        print(f"interrupted: checkpoint written; continue with `genzoo train --resume {run.path}`")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from genzoo.apps.grid import save_grid, to_unit_range
+    from genzoo.train.run import load_run
+
+    run = load_run(args.run)
+    if args.n < 1:
+        from genzoo.core.errors import GenzooError
+
+        raise GenzooError("-n must be at least 1")
+    torch.manual_seed(args.seed)
+    x = run.model.sample(args.n)
+    path = save_grid(to_unit_range(x, run.model.data.n_values, run.transform.scale), args.output)
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from genzoo import data as gdata
+    from genzoo.core.errors import GenzooError
+    from genzoo.metrics.likelihood import mean_nll, nll_report
+    from genzoo.train.run import describe_transform, load_run
+
+    run = load_run(args.run)
+    if not hasattr(run.model, "validation_nll"):
+        raise GenzooError(f"{run.model_name} has no likelihood to evaluate")
+    splits = gdata.load(run.data_name, args.data_root)
+    x = run.transform.fixed(splits.split(args.split), splits.n_levels, args.split)
+    cfg = run.train_config
+    r = nll_report(mean_nll(run.model, x, run.transform, cfg.eval_batch_size, cfg.seed),
+                   run.model.data.n_dims)  # fmt: skip
+    print(f"{run.model_name} on {run.data_name} ({args.split}, {x.shape[0]:,} examples)")
+    print(f"  NLL: {r['nll_nats']:.3f} nats   {r['bits_per_dim']:.4f} bits/dim")
+    print(f"  data: {run.protocol}")
+    print(f"  transform: {describe_transform(run.transform)}")
+    return 0
+
+
+def _big(n: int) -> str:
+    if n < 10**15:
+        return f"{n:,}"
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:4]} x 10^{len(digits) - 1}"
+
+
+def cmd_params(args) -> int:
+    from genzoo.core import DataInfo, GenzooError, list_models
+
+    n = args.pixels
+    if n < 1:
+        raise GenzooError("--pixels must be at least 1")
+    print(f"The lecture's counts for a joint over n = {n} binary pixels:")
+    _print_table(
+        ["assumption", "formula", "parameters"],
+        [
+            ("fully dependent (full joint)", "2^n - 1", _big(2**n - 1)),
+            ("fully independent", "n", _big(n)),
+            ("Markov chain, AR-1", "2n - 1", _big(2 * n - 1)),
+        ],
+    )
+    print(f"\ngenzoo's models for {n} inputs (default configs):")
+    rows = []
+    for spec in list_models():
+        kind = "binary" if "binary" in spec.cls.data_kinds else sorted(spec.cls.data_kinds)[0]
+        info = DataInfo((1, n), 2 if kind == "binary" else None if kind == "continuous" else 256)
+        try:
+            count = _big(spec.cls(spec.default_config(), info).n_parameters())
+        except (GenzooError, ValueError, RuntimeError) as e:
+            count = f"n/a ({e})"
+        rows.append((spec.name, kind, count))
+    _print_table(["model", "data", "parameters"], rows)
+    return 0
+
+
+def cmd_data(args) -> int:
+    from genzoo import data as gdata
+
+    names = [args.name] if args.name else gdata.dataset_names()
+    if args.action == "fetch":
+        if not args.name:
+            from genzoo.core.errors import GenzooError
+
+            raise GenzooError("name the dataset to fetch, e.g. `genzoo data fetch mnist`")
+        for path in gdata.fetch(args.name, args.data_root):
+            print(f"ok  {path}")
+        return 0
+    rows, bad = [], False
+    for name in names:
+        for s in gdata.file_status(name, args.data_root):
+            rows.append((s.dataset, s.file, s.state, str(s.path), s.detail))
+            bad |= s.state == "bad" or (args.action == "verify" and s.state == "missing")
+    if not rows:
+        print(f"(no files: built in) under {gdata.data_root(args.data_root)}")
+    _print_table(["dataset", "file", "status", "path", "detail"], rows)
+    return EXIT_USAGE if args.action == "verify" and bad else 0
+
+
+def cmd_demo(args) -> int:
+    from genzoo.train.run import train_run
+
+    print("genzoo demo: NADE on scikit-learn's 8x8 digits (static binarisation), about a minute")
+    run = train_run("nade", "digits", {"epochs": "40", "val_every": "12"}, run_dir=args.run_dir,
+                    data_root=args.data_root, command="genzoo demo")  # fmt: skip
+    return _finish(run)
+
+
+def _print_table(header: list[str], rows: list[tuple]) -> None:
+    rows = [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(header)]  # fmt: skip
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genzoo", description="Deep generative models, next to their papers."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--data-root", help="where datasets live (default: $GENZOO_DATA, cache)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list models, their family and capabilities")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("train", help="train a model; writes a run directory")
+    p.add_argument("model", nargs="?", help="a name from `genzoo models`")
+    p.add_argument("--data", default="digits", help="dataset name (default: digits)")
+    p.add_argument("--run-dir", help="default: runs/<model>-<data>-<time>")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model or training setting, e.g. --set max_steps=200",
+    )
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid")
+    p.add_argument("run", help="run directory")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-o", "--output", default="samples.png", help="PNG path")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="negative log-likelihood of a run on a data split")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("params", help="the lecture's parameter counts beside genzoo's models")
+    p.add_argument("--pixels", type=int, default=784, help="number of binary inputs n")
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("data", help="list, fetch or verify datasets")
+    p.add_argument("action", choices=["list", "fetch", "verify"])
+    p.add_argument("name", nargs="?", help="a dataset (default: all)")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("demo", help="train NADE on the built-in digits, sample, report")
+    p.add_argument("--run-dir", help="default: runs/nade-digits-<time>")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from genzoo.core.errors import GenzooError
+
+    try:
+        return args.func(args)
+    except GenzooError as e:
+        if args.debug:
+            raise
+        print(f"genzoo: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("genzoo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `genzoo models | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

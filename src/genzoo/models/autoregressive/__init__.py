@@ -1,0 +1,7 @@
+"""Explicit autoregressive models: p(x) = Π_d p(x_d | x_<d)."""
+
+from genzoo.models.autoregressive import (
+    fvsbn,  # noqa: F401
+    independent,  # noqa: F401
+    markov,  # noqa: F401
+)

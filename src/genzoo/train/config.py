@@ -1,0 +1,34 @@
+"""Training settings. Every field can be set with `--set key=value` on the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class TrainConfig:
+    # data
+    binarize: Literal["auto", "none", "threshold", "static", "dynamic"] = "auto"
+    scale: Literal["auto", "levels", "unit", "symmetric"] = "auto"
+    dequantize: bool | None = None  # None: only for continuous models on 8-bit data
+    # optimisation
+    batch_size: int = 100
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = None  # max gradient norm; None: no clipping
+    epochs: int = 10
+    max_steps: int | None = None  # when set, overrides epochs
+    seed: int = 0
+    # validation, early stopping, checkpoints
+    val_every: int | None = None  # steps between validations; None: once per epoch
+    patience: int = 10  # validations without improvement before stopping; 0: never stop
+    checkpoint_every: int = 500  # steps
+    eval_batch_size: int = 1000
+    # hardware and logging
+    accelerator: str = "cpu"
+    devices: int = 1
+    num_threads: int | None = None  # torch intra-op threads; None: torch's default
+    progress: bool = True
+    tensorboard: bool = True
+    n_samples: int = 64  # samples drawn for the grid at the end of training

@@ -1,0 +1,263 @@
+"""The training loop, on Lightning Fabric. It knows nothing about any particular model: it
+calls `model.training_step(x)` for the loss and `model.validation_nll(x)` for early stopping.
+
+Exact resume: the data order of epoch e is a permutation drawn from (seed, e), so the batch
+of any step follows from the step number alone; the checkpoint holds the weights, the
+optimizer state and the global torch RNG (used by stochastic transforms and by models that
+draw at training time, e.g. MADE's masks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from genzoo.core.config import apply_overrides
+from genzoo.core.errors import GenzooError, TrainingDiverged
+from genzoo.metrics.likelihood import mean_nll, nll_report
+from genzoo.train.checkpoint import load_checkpoint, save_checkpoint, save_model
+from genzoo.train.config import TrainConfig
+
+Callback = Callable[[int, dict], None]
+
+
+@dataclass
+class FitResult:
+    step: int
+    stopped: str  # "completed" | "early_stopping" | "interrupted"
+    best_val_nll: float | None = None
+    history: list[dict] = field(default_factory=list)
+    replicas_agree: bool | None = None  # multi-process runs: all ranks ended with equal weights
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+class _StopSignal:
+    """Turns SIGINT/SIGTERM into a flag the loop checks after every step."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.received = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class _Logger:
+    """metrics.jsonl and TensorBoard, written by rank 0 only."""
+
+    def __init__(self, run_dir: Path | None, tensorboard: bool):
+        self.path = run_dir / "metrics.jsonl" if run_dir else None
+        self.writer = None
+        if run_dir and tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def log(self, record: dict) -> None:
+        if self.path:
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        if self.writer:
+            for key, value in record.items():
+                if key not in ("step", "split", "epoch") and isinstance(value, int | float):
+                    self.writer.add_scalar(f"{record['split']}/{key}", value, record["step"])
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+
+
+def fit(
+    model,
+    train: Tensor,
+    valid: Tensor | None = None,
+    config: TrainConfig | None = None,
+    *,
+    transform=None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    **overrides,
+) -> FitResult:
+    """Train `model` on the tensor `train` (N, ...) by its own `training_step`.
+
+    `transform.batch(x)` is applied to every batch (dynamic binarisation, dequantisation).
+    With `run_dir`, checkpoints, metrics and TensorBoard logs are written there, and
+    `resume=True` continues exactly from its checkpoint. Overrides such as `max_steps=200`
+    update `config`.
+    """
+    config = apply_overrides(config or TrainConfig(), overrides)
+    run_dir = Path(run_dir) if run_dir else None
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    if resume and not (run_dir and (run_dir / "checkpoint.safetensors").exists()):
+        raise GenzooError(f"nothing to resume: no checkpoint.safetensors in {run_dir}")
+    if config.devices > 1:
+        return _fit_spawned(model, train, valid, config, transform, run_dir, resume)
+    from lightning_fabric import Fabric
+
+    fabric = Fabric(accelerator=config.accelerator, devices=1)
+    return _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks)
+
+
+def _fit_spawned(model, train, valid, config, transform, run_dir, resume) -> FitResult:
+    """Multi-process DDP (gloo on CPU): each process trains on its share of every batch."""
+    from lightning_fabric import Fabric
+
+    fabric = Fabric(accelerator=config.accelerator, devices=config.devices, strategy="ddp_spawn")
+    result, state = fabric.launch(
+        _spawned_worker, model, train, valid, config, transform, run_dir, resume
+    )
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    return result
+
+
+def _spawned_worker(fabric, model, train, valid, config, transform, run_dir, resume):
+    result = _fit(fabric, model, train, valid, config, transform, run_dir, resume, ())
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    replicas = fabric.all_gather(flat)  # (world, P)
+    result.replicas_agree = bool((replicas == replicas[0]).all())
+    # numpy arrays travel back by value; torch tensors would be shared with a dead process
+    return result, {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks) -> FitResult:
+    rank, world = fabric.global_rank, fabric.world_size
+    is_main = rank == 0
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    state = {"step": 0, "best_val_nll": None, "bad_validations": 0}
+    if resume:
+        state.update(load_checkpoint(run_dir / "checkpoint.safetensors", model, optimizer))
+    else:
+        torch.manual_seed(config.seed)  # the same on every rank: models draw in lockstep
+    fabric_model, optimizer = fabric.setup(model, optimizer)
+    # route training_step through DDP's forward so that gradients are all-reduced
+    fabric_model.mark_forward_method("training_step")
+
+    n, batch_size = train.shape[0], config.batch_size
+    steps_per_epoch = math.ceil(n / batch_size)
+    max_steps = config.max_steps or config.epochs * steps_per_epoch
+    val_every = config.val_every or steps_per_epoch
+    n_dims = math.prod(train.shape[1:])
+
+    logger = _Logger(run_dir if is_main else None, config.tensorboard)
+    history: list[dict] = []
+    start_step, stopped = state["step"], "completed"
+
+    def record(entry: dict) -> None:
+        history.append(entry)
+        if is_main:
+            logger.log(entry)
+
+    def checkpoint() -> None:
+        if is_main and run_dir:
+            save_checkpoint(run_dir / "checkpoint.safetensors", model, optimizer, state)
+            if state["best_val_nll"] is None:  # no validation set: the latest is the best
+                save_model(run_dir / "model.safetensors", model, {"step": state["step"]})
+
+    bar = None
+    if is_main and config.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_steps, initial=start_step, unit="step", dynamic_ncols=True)
+
+    perm_epoch, perm = -1, None
+    t_last, seen = time.perf_counter(), 0
+    with _StopSignal() as stop:
+        while state["step"] < max_steps:
+            step = state["step"]
+            epoch, i = divmod(step, steps_per_epoch)
+            if epoch != perm_epoch:
+                perm_epoch, perm = epoch, epoch_permutation(n, config.seed, epoch)
+            index = perm[i * batch_size : (i + 1) * batch_size][rank::world]
+            x = train[index]
+            if transform is not None:
+                x = transform.batch(x)
+            x = fabric.to_device(x)
+
+            model.train()
+            out = fabric_model.training_step(x)
+            loss = out["loss"]
+            loss_value = loss.detach()
+            if world > 1:
+                loss_value = fabric.all_reduce(loss_value, reduce_op="mean")
+            if not torch.isfinite(loss_value):
+                where = f"; the last good checkpoint is in {run_dir}" if run_dir else ""
+                raise TrainingDiverged(
+                    f"loss became {loss_value.item()} at step {step + 1}{where}: "
+                    "lower lr or set grad_clip"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            fabric.backward(loss)
+            if config.grad_clip:
+                fabric.clip_gradients(fabric_model, optimizer, max_norm=config.grad_clip)
+            optimizer.step()
+            state["step"] = step = step + 1
+            seen += x.shape[0] * world
+
+            logs = {"loss": loss_value.item()}
+            logs.update({k: v.item() for k, v in out.items() if k != "loss"})
+            if step % 10 == 0 or step == max_steps:
+                elapsed = time.perf_counter() - t_last
+                logs["examples_per_s"] = seen / max(elapsed, 1e-9)
+                t_last, seen = time.perf_counter(), 0
+                record({"step": step, "epoch": step / steps_per_epoch, "split": "train", **logs})
+                if bar:
+                    bar.set_postfix(
+                        loss=f"{logs['loss']:.3f}", ex_s=f"{logs['examples_per_s']:.0f}"
+                    )
+            if bar:
+                bar.update(1)
+
+            if valid is not None and (step % val_every == 0 or step == max_steps):
+                nll = mean_nll(model, valid, transform, config.eval_batch_size, config.seed)
+                record({"step": step, "epoch": step / steps_per_epoch, "split": "valid",
+                        **nll_report(nll, n_dims)})  # fmt: skip
+                if state["best_val_nll"] is None or nll < state["best_val_nll"]:
+                    state["best_val_nll"], state["bad_validations"] = nll, 0
+                    if is_main and run_dir:
+                        save_model(run_dir / "model.safetensors", model, {"step": step})
+                else:
+                    state["bad_validations"] += 1
+                if config.patience and state["bad_validations"] >= config.patience:
+                    stopped = "early_stopping"
+            for callback in callbacks:
+                callback(step, logs)
+
+            interrupted = torch.tensor(float(stop.received is not None))
+            if world > 1:
+                interrupted = fabric.all_reduce(interrupted, reduce_op="sum")
+            if interrupted.item() > 0:
+                stopped = "interrupted"
+            if step % config.checkpoint_every == 0 or stopped != "completed":
+                checkpoint()
+            if stopped != "completed":
+                break
+        else:
+            checkpoint()
+    if bar:
+        bar.close()
+    logger.close()
+    return FitResult(state["step"], stopped, state["best_val_nll"], history)

@@ -1,0 +1,216 @@
+"""Run directories: train a registered model on a named dataset, and load it back.
+
+runs/<model>-<data>-<time>/
+    config.json  model.safetensors  checkpoint.safetensors
+    metrics.jsonl  tensorboard/  samples.png  report.md
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from genzoo.core.config import apply_overrides, config_from_json, config_to_json
+from genzoo.core.errors import CheckpointError, GenzooError, UnknownNameError
+from genzoo.core.model import DataInfo, GenerativeModel, LikelihoodModel
+from genzoo.core.registry import get_model
+from genzoo.train.checkpoint import RUN_FORMAT, load_model_weights, read_json, write_json
+from genzoo.train.config import TrainConfig
+
+
+@dataclass
+class Run:
+    """A trained model with everything needed to evaluate and sample it."""
+
+    path: Path
+    model: GenerativeModel
+    model_name: str
+    data_name: str
+    train_config: TrainConfig
+    transform: object  # genzoo.data.Transform
+    protocol: str
+
+
+def split_overrides(model_name: str, overrides: dict[str, str]) -> tuple[dict, dict]:
+    """Route each `--set key=value` to the model config or the training config."""
+    model_fields = {f.name for f in dataclasses.fields(get_model(model_name).cls.Config)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    model_overrides, train_overrides = {}, {}
+    for key, value in overrides.items():
+        if key in model_fields:
+            model_overrides[key] = value
+        elif key in train_fields:
+            train_overrides[key] = value
+        else:
+            known = ", ".join(sorted(model_fields | train_fields))
+            raise UnknownNameError(f"unknown setting {key!r} for {model_name}; known: {known}")
+    return model_overrides, train_overrides
+
+
+def resolve_transform(config: TrainConfig, model_cls: type[GenerativeModel], n_levels: int):
+    """Turn the "auto" data settings into a concrete Transform for this model and dataset."""
+    from genzoo.data import Transform
+
+    kinds = model_cls.data_kinds
+    binarize = config.binarize
+    if binarize == "auto":
+        binarize = "static" if n_levels > 2 and "binary" in kinds else "none"
+    continuous = binarize == "none" and n_levels > 2 and "categorical" not in kinds
+    scale = config.scale
+    if scale == "auto":
+        scale = "levels" if binarize == "none" and not continuous else "unit"
+    dequantize = config.dequantize
+    if dequantize is None:
+        dequantize = continuous and scale != "levels"
+    return Transform(binarize=binarize, scale=scale, dequantize=dequantize, seed=config.seed)
+
+
+def default_run_dir(model_name: str, data_name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe_data = data_name.replace("/", "_").replace(":", "-")
+    return Path("runs") / f"{model_name}-{safe_data}-{stamp}"
+
+
+def train_run(
+    model_name: str,
+    data_name: str = "digits",
+    overrides: dict[str, str] | None = None,
+    run_dir: str | Path | None = None,
+    data_root: str | Path | None = None,
+    resume: bool = False,
+    command: str | None = None,
+) -> Run:
+    """Train (or resume) `model_name` on `data_name` in a run directory; returns the Run."""
+    from genzoo import data as gdata
+    from genzoo.train.loop import fit
+
+    overrides = dict(overrides or {})
+    if resume:
+        run_dir = Path(run_dir)
+        cfg = read_json(run_dir / "config.json")
+        model_name, data_name = cfg["model"], cfg["data"]
+    spec = get_model(model_name)
+    model_overrides, train_overrides = split_overrides(model_name, overrides)
+    if resume:
+        if model_overrides:
+            raise GenzooError(f"the model of a run cannot change on resume: {model_overrides}")
+        train_config = apply_overrides(config_from_json(TrainConfig, cfg["train"]), train_overrides)
+    else:
+        train_config = apply_overrides(TrainConfig(), train_overrides)
+    if resume:
+        model_config = config_from_json(spec.cls.Config, cfg["model_config"])
+    else:
+        model_config = apply_overrides(spec.default_config(), model_overrides)
+    run_dir = Path(run_dir) if run_dir else default_run_dir(model_name, data_name)
+
+    splits = gdata.load(data_name, data_root)
+    transform = resolve_transform(train_config, spec.cls, splits.n_levels)
+    info = transform.data_info(splits)
+    torch.manual_seed(train_config.seed)
+    model = spec.cls(model_config, info)
+
+    command = command or shlex.join(["genzoo", *sys.argv[1:]])
+    if not resume:
+        if (run_dir / "config.json").exists():
+            raise GenzooError(f"{run_dir} already holds a run: use --resume or another --run-dir")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(
+        run_dir / "config.json",
+        {
+            "format": RUN_FORMAT,
+            "model": model_name,
+            "model_config": config_to_json(model_config),
+            "data": data_name,
+            "data_info": info.to_json(),
+            "transform": dataclasses.asdict(transform),
+            "train": config_to_json(train_config),
+            "protocol": splits.protocol,
+            "commands": ([*cfg.get("commands", [])] if resume else []) + [command],
+        },
+    )
+    train_x = transform.fixed(splits.train, splits.n_levels, "train")
+    valid_x = transform.fixed(splits.valid, splits.n_levels, "valid")
+    started = time.perf_counter()
+    result = fit(
+        model, train_x, valid_x, train_config, transform=transform, run_dir=run_dir, resume=resume
+    )
+    seconds = time.perf_counter() - started
+    run = load(run_dir)
+    write_report(run, splits, result, seconds)
+    return run
+
+
+def write_report(run: Run, splits, result, seconds: float) -> None:
+    """samples.png and report.md for a finished (or interrupted) run."""
+    from genzoo.apps.grid import save_grid, to_unit_range
+    from genzoo.metrics.likelihood import mean_nll, nll_report
+
+    model, cfg = run.model, run.train_config
+    lines = [
+        f"# {run.model_name} on {run.data_name}",
+        "",
+        f"- command: `{read_json(run.path / 'config.json')['commands'][-1]}`",
+        f"- stopped: {result.stopped} at step {result.step} ({seconds:.0f} s this session)",
+        f"- parameters: {model.n_parameters():,}",
+        f"- data: {run.protocol}",
+        f"- transform: {describe_transform(run.transform)}",
+        "",
+    ]
+    if isinstance(model, LikelihoodModel) and result.stopped != "interrupted":
+        lines += ["| split | NLL (nats) | bits/dim |", "|---|---|---|"]
+        for split in ("valid", "test"):
+            x = run.transform.fixed(splits.split(split), splits.n_levels, split)
+            r = nll_report(mean_nll(model, x, run.transform, cfg.eval_batch_size, cfg.seed),
+                           model.data.n_dims)  # fmt: skip
+            lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
+        lines += ["", f"Weights: the best validation NLL ({result.best_val_nll:.2f} nats).", ""]
+    if cfg.n_samples:
+        torch.manual_seed(cfg.seed)
+        x = model.sample(cfg.n_samples)
+        save_grid(
+            to_unit_range(x, model.data.n_values, run.transform.scale), run.path / "samples.png"
+        )
+        lines += ["![samples](samples.png)", ""]
+    (run.path / "report.md").write_text("\n".join(lines))
+
+
+def describe_transform(t) -> str:
+    parts = [f"binarize={t.binarize}", f"scale={t.scale}"]
+    if t.dequantize:
+        parts.append("uniform dequantisation (NLL of the 8-bit data)")
+    return ", ".join(parts)
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Rebuild a run's model from config.json and model.safetensors alone (no dataset)."""
+    from genzoo.data import Transform
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is not a directory: give a genzoo run directory")
+    cfg = read_json(path / "config.json")
+    if cfg.get("format") != RUN_FORMAT:
+        raise CheckpointError(f"{path / 'config.json'} is not a genzoo run config")
+    try:
+        spec = get_model(cfg["model"])
+        model_config = config_from_json(spec.cls.Config, cfg["model_config"])
+        info = DataInfo.from_json(cfg["data_info"])
+        transform = Transform(**cfg["transform"])
+        train_config = config_from_json(TrainConfig, cfg["train"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{path / 'config.json'} is incomplete or damaged ({e})") from None
+    model = spec.cls(model_config, info)
+    load_model_weights(path / "model.safetensors", model)
+    model.eval()
+    return Run(path, model, cfg["model"], cfg["data"], train_config, transform, cfg["protocol"])
+
+
+def load(run_dir: str | Path) -> GenerativeModel:
+    """`genzoo.load(run_dir)`: the trained model of a run, in eval mode."""
+    return load_run(run_dir).model

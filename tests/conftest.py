@@ -1,0 +1,39 @@
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from genzoo.core import DataInfo
+
+
+def all_inputs(n: int, n_values: int = 2) -> torch.Tensor:
+    """Every configuration of n variables with n_values values, (n_values^n, n), float64."""
+    return torch.tensor(list(itertools.product(range(n_values), repeat=n)), dtype=torch.float64)
+
+
+def randomize(model: torch.nn.Module, std: float = 1.0, seed: int = 0) -> torch.nn.Module:
+    """Random nonzero parameters, so that structural tests are not passed by zeros."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * std)
+    return model
+
+
+@pytest.fixture
+def shared_data_root() -> Path:
+    """The real datasets. Under CI a missing data root is a failure, never a skip."""
+    root = os.environ.get("GENZOO_DATA")
+    if root and (Path(root) / "mnist").is_dir():
+        return Path(root)
+    message = f"real data not found (GENZOO_DATA={root!r}); point it at ../shared/datasets"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def binary_info() -> DataInfo:
+    return DataInfo(shape=(1, 2, 3), n_values=2)

@@ -1,0 +1,108 @@
+"""The model contract, checked for every registered model with a tiny config."""
+
+import pytest
+import torch
+
+from genzoo.core import (
+    Capability,
+    DataInfo,
+    GenerativeModel,
+    LikelihoodModel,
+    create_model,
+    list_models,
+)
+from genzoo.train import fit
+from genzoo.train.checkpoint import load_model_weights, save_model
+
+TINY = {
+    "nade": {"hidden_dim": 8},
+    "rnade": {"hidden_dim": 8},
+    "made": {"hidden_dims": (16,)},
+}
+NAMES = [s.name for s in list_models()]
+
+
+def info_for(cls) -> DataInfo:
+    if "binary" in cls.data_kinds:
+        return DataInfo((1, 3, 3), 2)
+    if "categorical" in cls.data_kinds:
+        return DataInfo((1, 3, 3), 5)
+    return DataInfo((1, 3, 3), None)
+
+
+def tiny(name) -> GenerativeModel:
+    torch.manual_seed(0)
+    spec = next(s for s in list_models() if s.name == name)
+    return create_model(name, info_for(spec.cls), **TINY.get(name, {}))
+
+
+def examples(model, n=8) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    shape = (n, *model.data.shape)
+    if model.data.n_values is None:
+        return torch.rand(shape, generator=g)
+    return torch.randint(0, model.data.n_values, shape, generator=g).float()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_shape_and_range(name):
+    model = tiny(name)
+    x = model.sample(5)
+    assert x.shape == (5, *model.data.shape)
+    assert torch.isfinite(x).all()
+    if model.data.n_values is not None:
+        assert set(x.unique().tolist()) <= set(range(model.data.n_values))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_likelihood_shape_and_finite(name):
+    model = tiny(name)
+    x = examples(model)
+    nll = model.validation_nll(x)
+    assert nll.shape == (8,) and torch.isfinite(nll).all()
+    if Capability.LOG_PROB in model.capabilities:
+        assert torch.allclose(model.log_prob(x), -nll)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_training_step_and_overfitting_lowers_the_loss(name):
+    model = tiny(name)
+    x = examples(model)
+    before = model.training_step(x)["loss"].item()
+    fit(model, x, max_steps=150, batch_size=8, lr=5e-2, progress=False, tensorboard=False)
+    model.eval()
+    after = model.validation_nll(x).mean().item()
+    assert after < before - 0.2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_save_and_load_give_identical_outputs(name, tmp_path):
+    model = tiny(name)
+    fit(model, examples(model), max_steps=3, batch_size=8, progress=False, tensorboard=False)
+    save_model(tmp_path / "m.safetensors", model, {})
+    torch.manual_seed(99)
+    clone = create_model(name, model.data, model.config)
+    load_model_weights(tmp_path / "m.safetensors", clone)
+    model.eval(), clone.eval()
+    x = examples(model)
+    assert torch.equal(model.validation_nll(x), clone.validation_nll(x))
+    a = model.sample(4, generator=torch.Generator().manual_seed(3))
+    b = clone.sample(4, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_capabilities_match_methods(name):
+    model = tiny(name)
+    methods = {
+        Capability.SAMPLE: "sample",
+        Capability.LOG_PROB: "log_prob",
+        Capability.ELBO: "elbo",
+        Capability.ENCODE: "encode",
+        Capability.TRANSLATE: "translate",
+    }
+    abstract = (GenerativeModel, LikelihoodModel)  # they declare methods that only raise
+    for capability, method in methods.items():
+        owner = next((c for c in type(model).__mro__ if method in c.__dict__), None)
+        implemented = owner is not None and owner not in abstract
+        assert (capability in model.capabilities) == implemented, (capability, method)

@@ -1,0 +1,147 @@
+"""The trainer: exact resume after a signal, divergence, checkpoints, early stopping, DDP."""
+
+import math
+import os
+import signal
+
+import pytest
+import torch
+
+from genzoo.core import CheckpointError, DataInfo, TrainingDiverged, create_model
+from genzoo.train import fit
+from genzoo.train.checkpoint import load_checkpoint, load_model_weights, save_model
+
+INFO = DataInfo((1, 4, 4), 2)
+QUIET = {"progress": False, "tensorboard": False}
+
+
+def toy_data(n=300, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    p = torch.rand(16, generator=g)
+    return torch.bernoulli(p.expand(n, 16), generator=g).reshape(n, 1, 4, 4)
+
+
+def fresh_model():
+    torch.manual_seed(0)
+    return create_model("fvsbn", INFO)
+
+
+class DynamicBinarize:
+    """A stochastic transform that draws from the global RNG, as dynamic binarisation does."""
+
+    dequantize = False
+
+    def batch(self, x, generator=None):
+        return torch.bernoulli(x * 0.8 + 0.1, generator=generator)
+
+
+def test_resume_after_sigterm_is_exact(tmp_path):
+    x, N = toy_data(), 12
+    settings = dict(max_steps=2 * N, batch_size=32, checkpoint_every=5, lr=0.05, **QUIET)
+
+    straight = fresh_model()
+    fit(straight, x, x[:50], transform=DynamicBinarize(), run_dir=tmp_path / "a", **settings)
+
+    def kill_at_n(step, logs):
+        if step == N:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    resumed = fresh_model()
+    first = fit(resumed, x, x[:50], transform=DynamicBinarize(), run_dir=tmp_path / "b",
+                callbacks=[kill_at_n], **settings)  # fmt: skip
+    assert (first.stopped, first.step) == ("interrupted", N)
+    resumed = create_model("fvsbn", INFO)  # a new process would start from scratch
+    torch.manual_seed(123)  # and with another RNG state, which the checkpoint must override
+    second = fit(resumed, x, x[:50], transform=DynamicBinarize(), run_dir=tmp_path / "b",
+                 resume=True, **settings)  # fmt: skip
+    assert (second.stopped, second.step) == ("completed", 2 * N)
+    for (name, a), b in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    x = toy_data()
+    model = fresh_model()
+    fit(model, x, max_steps=5, checkpoint_every=5, **QUIET, run_dir=tmp_path)
+    before = (tmp_path / "checkpoint.safetensors").read_bytes()
+
+    def poison(step, logs):
+        if step == 7:
+            with torch.no_grad():
+                model.alpha.fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged, match="step 8"):
+        fit(model, x, max_steps=20, checkpoint_every=5, resume=True, run_dir=tmp_path,
+            callbacks=[poison], **QUIET)  # fmt: skip
+    assert (tmp_path / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_checkpoint_restores_optimizer_and_rng(tmp_path):
+    x = toy_data()
+    model = fresh_model()
+    fit(model, x, max_steps=3, run_dir=tmp_path, **QUIET)
+    other = fresh_model()
+    optimizer = torch.optim.Adam(other.parameters())
+    state = load_checkpoint(tmp_path / "checkpoint.safetensors", other, optimizer)
+    assert state["step"] == 3
+    assert optimizer.state_dict()["state"][0]["step"].item() == 3
+    assert torch.equal(other.w, model.w)
+
+
+def test_foreign_files_are_rejected_without_unpickling(tmp_path):
+    model = fresh_model()
+    pickled = tmp_path / "model.safetensors"
+    torch.save(model.state_dict(), pickled)  # a pickle, under our file name
+    with pytest.raises(CheckpointError, match="not a genzoo checkpoint"):
+        load_model_weights(pickled, model)
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(3)}, tmp_path / "other.safetensors")  # safetensors, not ours
+    with pytest.raises(CheckpointError, match="not a genzoo"):
+        load_model_weights(tmp_path / "other.safetensors", model)
+
+
+def test_weights_of_another_shape_are_rejected(tmp_path):
+    save_model(tmp_path / "m.safetensors", create_model("fvsbn", DataInfo((1, 3, 3), 2)), {})
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_model_weights(tmp_path / "m.safetensors", fresh_model())
+
+
+def test_no_temp_files_left_behind(tmp_path):
+    fit(fresh_model(), toy_data(), toy_data(50, 1), max_steps=12, checkpoint_every=4,
+        val_every=4, run_dir=tmp_path, **QUIET)  # fmt: skip
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["checkpoint.safetensors", "metrics.jsonl", "model.safetensors"]
+
+
+def test_early_stopping_on_validation_nll(tmp_path):
+    x = toy_data(64)
+    valid = 1 - toy_data(64, 1)  # the opposite distribution: validation NLL only gets worse
+    result = fit(fresh_model(), x, valid, max_steps=500, val_every=2, patience=3, lr=0.1,
+                 run_dir=tmp_path, **QUIET)  # fmt: skip
+    assert result.stopped == "early_stopping"
+    assert result.step < 500
+    valid_nll = [h["nll_nats"] for h in result.history if h["split"] == "valid"]
+    assert result.best_val_nll == min(valid_nll)
+
+
+def test_training_lowers_the_loss():
+    x = toy_data()
+    model = fresh_model()
+    result = fit(model, x, max_steps=60, lr=0.05, **QUIET)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < 16 * math.log(2) - 1.5  # below the uniform model's NLL
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_agree(tmp_path):
+    x = toy_data(256)
+    model = fresh_model()
+    result = fit(model, x, x[:64], max_steps=6, batch_size=64, devices=2, run_dir=tmp_path,
+                 **QUIET)  # fmt: skip
+    assert result.step == 6
+    assert result.replicas_agree is True
+    assert not torch.equal(model.w, fresh_model().w)  # it trained, and the weights came back
+    assert (tmp_path / "checkpoint.safetensors").exists()
