@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 EXIT_USAGE = 2
@@ -49,6 +50,7 @@ def cmd_train(args) -> int:
         run_dir=args.resume or args.run_dir,
         data_root=args.data_root,
         resume=args.resume is not None,
+        command=args.command_line,
     )
     return _finish(run)
 
@@ -167,8 +169,8 @@ def cmd_data(args) -> int:
 def cmd_demo(args) -> int:
     from genzoo.train.run import train_run
 
-    print("genzoo demo: NADE on scikit-learn's 8x8 digits (static binarisation), about a minute")
-    run = train_run("nade", "digits", {"epochs": "40", "val_every": "12"}, run_dir=args.run_dir,
+    print("genzoo demo: FVSBN on scikit-learn's 8x8 digits (static binarisation)")
+    run = train_run("fvsbn", "digits", {"epochs": "100", "val_every": "36"}, run_dir=args.run_dir,
                     data_root=args.data_root, command="genzoo demo")  # fmt: skip
     return _finish(run)
 
@@ -228,14 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="a dataset (default: all)")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("demo", help="train NADE on the built-in digits, sample, report")
-    p.add_argument("--run-dir", help="default: runs/nade-digits-<time>")
+    p = sub.add_parser("demo", help="train a model on the built-in digits, sample, report")
+    p.add_argument("--run-dir", help="default: runs/<model>-digits-<time>")
     p.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["genzoo", *argv])
     from genzoo.core.errors import GenzooError
 
     try:

@@ -27,7 +27,7 @@ def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1
     n, c, h, w = x.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     ncol = math.ceil(n / nrow)
-    canvas = torch.ones(c, ncol * (h + pad) + pad, nrow * (w + pad) + pad)
+    canvas = torch.full((c, ncol * (h + pad) + pad, nrow * (w + pad) + pad), 0.5)  # grey frame
     for i in range(n):
         r, q = divmod(i, nrow)
         top, left = pad + r * (h + pad), pad + q * (w + pad)

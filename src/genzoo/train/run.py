@@ -8,8 +8,6 @@ runs/<model>-<data>-<time>/
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +113,7 @@ def train_run(
     torch.manual_seed(train_config.seed)
     model = spec.cls(model_config, info)
 
-    command = command or shlex.join(["genzoo", *sys.argv[1:]])
+    command = command or f"genzoo.train_run({model_name!r}, {data_name!r}, {overrides!r})"
     if not resume:
         if (run_dir / "config.json").exists():
             raise GenzooError(f"{run_dir} already holds a run: use --resume or another --run-dir")
@@ -141,7 +139,7 @@ def train_run(
         model, train_x, valid_x, train_config, transform=transform, run_dir=run_dir, resume=resume
     )
     seconds = time.perf_counter() - started
-    run = load(run_dir)
+    run = load_run(run_dir)
     write_report(run, splits, result, seconds)
     return run
 
