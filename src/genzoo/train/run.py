@@ -62,7 +62,7 @@ def resolve_transform(config: TrainConfig, model_cls: type[GenerativeModel], n_l
     continuous = binarize == "none" and n_levels > 2 and "categorical" not in kinds
     scale = config.scale
     if scale == "auto":
-        scale = "levels" if binarize == "none" and not continuous else "unit"
+        scale = "levels" if binarize == "none" and n_levels > 2 and not continuous else "unit"
     dequantize = config.dequantize
     if dequantize is None:
         dequantize = continuous and scale != "levels"
