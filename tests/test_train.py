@@ -136,12 +136,17 @@ def test_training_lowers_the_loss():
 
 
 @pytest.mark.slow
-def test_ddp_two_cpu_processes_agree(tmp_path):
+def test_ddp_two_cpu_processes_agree_with_one_process(tmp_path):
     x = toy_data(256)
+    settings = dict(max_steps=6, batch_size=64, lr=0.05, **QUIET)
+    single = fresh_model()
+    fit(single, x, x[:64], **settings)
     model = fresh_model()
-    result = fit(model, x, x[:64], max_steps=6, batch_size=64, devices=2, run_dir=tmp_path,
-                 **QUIET)  # fmt: skip
+    result = fit(model, x, x[:64], devices=2, run_dir=tmp_path, **settings)
     assert result.step == 6
     assert result.replicas_agree is True
-    assert not torch.equal(model.w, fresh_model().w)  # it trained, and the weights came back
+    # two processes on half batches, gradients averaged = one process on the whole batch
+    for (name, a), b in zip(single.state_dict().items(), model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    assert not torch.equal(model.w, fresh_model().w)
     assert (tmp_path / "checkpoint.safetensors").exists()

@@ -10,6 +10,7 @@ draw at training time, e.g. MADE's masks).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import signal
@@ -127,20 +128,30 @@ def _fit_spawned(model, train, valid, config, transform, run_dir, resume) -> Fit
     from lightning_fabric import Fabric
 
     fabric = Fabric(accelerator=config.accelerator, devices=config.devices, strategy="ddp_spawn")
-    result, state = fabric.launch(
-        _spawned_worker, model, train, valid, config, transform, run_dir, resume
-    )
+    job = _SpawnedJob(model, train, valid, config, transform, run_dir, resume)
+    result, state = fabric.launch(job)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     return result
 
 
-def _spawned_worker(fabric, model, train, valid, config, transform, run_dir, resume):
-    result = _fit(fabric, model, train, valid, config, transform, run_dir, resume, ())
-    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-    replicas = fabric.all_gather(flat)  # (world, P)
-    result.replicas_agree = bool((replicas == replicas[0]).all())
-    # numpy arrays travel back by value; torch tensors would be shared with a dead process
-    return result, {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
+class _SpawnedJob:
+    """The work of one DDP process. A plain object, because Fabric's launcher walks (and
+    rejects frozen dataclasses among) the arguments it is given."""
+
+    def __init__(self, *args):
+        self.args = args
+
+    def __call__(self, fabric):
+        model, train, valid, config, transform, run_dir, resume = self.args
+        # spawn hands every process the parent's tensors in shared memory; without a private
+        # copy all replicas would train one set of weights in place
+        model = copy.deepcopy(model)
+        result = _fit(fabric, model, train, valid, config, transform, run_dir, resume, ())
+        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        replicas = fabric.all_gather(flat)  # (world, P)
+        result.replicas_agree = bool((replicas == replicas[0]).all())
+        # numpy arrays travel back by value; torch tensors would be shared with a dead process
+        return result, {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
 def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks) -> FitResult:
