@@ -414,19 +414,19 @@ def grey(n=64, d=(1, 6, 6), L=256, seed=0) -> torch.Tensor:
 
 def test_static_binarisation_is_fixed():
     x = grey(n=5000)
-    a = Transform(binarize="static").fixed(x, 256, "train")
-    b = Transform(binarize="static").fixed(x, 256, "train")
+    a = Transform(n_levels=256, binarize="static").fixed(x, "train")
+    b = Transform(n_levels=256, binarize="static").fixed(x, "train")
     assert torch.equal(a, b) and set(a.unique().tolist()) <= {0.0, 1.0}
-    assert not torch.equal(a, Transform(binarize="static").fixed(x, 256, "valid"))
-    assert not torch.equal(a, Transform(binarize="static", seed=1).fixed(x, 256, "train"))
-    assert torch.equal(Transform(binarize="static").batch(a), a)
+    assert not torch.equal(a, Transform(n_levels=256, binarize="static").fixed(x, "valid"))
+    assert not torch.equal(a, Transform(n_levels=256, binarize="static", seed=1).fixed(x, "train"))
+    assert torch.equal(Transform(n_levels=256, binarize="static").batch(a), a)
     assert abs(a.mean().item() - (x.float() / 255).mean().item()) < 0.01
 
 
 def test_dynamic_binarisation():
     x = grey(n=4000)
-    t = Transform(binarize="dynamic")
-    p = t.fixed(x, 256, "train")
+    t = Transform(n_levels=256, binarize="dynamic")
+    p = t.fixed(x, "train")
     torch.testing.assert_close(p, x.float() / 255)
     a, b = t.batch(p), t.batch(p)
     assert not torch.equal(a, b)
@@ -438,38 +438,38 @@ def test_dynamic_binarisation():
 
 def test_threshold():
     x = torch.tensor([[0, 127, 128, 255]], dtype=torch.uint8)
-    assert Transform(binarize="threshold").fixed(x, 256, "test").tolist() == [[0, 0, 1, 1]]
+    assert Transform(n_levels=256, binarize="threshold").fixed(x, "test").tolist() == [[0, 0, 1, 1]]
     x = torch.tensor([[8, 9]], dtype=torch.uint8)
-    assert Transform(binarize="threshold").fixed(x, 17, "test").tolist() == [[0, 1]]
+    assert Transform(n_levels=17, binarize="threshold").fixed(x, "test").tolist() == [[0, 1]]
 
 
 def test_scales():
     x = torch.tensor([0, 1, 254, 255], dtype=torch.uint8)
-    unit = Transform(scale="unit").fixed(x, 256, "train")
+    unit = Transform(n_levels=256, scale="unit").fixed(x, "train")
     torch.testing.assert_close(unit, torch.tensor([0, 1 / 255, 254 / 255, 1]))
     assert unit[0] == 0 and unit[-1] == 1
-    sym = Transform(scale="symmetric").fixed(x, 256, "train")
+    sym = Transform(n_levels=256, scale="symmetric").fixed(x, "train")
     assert sym[0] == -1 and sym[-1] == 1
     torch.testing.assert_close(sym, unit * 2 - 1)
-    assert Transform(scale="levels").fixed(x, 256, "train").tolist() == [0, 1, 254, 255]
+    assert Transform(n_levels=256, scale="levels").fixed(x, "train").tolist() == [0, 1, 254, 255]
 
 
 def test_binary_data_passes_through():
     x = torch.tensor([0, 1, 1, 0], dtype=torch.uint8)
     for binarize in ("none", "threshold", "static", "dynamic"):
-        t = Transform(binarize=binarize)
-        assert t.fixed(x, 2, "train").tolist() == [0, 1, 1, 0]
-        assert t.batch(t.fixed(x, 2, "train")).tolist() == [0, 1, 1, 0]
+        t = Transform(n_levels=2, binarize=binarize)
+        assert t.fixed(x, "train").tolist() == [0, 1, 1, 0]
+        assert t.batch(t.fixed(x, "train")).tolist() == [0, 1, 1, 0]
     with pytest.raises(GenzooError, match="already binary"):
-        Transform(dequantize=True).fixed(x, 2, "train")
+        Transform(n_levels=2, dequantize=True)
 
 
 @pytest.mark.parametrize(("scale", "lo", "width"), [("unit", 0.0, 1.0), ("symmetric", -1.0, 2.0)])
 def test_dequantize(scale, lo, width):
     L = 256
     x = grey(n=2000)
-    t = Transform(scale=scale, dequantize=True)
-    levels = t.fixed(x, L, "train")
+    t = Transform(n_levels=L, scale=scale, dequantize=True)
+    levels = t.fixed(x, "train")
     assert torch.equal(levels, x.float())
     y = t.batch(levels)
     assert y.min() >= lo and y.max() < lo + width
@@ -479,24 +479,21 @@ def test_dequantize(scale, lo, width):
     assert not torch.equal(y, t.batch(levels))
 
 
-def test_dequantize_needs_levels_first():
-    t = Transform(dequantize=True)
-    with pytest.raises(GenzooError, match="before dequantizing"):
-        t.batch(torch.zeros(2))
-    assert Transform().dequant_scale is None
+def test_no_dequant_scale_without_dequantisation():
+    assert Transform(n_levels=256).dequant_scale is None
 
 
 def test_data_info():
     s = load("digits")
     shape = (1, 8, 8)
-    assert Transform().data_info(s) == DataInfo(shape, None)
-    assert Transform(scale="levels").data_info(s) == DataInfo(shape, 17)
-    assert Transform(binarize="static").data_info(s) == DataInfo(shape, 2)
-    assert Transform(dequantize=True).data_info(s) == DataInfo(shape, None)
+    assert Transform(n_levels=17).data_info(s) == DataInfo(shape, None)
+    assert Transform(n_levels=17, scale="levels").data_info(s) == DataInfo(shape, 17)
+    assert Transform(n_levels=17, binarize="static").data_info(s) == DataInfo(shape, 2)
+    assert Transform(n_levels=17, dequantize=True).data_info(s) == DataInfo(shape, None)
     binary = Splits(
         "b", *(torch.zeros(2, 1, 2, 2, dtype=torch.uint8),) * 3, None, None, None, 2, ""
     )
-    assert Transform(scale="levels").data_info(binary) == DataInfo((1, 2, 2), 2)
+    assert Transform(n_levels=2, scale="levels").data_info(binary) == DataInfo((1, 2, 2), 2)
 
 
 @pytest.mark.parametrize(
@@ -507,28 +504,38 @@ def test_data_info():
         {"binarize": "static", "scale": "symmetric"},
         {"binarize": "sometimes"},
         {"scale": "wide"},
+        {"n_levels": 1},
+        {"n_levels": 2, "scale": "symmetric"},
     ],
 )
 def test_invalid_transforms(kwargs):
     with pytest.raises(GenzooError):
-        Transform(**kwargs)
+        Transform(**{"n_levels": 256, **kwargs})
 
 
 def test_transform_round_trips_through_asdict():
     import dataclasses
 
-    t = Transform(binarize="dynamic", seed=3)
-    t.data_info(load("digits"))
-    expected = {"binarize": "dynamic", "scale": "unit", "dequantize": False, "seed": 3}
+    t = Transform(n_levels=17, binarize="dynamic", seed=3)
+    expected = {
+        "n_levels": 17,
+        "binarize": "dynamic",
+        "scale": "unit",
+        "dequantize": False,
+        "seed": 3,
+    }
     assert dataclasses.asdict(t) == expected
     assert Transform(**dataclasses.asdict(t)) == t
 
 
-def test_transform_is_bound_to_one_level_count():
-    t = Transform(dequantize=True)
-    t.fixed(grey(n=2), 256, "train")
-    with pytest.raises(GenzooError, match="one Transform per dataset"):
-        t.fixed(grey(n=2, L=17), 17, "train")
+def test_transform_is_for_one_level_count():
+    with pytest.raises(GenzooError, match="17-level data, the data has 256"):
+        Transform(n_levels=17).data_info(_splits_with_levels(256))
+
+
+def _splits_with_levels(n_levels: int) -> Splits:
+    x = torch.zeros(2, 1, 2, 2, dtype=torch.uint8)
+    return Splits("s", x, x, x, None, None, None, n_levels, "")
 
 
 # --- real data ---------------------------------------------------------------------------

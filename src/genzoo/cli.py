@@ -96,7 +96,7 @@ def cmd_eval(args) -> int:
     if not hasattr(run.model, "validation_nll"):
         raise GenzooError(f"{run.model_name} has no likelihood to evaluate")
     splits = gdata.load(run.data_name, args.data_root)
-    x = run.transform.fixed(splits.split(args.split), splits.n_levels, args.split)
+    x = run.transform.fixed(splits.split(args.split), args.split)
     cfg = run.train_config
     r = nll_report(mean_nll(run.model, x, run.transform, cfg.eval_batch_size, cfg.seed),
                    run.model.data.n_dims)  # fmt: skip

@@ -1,9 +1,9 @@
 """Datasets by name, their files (checksums, downloads) and the transforms models see.
 
 splits = load("mnist")                       # uint8 (N, C, H, W) train / valid / test
-t = Transform(binarize="static")
+t = Transform(splits.n_levels, binarize="static")
 info = t.data_info(splits)                   # DataInfo for the model
-x = t.fixed(splits.train, splits.n_levels, "train")
+x = t.fixed(splits.train, "train")
 xb = t.batch(x[:64])                         # per batch
 """
 

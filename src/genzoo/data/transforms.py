@@ -2,7 +2,7 @@
 
 A `Transform` works in two stages, so that what is random is explicit:
 
-- `fixed(x, n_levels, split)` runs once per split (deterministic, cacheable);
+- `fixed(x, split)` runs once per split (deterministic, cacheable);
 - `batch(x, generator)` runs on every training / evaluation batch (the fresh randomness of
   dynamic binarisation and of dequantisation).
 
@@ -44,24 +44,19 @@ CHUNK_ROWS = 4096  # static binarisation draws in chunks to bound the float32 no
 
 @dataclass(frozen=True)
 class Transform:
+    n_levels: int  # grey levels L of the raw data: 2 (binary), 17 (digits), 256 (8-bit)
     binarize: Literal["none", "threshold", "static", "dynamic"] = "none"
     scale: Literal["levels", "unit", "symmetric"] = "unit"
     dequantize: bool = False
     seed: int = 0
-
-    # The number of grey levels is recorded by the first `data_info` / `fixed` call, because
-    # `batch` and `dequant_scale` need it and see only tensors. It is kept outside the
-    # dataclass fields, so that equality and `dataclasses.asdict` (run configs) see only the
-    # four settings above and `Transform(**asdict(t))` round-trips.
-    @property
-    def _n_levels(self) -> int | None:
-        return vars(self).get("_levels")
 
     def __post_init__(self):
         if self.binarize not in BINARIZE:
             raise GenzooError(f"binarize={self.binarize!r}: expected one of {', '.join(BINARIZE)}")
         if self.scale not in SCALE:
             raise GenzooError(f"scale={self.scale!r}: expected one of {', '.join(SCALE)}")
+        if self.n_levels < 2:
+            raise GenzooError(f"n_levels={self.n_levels}: data needs at least 2 levels")
         if self.dequantize and self.binarize != "none":
             raise GenzooError("dequantize applies to grey levels: use it with binarize=none")
         if self.dequantize and self.scale == "levels":
@@ -71,27 +66,16 @@ class Transform:
             )
         if self.binarize != "none" and self.scale == "symmetric":
             raise GenzooError("binarized data is 0/1: use scale=unit with binarize")
-
-    def _bind(self, n_levels: int) -> int:
-        if n_levels < 2:
-            raise GenzooError(f"n_levels={n_levels}: data needs at least 2 levels")
-        if n_levels == 2 and (self.dequantize or self.scale == "symmetric"):
+        if self.n_levels == 2 and (self.dequantize or self.scale == "symmetric"):
             raise GenzooError(
                 "this data is already binary (0/1): dequantize and scale=symmetric apply "
                 "to grey-level data"
             )
-        if self._n_levels is None:
-            object.__setattr__(self, "_levels", n_levels)
-        elif self._n_levels != n_levels:
-            raise GenzooError(
-                f"this Transform was used with {self._n_levels}-level data, now given "
-                f"{n_levels} levels: use one Transform per dataset"
-            )
-        return n_levels
 
     def data_info(self, splits: Splits) -> DataInfo:
         """What the model sees: binary, categorical over the levels, or continuous."""
-        L = self._bind(splits.n_levels)
+        self._check_levels(splits.n_levels)
+        L = self.n_levels
         shape = tuple(splits.train.shape[1:])
         if self.binarize != "none" or L == 2:
             return DataInfo(shape, n_values=2)
@@ -99,11 +83,11 @@ class Transform:
             return DataInfo(shape, n_values=L)
         return DataInfo(shape, n_values=None)
 
-    def fixed(self, x: torch.Tensor, n_levels: int, split: str) -> torch.Tensor:
+    def fixed(self, x: torch.Tensor, split: str) -> torch.Tensor:
         """The once-per-split part: uint8 levels -> float32 (binary, scaled, or levels)."""
         if x.dtype != torch.uint8:
             raise GenzooError(f"Transform.fixed expects uint8 levels, got {x.dtype}")
-        L = self._bind(n_levels)
+        L = self.n_levels
         x = x.float()
         if L == 2:
             return x
@@ -122,17 +106,16 @@ class Transform:
     def batch(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The every-batch part: a fresh Bernoulli draw (dynamic) or uniform noise
         (dequantize); identity otherwise. `generator` defaults to the global torch RNG."""
-        if self.binarize == "dynamic" and self._n_levels != 2:
+        if self.binarize == "dynamic" and self.n_levels != 2:
             return torch.bernoulli(x, generator=generator)
         if not self.dequantize:
             return x
-        L = self._require_levels()
         u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         # x + u can round up to x + 1 in float32; keep it in [x, x + 1) so floor(y L) = x
         v = torch.minimum(x + u, torch.nextafter(x + 1, x))
         if self.scale == "unit":
-            return v / L
-        return v / (L / 2) - 1
+            return v / self.n_levels
+        return v / (self.n_levels / 2) - 1
 
     @property
     def dequant_scale(self) -> float | None:
@@ -140,13 +123,13 @@ class Transform:
         dequantisation. Pass it to `genzoo.core.units.dequantized_log_prob`."""
         if not self.dequantize:
             return None
-        L = self._require_levels()
-        return float(L) if self.scale == "unit" else L / 2
+        return float(self.n_levels) if self.scale == "unit" else self.n_levels / 2
 
-    def _require_levels(self) -> int:
-        if self._n_levels is None:
-            raise GenzooError("call Transform.data_info or .fixed before dequantizing batches")
-        return self._n_levels
+    def _check_levels(self, n_levels: int) -> None:
+        if n_levels != self.n_levels:
+            raise GenzooError(
+                f"this Transform is for {self.n_levels}-level data, the data has {n_levels}"
+            )
 
     def _static(self, p: torch.Tensor, split: str) -> torch.Tensor:
         # One CPU generator per (seed, split): the same draw on every run and every device.

@@ -66,7 +66,9 @@ def resolve_transform(config: TrainConfig, model_cls: type[GenerativeModel], n_l
     dequantize = config.dequantize
     if dequantize is None:
         dequantize = continuous and scale != "levels"
-    return Transform(binarize=binarize, scale=scale, dequantize=dequantize, seed=config.seed)
+    return Transform(
+        n_levels=n_levels, binarize=binarize, scale=scale, dequantize=dequantize, seed=config.seed
+    )
 
 
 def default_run_dir(model_name: str, data_name: str) -> Path:
@@ -132,8 +134,8 @@ def train_run(
             "commands": ([*cfg.get("commands", [])] if resume else []) + [command],
         },
     )
-    train_x = transform.fixed(splits.train, splits.n_levels, "train")
-    valid_x = transform.fixed(splits.valid, splits.n_levels, "valid")
+    train_x = transform.fixed(splits.train, "train")
+    valid_x = transform.fixed(splits.valid, "valid")
     started = time.perf_counter()
     result = fit(
         model, train_x, valid_x, train_config, transform=transform, run_dir=run_dir, resume=resume
@@ -163,7 +165,7 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
     if isinstance(model, LikelihoodModel) and result.stopped != "interrupted":
         lines += ["| split | NLL (nats) | bits/dim |", "|---|---|---|"]
         for split in ("valid", "test"):
-            x = run.transform.fixed(splits.split(split), splits.n_levels, split)
+            x = run.transform.fixed(splits.split(split), split)
             r = nll_report(mean_nll(model, x, run.transform, cfg.eval_batch_size, cfg.seed),
                            model.data.n_dims)  # fmt: skip
             lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
