@@ -77,6 +77,10 @@ class GenerativeModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -135,7 +139,7 @@ class AutoregressiveModel(LikelihoodModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Generic ancestral sampling: one full pass of `conditionals` per dimension."""
-        x = torch.zeros(n, self.data.n_dims, device=self.device)
+        x = torch.zeros(n, self.data.n_dims, device=self.device, dtype=self.dtype)
         for d in self.order.tolist():
             logits = self.conditionals(x)[:, d]
             x[:, d] = discrete_sample(logits, self.data.n_values, generator)

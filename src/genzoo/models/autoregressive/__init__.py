@@ -3,5 +3,8 @@
 from genzoo.models.autoregressive import (
     fvsbn,  # noqa: F401
     independent,  # noqa: F401
+    made,  # noqa: F401
     markov,  # noqa: F401
+    nade,  # noqa: F401
+    rnade,  # noqa: F401
 )
