@@ -150,3 +150,27 @@ def test_ddp_two_cpu_processes_agree_with_one_process(tmp_path):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
     assert not torch.equal(model.w, fresh_model().w)
     assert (tmp_path / "checkpoint.safetensors").exists()
+
+
+def test_cosine_schedule_reaches_zero_and_resume_stays_exact(tmp_path):
+    from genzoo.train.config import TrainConfig
+    from genzoo.train.loop import learning_rate
+
+    cfg = TrainConfig(lr=0.1, lr_schedule="cosine")
+    assert learning_rate(cfg, 0, 10) == 0.1
+    assert learning_rate(cfg, 5, 10) == pytest.approx(0.05)
+    assert learning_rate(cfg, 10, 10) == pytest.approx(0.0)
+
+    x = toy_data()
+    settings = dict(max_steps=10, lr=0.05, lr_schedule="cosine", **QUIET)
+    straight = fresh_model()
+    fit(straight, x, **settings)
+
+    def kill_at_4(step, logs):
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    resumed = fresh_model()
+    fit(resumed, x, run_dir=tmp_path, callbacks=[kill_at_4], **settings)
+    fit(resumed, x, run_dir=tmp_path, resume=True, **settings)
+    assert torch.equal(straight.w, resumed.w)

@@ -169,9 +169,10 @@ def cmd_data(args) -> int:
 def cmd_demo(args) -> int:
     from genzoo.train.run import train_run
 
-    print("genzoo demo: FVSBN on scikit-learn's 8x8 digits (static binarisation)")
-    run = train_run("fvsbn", "digits", {"epochs": "100", "val_every": "36"}, run_dir=args.run_dir,
-                    data_root=args.data_root, command="genzoo demo")  # fmt: skip
+    print("genzoo demo: NADE on scikit-learn's 8x8 digits (static binarisation)")
+    settings = {"epochs": "100", "val_every": "60", "patience": "5"}
+    run = train_run("nade", "digits", settings, run_dir=args.run_dir, data_root=args.data_root,
+                    command="genzoo demo")  # fmt: skip
     return _finish(run)
 
 

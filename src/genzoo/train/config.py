@@ -15,6 +15,7 @@ class TrainConfig:
     # optimisation
     batch_size: int = 100
     lr: float = 1e-3
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: lr -> 0 at the last step
     weight_decay: float = 0.0
     grad_clip: float | None = None  # max gradient norm; None: no clipping
     epochs: int = 10

@@ -44,6 +44,14 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
+def learning_rate(config: TrainConfig, step: int, max_steps: int) -> float:
+    """The learning rate of step `step` (0-based): a function of the step alone, so that
+    resuming needs no scheduler state."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * step / max_steps))
+    return config.lr
+
+
 class _StopSignal:
     """Turns SIGINT/SIGTERM into a flag the loop checks after every step."""
 
@@ -220,6 +228,8 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
                     f"loss became {loss_value.item()} at step {step + 1}{where}: "
                     "lower lr or set grad_clip"
                 )
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step, max_steps)
             optimizer.zero_grad(set_to_none=True)
             fabric.backward(loss)
             if config.grad_clip:
