@@ -155,9 +155,16 @@ class _SpawnedJob:
         # copy all replicas would train one set of weights in place
         model = copy.deepcopy(model)
         result = _fit(fabric, model, train, valid, config, transform, run_dir, resume, ())
+        import torch.distributed as dist
+
         flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-        replicas = fabric.all_gather(flat)  # (world, P)
-        result.replicas_agree = bool((replicas == replicas[0]).all())
+        replicas = [torch.empty_like(flat) for _ in range(fabric.world_size)]
+        dist.all_gather(replicas, flat)
+        result.replicas_agree = all(torch.equal(r, replicas[0]) for r in replicas)
+        # tear the process group down before exit: gloo threads still running when the
+        # process ends abort it ("terminate called without an active exception")
+        dist.barrier()
+        dist.destroy_process_group()
         # numpy arrays travel back by value; torch tensors would be shared with a dead process
         return result, {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
 
