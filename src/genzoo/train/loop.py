@@ -37,6 +37,8 @@ class FitResult:
     stopped: str  # "completed" | "early_stopping" | "interrupted"
     best_val_nll: float | None = None
     history: list[dict] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # process CPU time over all sessions of the run (rank 0)
+    wall_seconds: float = 0.0
     replicas_agree: bool | None = None  # multi-process runs: all ranks ended with equal weights
 
 
@@ -173,7 +175,8 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
     rank, world = fabric.global_rank, fabric.world_size
     is_main = rank == 0
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    state = {"step": 0, "best_val_nll": None, "bad_validations": 0}
+    state = {"step": 0, "best_val_nll": None, "bad_validations": 0, "cpu_seconds": 0.0,
+             "wall_seconds": 0.0}  # fmt: skip
     if resume:
         state.update(load_checkpoint(run_dir / "checkpoint.safetensors", model, optimizer))
     else:
@@ -197,7 +200,12 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
         if is_main:
             logger.log(entry)
 
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    cpu_before, wall_before = state["cpu_seconds"], state["wall_seconds"]
+
     def checkpoint() -> None:
+        state["cpu_seconds"] = cpu_before + time.process_time() - cpu_start
+        state["wall_seconds"] = wall_before + time.perf_counter() - wall_start
         if is_main and run_dir:
             save_checkpoint(run_dir / "checkpoint.safetensors", model, optimizer, state)
             if state["best_val_nll"] is None:  # no validation set: the latest is the best
@@ -288,4 +296,11 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
     if bar:
         bar.close()
     logger.close()
-    return FitResult(state["step"], stopped, state["best_val_nll"], history)
+    return FitResult(
+        state["step"],
+        stopped,
+        state["best_val_nll"],
+        history,
+        cpu_seconds=state["cpu_seconds"],
+        wall_seconds=state["wall_seconds"],
+    )

@@ -8,6 +8,7 @@ runs/<model>-<data>-<time>/
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +157,10 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
         f"# {run.model_name} on {run.data_name}",
         "",
         f"- command: `{read_json(run.path / 'config.json')['commands'][-1]}`",
-        f"- stopped: {result.stopped} at step {result.step} ({seconds:.0f} s this session)",
+        f"- stopped: {result.stopped} at step {result.step} "
+        f"(epoch {result.step / math.ceil(len(splits.train) / cfg.batch_size):.1f})",
+        f"- training loop, all sessions: {result.cpu_seconds:.0f} s CPU, "
+        f"{result.wall_seconds:.0f} s wall; this command: {seconds:.0f} s wall",
         f"- parameters: {model.n_parameters():,}",
         f"- data: {run.protocol}",
         f"- transform: {describe_transform(run.transform)}",

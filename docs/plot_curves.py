@@ -1,0 +1,54 @@
+"""Validation curves of the runs behind docs/results.md, as committed PNG and CSV files.
+
+    .venv/bin/python docs/plot_curves.py runs/nade-bmnist runs/made32-bmnist ... -o docs/curves
+
+For each run: <name>.csv (epoch, valid NLL in nats) and one PNG with all runs' curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def valid_curve(run: Path) -> list[tuple[float, float]]:
+    rows = []
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record["split"] == "valid":
+            rows.append((record["epoch"], record["nll_nats"]))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("-o", "--out", type=Path, default=Path("docs/curves"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for run in args.runs:
+        curve = valid_curve(run)
+        name = run.name
+        lines = ["epoch,valid_nll_nats"] + [f"{e:.2f},{nll:.3f}" for e, nll in curve]
+        (args.out / f"{name}.csv").write_text("\n".join(lines) + "\n")
+        ax.plot(*zip(*curve, strict=True), label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation NLL (nats)")
+    ax.set_ylim(top=min(110, ax.get_ylim()[1]))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("binarised MNIST, validation NLL (static binarisation, 10,000 images)")
+    fig.tight_layout()
+    fig.savefig(args.out / "binarized-mnist-valid.png", dpi=100)
+
+
+if __name__ == "__main__":
+    main()
