@@ -1,3 +1,4 @@
+import hashlib
 import itertools
 import os
 from pathlib import Path
@@ -37,3 +38,23 @@ def shared_data_root() -> Path:
 @pytest.fixture
 def binary_info() -> DataInfo:
     return DataInfo(shape=(1, 2, 3), n_values=2)
+
+
+def use_cifar_batches_with(monkeypatch, batches: dict[str, bytes], archive: bytes | None = None):
+    """Make `cifar10` the official-batches format only, with md5s of these test batches
+    (and of this archive, when given), so that tests can serve and load synthetic ones."""
+    from genzoo.data import datasets as ds
+
+    official = ds.CIFAR10.formats[1]
+    files = tuple(
+        ds.FileSpec(f.name, f.role, hashlib.md5(batches[f.role]).hexdigest())
+        for f in official.files
+    )
+    packed = None
+    if archive is not None:
+        md5 = hashlib.md5(archive).hexdigest()
+        packed = ds.Archive(official.archive.name, "http://unused.invalid/", md5)
+    patched = ds.Format(official.label, files, official.read, archive=packed)
+    monkeypatch.setitem(
+        ds.DATASETS, "cifar10", ds.DatasetSpec("cifar10", (patched,), ds._build_cifar)
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import use_cifar_batches_with
 
 from genzoo.core.errors import DataError, GenzooError
 from genzoo.core.model import DataInfo
@@ -639,18 +640,7 @@ def test_real_cifar10(real_root, tmp_path, monkeypatch):
     out.mkdir(parents=True)
     for name, blob in batches.items():
         (out / name).write_bytes(blob)
-    official = ds.CIFAR10.formats[1]
-    patched = ds.Format(
-        official.label,
-        tuple(
-            ds.FileSpec(f.name, f.role, hashlib.md5(batches[f.role]).hexdigest())
-            for f in official.files
-        ),
-        official.read,
-    )
-    monkeypatch.setitem(
-        ds.DATASETS, "cifar10", ds.DatasetSpec("cifar10", (patched,), ds._build_cifar)
-    )
+    use_cifar_batches_with(monkeypatch, batches)
     b = load("cifar10", tmp_path, download=False)
     for split in ("train", "valid", "test"):
         assert torch.equal(b.split(split), s.split(split))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import use_cifar_batches_with
 
 from genzoo.core.errors import DataError
 from genzoo.data import datasets as ds
@@ -199,22 +200,8 @@ def test_cifar_archive_download(server, tmp_path, monkeypatch):
     archive = cifar_archive(members, {"../../escaped": b"x", f"{ds.CIFAR_DIR}/readme": b"hi"})
     (served / "cifar10").mkdir()
     (served / "cifar10" / "cifar-10-python.tar.gz").write_bytes(archive)
-    official = ds.CIFAR10.formats[1]
-    patched = ds.Format(
-        official.label,
-        tuple(
-            ds.FileSpec(f.name, f.role, hashlib.md5(batches[f.role]).hexdigest())
-            for f in official.files
-        ),
-        official.read,
-        archive=ds.Archive(
-            official.archive.name, "http://unused.invalid/", hashlib.md5(archive).hexdigest()
-        ),
-    )
     # only this format, since a base_url would otherwise serve the preferred .npz one
-    monkeypatch.setitem(
-        ds.DATASETS, "cifar10", ds.DatasetSpec("cifar10", (patched,), ds._build_cifar)
-    )
+    use_cifar_batches_with(monkeypatch, batches, archive)
     root = tmp_path / "root"
     fetch("cifar10", root, base_url=base_url)
     assert listing(root / "cifar10") == [ds.CIFAR_DIR]
