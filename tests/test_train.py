@@ -174,3 +174,11 @@ def test_cosine_schedule_reaches_zero_and_resume_stays_exact(tmp_path):
     fit(resumed, x, run_dir=tmp_path, callbacks=[kill_at_4], **settings)
     fit(resumed, x, run_dir=tmp_path, resume=True, **settings)
     assert torch.equal(straight.w, resumed.w)
+
+
+def test_run_files_get_the_usual_permissions(tmp_path):
+    fit(fresh_model(), toy_data(), max_steps=2, run_dir=tmp_path, **QUIET)
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("checkpoint.safetensors", "model.safetensors"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask
