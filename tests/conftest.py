@@ -43,7 +43,7 @@ def binary_info() -> DataInfo:
 def use_cifar_batches_with(monkeypatch, batches: dict[str, bytes], archive: bytes | None = None):
     """Make `cifar10` the official-batches format only, with md5s of these test batches
     (and of this archive, when given), so that tests can serve and load synthetic ones."""
-    from genzoo.data import datasets as ds
+    from genzoo.data import catalog as ds
 
     official = ds.CIFAR10.formats[1]
     files = tuple(

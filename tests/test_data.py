@@ -21,12 +21,14 @@ from genzoo.data import (
     Transform,
     data_root,
     dataset_names,
+    datasets,
     fetch,
     file_status,
     files,
     load,
 )
-from genzoo.data import datasets as ds
+from genzoo.data import catalog as ds
+from genzoo.data.splits import make_splits
 
 # --- helpers -----------------------------------------------------------------------------
 
@@ -190,7 +192,7 @@ def test_pickle_never_parsed_when_md5_mismatches(tmp_path):
     fmt = ds.Format("t", (), read)
     spec = ds.FileSpec("data_batch_1", "b", "0" * 32)
     p = write(tmp_path / "data_batch_1", b"not the official batch")
-    problem, _ = ds._check(fmt, spec, p)
+    problem, _ = datasets._check(fmt, spec, p)
     assert problem.startswith("md5 mismatch: expected 000")
 
 
@@ -236,7 +238,7 @@ def tiny(tmp_path, monkeypatch):
 
     def build(parts):
         x = {r: a[0] for r, a in parts.items()}
-        return ds._splits(
+        return make_splits(
             "tiny",
             (x["train_images"][:4, None], x["train_images"][4:, None], x["test_images"][:, None]),
             (x["train_labels"][:4], x["train_labels"][4:], x["test_labels"]),

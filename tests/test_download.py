@@ -18,7 +18,7 @@ import pytest
 from conftest import use_cifar_batches_with
 
 from genzoo.core.errors import DataError
-from genzoo.data import datasets as ds
+from genzoo.data import catalog as ds
 from genzoo.data import fetch, file_status, load
 
 BINARIZED = [f"binarized_mnist_{s}.amat.gz" for s in ("train", "valid", "test")]

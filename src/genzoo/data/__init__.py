@@ -7,8 +7,10 @@ x = t.fixed(splits.train, "train")
 xb = t.batch(x[:64])                         # per batch
 """
 
-from genzoo.data.datasets import FileStatus, Splits, dataset_names, fetch, file_status, load
+from genzoo.data.catalog import dataset_names
+from genzoo.data.datasets import FileStatus, fetch, file_status, load
 from genzoo.data.files import data_root
+from genzoo.data.splits import Splits
 from genzoo.data.transforms import Transform
 
 __all__ = [

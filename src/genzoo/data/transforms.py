@@ -35,7 +35,7 @@ import torch
 
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo
-from genzoo.data.datasets import Splits
+from genzoo.data.splits import Splits
 
 BINARIZE = ("none", "threshold", "static", "dynamic")
 SCALE = ("levels", "unit", "symmetric")

@@ -1,0 +1,62 @@
+"""A dataset's splits, and the helpers that build them from numpy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genzoo.core.errors import DataError, GenzooError
+
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
+class Splits:
+    """A dataset's train / valid / test splits as uint8 (N, C, H, W) tensors."""
+
+    name: str
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+    train_labels: torch.Tensor | None  # int64 (N,), or None for unlabelled data
+    valid_labels: torch.Tensor | None
+    test_labels: torch.Tensor | None
+    n_levels: int  # grey levels: 2 (values 0/1), 17 (digits 0..16), 256 (8-bit)
+    protocol: str  # one line: source and split
+
+    def split(self, name: str) -> torch.Tensor:
+        if name not in SPLIT_NAMES:
+            raise GenzooError(f"unknown split {name!r}: expected train, valid or test")
+        return getattr(self, name)
+
+
+def check_shape(name: str, what: str, a: np.ndarray, shape: tuple[int, ...]) -> None:
+    if a.shape != shape:
+        raise DataError(f"{name}: {what} have shape {a.shape}, expected {shape}")
+
+
+def _tensor(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    # np.require copies read-only (np.frombuffer) or strided arrays, which torch cannot share
+    return torch.from_numpy(np.require(a, requirements=["C", "W"])).to(dtype)
+
+
+def make_splits(
+    name: str,
+    x: tuple[np.ndarray, ...],
+    y: tuple[np.ndarray, ...] | None,
+    *,
+    n_levels: int,
+    protocol: str,
+) -> Splits:
+    xs = [_tensor(a, torch.uint8) for a in x]
+    ys = [_tensor(a, torch.int64) for a in y] if y is not None else [None] * 3
+    return Splits(name, *xs, *ys, n_levels=n_levels, protocol=protocol)
+
+
+def seeded_split(n: int, n_valid: int, n_test: int) -> tuple[np.ndarray, ...]:
+    # RandomState, unlike Generator, guarantees the same stream in every numpy version.
+    perm = np.random.RandomState(0).permutation(n)
+    n_train = n - n_valid - n_test
+    return perm[:n_train], perm[n_train : n_train + n_valid], perm[n_train + n_valid :]
