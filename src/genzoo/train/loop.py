@@ -92,7 +92,9 @@ class _Logger:
                 f.write(json.dumps(record) + "\n")
         if self.writer:
             for key, value in record.items():
-                if key not in ("step", "split", "epoch") and isinstance(value, int | float):
+                if key not in ("step", "split", "epoch", "wall_s") and isinstance(
+                    value, int | float
+                ):
                     self.writer.add_scalar(f"{record['split']}/{key}", value, record["step"])
 
     def close(self) -> None:
@@ -191,17 +193,17 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
     val_every = config.val_every or steps_per_epoch
     n_dims = math.prod(train.shape[1:])
 
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    cpu_before, wall_before = state["cpu_seconds"], state["wall_seconds"]
     logger = _Logger(run_dir if is_main else None, config.tensorboard)
     history: list[dict] = []
     start_step, stopped = state["step"], "completed"
 
     def record(entry: dict) -> None:
+        entry["wall_s"] = round(wall_before + time.perf_counter() - wall_start, 3)
         history.append(entry)
         if is_main:
             logger.log(entry)
-
-    cpu_start, wall_start = time.process_time(), time.perf_counter()
-    cpu_before, wall_before = state["cpu_seconds"], state["wall_seconds"]
 
     def checkpoint() -> None:
         state["cpu_seconds"] = cpu_before + time.process_time() - cpu_start

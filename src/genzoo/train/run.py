@@ -156,7 +156,7 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
     lines = [
         f"# {run.model_name} on {run.data_name}",
         "",
-        f"- command: `{read_json(run.path / 'config.json')['commands'][-1]}`",
+        *(f"- command: `{c}`" for c in read_json(run.path / "config.json")["commands"]),
         f"- stopped: {result.stopped} at step {result.step} "
         f"(epoch {result.step / math.ceil(len(splits.train) / cfg.batch_size):.1f})",
         f"- training loop, all sessions: {result.cpu_seconds:.0f} s CPU, "
