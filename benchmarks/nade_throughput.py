@@ -180,6 +180,7 @@ def main() -> None:
         variants[name].training_step(x)["loss"].backward()
         optimizers[name].step()
 
+    best: dict[str, tuple[float, int]] = {}  # variant -> (median s, thread count) at its best
     for threads in dict.fromkeys(args.threads):
         torch.set_num_threads(threads)
         print()
@@ -198,6 +199,8 @@ def main() -> None:
         medians = {}
         for name, ts in times.items():
             medians[name] = statistics.median(ts)
+            if name not in best or medians[name] < best[name][0]:
+                best[name] = (medians[name], threads)
             rate = args.batch / medians[name]
             print(f"{name:16s} {medians[name] * 1e3:10.1f} {min(ts) * 1e3:8.1f} {rate:11.0f}")
         for name in variants:
@@ -222,6 +225,16 @@ def main() -> None:
         for name, ts in t_eval.items():
             print(f"{name:16s} {args.eval_n / statistics.median(ts):10.0f} examples/s")
         print(f"load average at end: {loadavg()}")
+
+    if len(best) and len(dict.fromkeys(args.threads)) > 1:
+        print()
+        print("=== each variant at its best thread count (medians)")
+        ours, ours_threads = best["genzoo NADE"]
+        for name, (t, n) in best.items():
+            print(f"{name:16s} {t * 1e3:10.1f} ms ({n} thread(s))")
+        for name, (t, n) in best.items():
+            if name != "genzoo NADE":
+                print(f"genzoo NADE ({ours_threads}) speed-up over {name} ({n}): {t / ours:.2f}x")
 
 
 if __name__ == "__main__":
