@@ -102,13 +102,13 @@ def train_run(
         if model_overrides:
             raise GenzooError(f"the model of a run cannot change on resume: {model_overrides}")
         train_config = apply_overrides(config_from_json(TrainConfig, cfg["train"]), train_overrides)
-    else:
-        train_config = apply_overrides(TrainConfig(), train_overrides)
-    if resume:
         model_config = config_from_json(spec.cls.Config, cfg["model_config"])
     else:
+        train_config = apply_overrides(TrainConfig(), train_overrides)
         model_config = apply_overrides(spec.default_config(), model_overrides)
-    run_dir = Path(run_dir) if run_dir else default_run_dir(model_name, data_name)
+        run_dir = Path(run_dir) if run_dir else default_run_dir(model_name, data_name)
+        if (run_dir / "config.json").exists():
+            raise GenzooError(f"{run_dir} already holds a run: use --resume or another --run-dir")
 
     splits = gdata.load(data_name, data_root)
     transform = resolve_transform(train_config, spec.cls, splits.n_levels)
@@ -117,10 +117,7 @@ def train_run(
     model = spec.cls(model_config, info)
 
     command = command or f"genzoo.train_run({model_name!r}, {data_name!r}, {overrides!r})"
-    if not resume:
-        if (run_dir / "config.json").exists():
-            raise GenzooError(f"{run_dir} already holds a run: use --resume or another --run-dir")
-        run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     write_json(
         run_dir / "config.json",
         {
