@@ -88,13 +88,15 @@ def cmd_sample(args) -> int:
 
 def cmd_eval(args) -> int:
     from genzoo import data as gdata
-    from genzoo.core.errors import GenzooError
+    from genzoo.core import Capability, GenzooError
     from genzoo.metrics.likelihood import mean_nll, nll_report
     from genzoo.train.run import describe_transform, load_run
 
     run = load_run(args.run)
-    if not hasattr(run.model, "validation_nll"):
-        raise GenzooError(f"{run.model_name} has no likelihood to evaluate")
+    if not run.model.capabilities & (Capability.LOG_PROB | Capability.ELBO):
+        raise GenzooError(
+            f"{run.model_name} is an implicit model: it has no likelihood to evaluate"
+        )
     splits = gdata.load(run.data_name, args.data_root)
     x = run.transform.fixed(splits.split(args.split), args.split)
     cfg = run.train_config
