@@ -128,6 +128,8 @@ def fit(
     if resume and not (run_dir and (run_dir / "checkpoint.safetensors").exists()):
         raise GenzooError(f"nothing to resume: no checkpoint.safetensors in {run_dir}")
     if config.devices > 1:
+        if callbacks:
+            raise GenzooError("callbacks run in the trainer's process: use them with devices=1")
         return _fit_spawned(model, train, valid, config, transform, run_dir, resume)
     from lightning_fabric import Fabric
 
