@@ -88,21 +88,12 @@ def cmd_sample(args) -> int:
 
 def cmd_eval(args) -> int:
     from genzoo import data as gdata
-    from genzoo.core import Capability, GenzooError
-    from genzoo.metrics.likelihood import mean_nll, nll_report
     from genzoo.train.run import describe_transform, load_run
 
     run = load_run(args.run)
-    if not run.model.capabilities & (Capability.LOG_PROB | Capability.ELBO):
-        raise GenzooError(
-            f"{run.model_name} is an implicit model: it has no likelihood to evaluate"
-        )
-    splits = gdata.load(run.data_name, args.data_root)
-    x = run.transform.fixed(splits.split(args.split), args.split)
-    cfg = run.train_config
-    r = nll_report(mean_nll(run.model, x, run.transform, cfg.eval_batch_size, cfg.seed),
-                   run.model.data.n_dims)  # fmt: skip
-    print(f"{run.model_name} on {run.data_name} ({args.split}, {x.shape[0]:,} examples)")
+    run.require_likelihood()  # before loading any data
+    r = run.evaluate(gdata.load(run.data_name, args.data_root), args.split)
+    print(f"{run.model_name} on {run.data_name} ({args.split}, {r['n_examples']:,} examples)")
     print(f"  NLL: {r['nll_nats']:.3f} nats   {r['bits_per_dim']:.4f} bits/dim")
     print(f"  data: {run.protocol}")
     print(f"  transform: {describe_transform(run.transform)}")

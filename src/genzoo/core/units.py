@@ -14,7 +14,9 @@ def bits_per_dim(nll_nats: torch.Tensor | float, n_dims: int) -> torch.Tensor | 
     return nll_nats / (n_dims * LN2)
 
 
-def dequantized_log_prob(log_density: torch.Tensor, n_dims: int, scale: float) -> torch.Tensor:
+def dequantized_log_prob(
+    log_density: torch.Tensor | float, n_dims: int, scale: float
+) -> torch.Tensor | float:
     """Lower bound on the log-probability of 8-bit data from a density on rescaled data.
 
     With x in {0..K-1}, y = (x + u) / scale and u ~ U[0,1)^D, the density on y relates to

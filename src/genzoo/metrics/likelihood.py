@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from genzoo.core.units import bits_per_dim
+from genzoo.core.units import bits_per_dim, dequantized_log_prob
 
 
 @torch.no_grad()
@@ -30,7 +30,7 @@ def mean_nll(model, x: Tensor, transform=None, batch_size: int = 1000, seed: int
     model.train(was_training)
     nll = total / x.shape[0]
     if transform is not None and transform.dequantize:
-        nll += math.prod(x.shape[1:]) * math.log(transform.dequant_scale)
+        nll = -dequantized_log_prob(-nll, math.prod(x.shape[1:]), transform.dequant_scale)
     return nll
 
 

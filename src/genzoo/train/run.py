@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
+from genzoo.core.capabilities import Capability
 from genzoo.core.config import apply_overrides, config_from_json, config_to_json
 from genzoo.core.errors import CheckpointError, GenzooError, UnknownNameError
-from genzoo.core.model import DataInfo, GenerativeModel, LikelihoodModel
+from genzoo.core.model import DataInfo, GenerativeModel
 from genzoo.core.registry import get_model
 from genzoo.train.checkpoint import RUN_FORMAT, load_model_weights, read_json, write_json
 from genzoo.train.config import TrainConfig
@@ -34,6 +35,26 @@ class Run:
     train_config: TrainConfig
     transform: object  # genzoo.data.Transform
     protocol: str
+
+    @property
+    def has_likelihood(self) -> bool:
+        return bool(self.model.capabilities & (Capability.LOG_PROB | Capability.ELBO))
+
+    def require_likelihood(self) -> None:
+        if not self.has_likelihood:
+            raise GenzooError(
+                f"{self.model_name} is an implicit model: it has no likelihood to evaluate"
+            )
+
+    def evaluate(self, splits, split: str) -> dict[str, float]:
+        """NLL of a split of the run's dataset, in nats and bits/dim, as in training."""
+        from genzoo.metrics.likelihood import mean_nll, nll_report
+
+        self.require_likelihood()
+        x = self.transform.fixed(splits.split(split), split)
+        cfg = self.train_config
+        nll = mean_nll(self.model, x, self.transform, cfg.eval_batch_size, cfg.seed)
+        return {"n_examples": x.shape[0], **nll_report(nll, self.model.data.n_dims)}
 
 
 def split_overrides(model_name: str, overrides: dict[str, str]) -> tuple[dict, dict]:
@@ -147,7 +168,6 @@ def train_run(
 def write_report(run: Run, splits, result, seconds: float) -> None:
     """samples.png and report.md for a finished (or interrupted) run."""
     from genzoo.apps.grid import save_grid, to_unit_range
-    from genzoo.metrics.likelihood import mean_nll, nll_report
 
     model, cfg = run.model, run.train_config
     lines = [
@@ -163,12 +183,10 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
         f"- transform: {describe_transform(run.transform)}",
         "",
     ]
-    if isinstance(model, LikelihoodModel) and result.stopped != "interrupted":
+    if run.has_likelihood and result.stopped != "interrupted":
         lines += ["| split | NLL (nats) | bits/dim |", "|---|---|---|"]
         for split in ("valid", "test"):
-            x = run.transform.fixed(splits.split(split), split)
-            r = nll_report(mean_nll(model, x, run.transform, cfg.eval_batch_size, cfg.seed),
-                           model.data.n_dims)  # fmt: skip
+            r = run.evaluate(splits, split)
             lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
         lines += ["", f"Weights: the best validation NLL ({result.best_val_nll:.2f} nats).", ""]
     if cfg.n_samples:
