@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+from common import cpu_model, loadavg, timed  # benchmarks/common.py
 from torch import Tensor, nn
 
 from genzoo.core import DataInfo, create_model
@@ -93,23 +93,6 @@ class BlockedNADE(LoopNADE):
         return -F.binary_cross_entropy_with_logits(logits, x_o, reduction="none").sum(1)
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
 def probe() -> str:
     """µs per iteration of a short op chain (sigmoid, matvec, update on 512 x 500) with
     2 threads and with 1. On a healthy machine 2 threads win; when another tenant slows
@@ -127,10 +110,6 @@ def probe() -> str:
         out.append(f"{n} thread(s) {(time.perf_counter() - t0) * 1e3:.0f} us")
     torch.set_num_threads(threads)
     return ", ".join(out)
-
-
-def loadavg() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main() -> None:

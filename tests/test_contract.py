@@ -18,6 +18,9 @@ TINY = {
     "nade": {"hidden_dim": 8},
     "rnade": {"hidden_dim": 8},
     "made": {"hidden_dims": (16,)},
+    "pixelcnn": {"hidden_channels": 4, "n_blocks": 1, "out_channels": 8},
+    "row-lstm": {"hidden_channels": 4, "n_layers": 2, "out_channels": 8},
+    "diagonal-bilstm": {"hidden_channels": 4, "n_layers": 2, "out_channels": 8},
 }
 NAMES = [s.name for s in list_models()]
 

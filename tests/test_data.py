@@ -316,6 +316,7 @@ def test_unknown_names():
 def test_dataset_names():
     assert dataset_names() == [
         "digits",
+        "photo-patches",
         "mnist",
         "binarized-mnist",
         "fashion-mnist",

@@ -16,7 +16,13 @@ VARIANTS = {
     "markov": [{"k": 1}, {"k": 2, "order": "snake"}, {"k": 3, "order": "random"}],
     "fvsbn": [{}, {"order": "snake"}, {"order": "random", "order_seed": 3}],
 }
-SMALL = {"nade": {"hidden_dim": 7}, "made": {"hidden_dims": (32,)}}
+SMALL = {
+    "nade": {"hidden_dim": 7},
+    "made": {"hidden_dims": (32,)},
+    "pixelcnn": {"hidden_channels": 4, "n_blocks": 1, "first_kernel": 3, "out_channels": 8},
+    "row-lstm": {"hidden_channels": 4, "n_layers": 2, "out_channels": 8},
+    "diagonal-bilstm": {"hidden_channels": 4, "n_layers": 2, "out_channels": 8},
+}
 
 
 def variants(name):

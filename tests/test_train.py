@@ -182,3 +182,22 @@ def test_run_files_get_the_usual_permissions(tmp_path):
     os.umask(mask)
     for name in ("checkpoint.safetensors", "model.safetensors"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_micro_batches_give_the_whole_batch_gradient():
+    from lightning_fabric import Fabric
+
+    from genzoo.train.loop import accumulate_gradients
+
+    fabric = Fabric(accelerator="cpu", devices=1)
+    x = toy_data(96).float()
+    grads, losses = [], []
+    for micro_batch in (0, 40):  # 96 = 40 + 40 + 16: unequal chunks are weighted
+        model = fabric.setup_module(fresh_model())
+        out = accumulate_gradients(fabric, model, x, micro_batch)
+        grads.append([p.grad.clone() for p in model.parameters()])
+        losses.append(out["loss"])
+    for whole, chunked in zip(*grads, strict=True):
+        torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(losses[1], losses[0])
+    assert any(g.abs().sum() > 0 for g in grads[0])

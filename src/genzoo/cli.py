@@ -75,14 +75,45 @@ def cmd_sample(args) -> int:
     from genzoo.train.run import load_run
 
     run = load_run(args.run)
+    if args.n is None:
+        args.n = 64 if args.complete is None else 8
     if args.n < 1:
         from genzoo.core.errors import GenzooError
 
         raise GenzooError("-n must be at least 1")
     torch.manual_seed(args.seed)
+    if args.complete is not None:
+        return _complete(args, run)
     x = run.model.sample(args.n)
     path = save_grid(to_unit_range(x, run.model.data.n_values, run.transform.scale), args.output)
     print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def _complete(args, run) -> int:
+    """`genzoo sample RUN --complete IMAGE --known REGION`: one row per image, the observed
+    part (unknown pixels grey) then the completions."""
+    import torch
+
+    from genzoo.apps.complete import (
+        complete,
+        read_image,
+        read_known,
+        require_completion,
+        to_model_values,
+    )
+    from genzoo.apps.grid import save_grid, to_unit_range
+
+    model, n = run.model, args.n
+    require_completion(model)
+    shape, K = model.data.shape, model.data.n_values
+    known = read_known(args.known, shape)
+    x = to_model_values(read_image(args.complete, shape), K)[None]
+    filled = complete(model, x, known, n)  # (1, n, C, H, W)
+    observed = torch.where(known, to_unit_range(x, K), torch.tensor(0.5))
+    rows = torch.cat([observed[:, None], to_unit_range(filled, K)], dim=1)
+    path = save_grid(rows.flatten(0, 1), args.output, nrow=n + 1)
+    print(f"wrote {n} completions of {args.complete} ({args.known} known) to {path}")
     return 0
 
 
@@ -205,9 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid")
     p.add_argument("run", help="run directory")
-    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-n", type=int, help="number of samples (default 64; completions: 8)")
     p.add_argument("-o", "--output", default="samples.png", help="PNG path")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--complete",
+        metavar="IMAGE",
+        help="complete this image instead (autoregressive models): sample its unknown pixels",
+    )
+    p.add_argument(
+        "--known",
+        default="top-half",
+        help="with --complete: top-half | bottom-half | left-half | right-half | MASK.png "
+        "(white = known); default top-half",
+    )
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("eval", help="negative log-likelihood of a run on a data split")

@@ -50,6 +50,7 @@ class GenerativeModel(nn.Module):
     Config: ClassVar[type]
     capabilities: ClassVar[Capability]
     data_kinds: ClassVar[frozenset[str]] = frozenset({"binary"})
+    micro_batch: ClassVar[int | None] = None  # the trainer's default chunk (TrainConfig)
 
     def __init__(self, config, data: DataInfo):
         super().__init__()
@@ -143,4 +144,16 @@ class AutoregressiveModel(LikelihoodModel):
         for d in self.order.tolist():
             logits = self.conditionals(x)[:, d]
             x[:, d] = discrete_sample(logits, self.data.n_values, generator)
+        return x.reshape(n, *self.data.shape)
+
+    @torch.no_grad()
+    def complete(self, x: Tensor, known: Tensor, generator: torch.Generator | None = None):
+        """Sample the dimensions of x (B, *shape) where `known` is False, in the model's
+        order, each given everything before it; known values are kept as they are."""
+        n = x.shape[0]
+        x = x.to(device=self.device, dtype=self.dtype).reshape(n, -1).clone()
+        known = known.to(self.device).expand(n, *self.data.shape).reshape(n, -1)
+        for d in self.order.tolist():
+            value = discrete_sample(self.conditionals(x)[:, d], self.data.n_values, generator)
+            x[:, d] = torch.where(known[:, d], x[:, d], value)
         return x.reshape(n, *self.data.shape)

@@ -349,6 +349,9 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+BUILTIN = ("digits", "photo-patches")  # bundled with scikit-learn: nothing to download
+
+
 def dataset_names() -> list[str]:
     """Names `load` accepts, besides "folder:PATH"."""
-    return ["digits", *DATASETS]
+    return [*BUILTIN, *DATASETS]

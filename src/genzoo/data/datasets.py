@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from genzoo.core.errors import DataError, UnknownNameError
-from genzoo.data.catalog import DATASETS, Arrays, DatasetSpec, FileSpec, Format, dataset_names
+from genzoo.data.catalog import (
+    BUILTIN,
+    DATASETS,
+    Arrays,
+    DatasetSpec,
+    FileSpec,
+    Format,
+    dataset_names,
+)
 from genzoo.data.files import (
     DownloadError,
     data_root,
@@ -58,6 +66,43 @@ def _load_digits() -> Splits:
         n_levels=17,
         protocol="scikit-learn digits (UCI optdigits 8x8, values 0..16): 1,797 images permuted "
         "by RandomState(0); train = first 1,197, valid = next 300, test = last 300",
+    )
+
+
+PATCH = 32
+PATCH_SPLITS = (0.8, 0.9)  # left 80 % of each photo: train, next 10 %: valid, last 10 %: test
+
+
+def _load_photo_patches() -> Splits:
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images()
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for photo in photos.images:  # china.jpg, flower.jpg: 427 x 640 RGB
+        H, W = photo.shape[:2]
+        for factor in (1, 2):
+            image = Image.fromarray(photo)
+            if factor > 1:
+                image = image.resize((W // factor, H // factor), Image.BOX)
+            pixels = np.asarray(image)
+            for top in range(0, pixels.shape[0] - PATCH + 1, PATCH // 2):
+                for left in range(0, pixels.shape[1] - PATCH + 1, PATCH // 2):
+                    lo, hi = left * factor / W, (left + PATCH) * factor / W
+                    split = sum(lo >= b for b in PATCH_SPLITS)
+                    if split < 2 and hi > PATCH_SPLITS[split]:
+                        continue  # straddles two splits' regions
+                    parts[split].append(pixels[top : top + PATCH, left : left + PATCH])
+    x = tuple(np.stack(p).transpose(0, 3, 1, 2) for p in parts)
+    return make_splits(
+        "photo-patches",
+        x,
+        None,
+        n_levels=256,
+        protocol="32x32 RGB patches (stride 16) of the two photos scikit-learn bundles "
+        "(china.jpg, flower.jpg), at full and half resolution; split by position in each "
+        "photo: left 80 % train, next 10 % valid, last 10 % test, no patch crossing a "
+        "boundary. A patch dataset, not CIFAR",
     )
 
 
@@ -270,8 +315,8 @@ def load(
 
     Every file is checked against its md5 on each load (hashing is cheap next to parsing).
     """
-    if name == "digits":
-        return _load_digits()
+    if name in BUILTIN:
+        return _load_digits() if name == "digits" else _load_photo_patches()
     if name.startswith("folder:"):
         return _load_folder(name)
     spec = _spec(name)
@@ -293,7 +338,7 @@ def load(
 
 def file_status(name: str, root: str | Path | None = None) -> list[FileStatus]:
     """The state of each file of the dataset's format in use (or to be downloaded)."""
-    if name == "digits" or name.startswith("folder:"):
+    if name in BUILTIN or name.startswith("folder:"):
         return []  # no files that genzoo manages
     spec = _spec(name)
     directory = data_root(root) / spec.name
@@ -312,7 +357,7 @@ def file_status(name: str, root: str | Path | None = None) -> list[FileStatus]:
 
 def fetch(name: str, root: str | Path | None = None, base_url: str | None = None) -> list[Path]:
     """Download the dataset's missing (or corrupt) files; returns the verified paths."""
-    if name == "digits" or name.startswith("folder:"):
+    if name in BUILTIN or name.startswith("folder:"):
         return []
     spec = _spec(name)
     directory = data_root(root) / spec.name

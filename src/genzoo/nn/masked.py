@@ -33,3 +33,94 @@ class MaskedLinear(nn.Linear):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, connections={int(self.mask.sum())}"
+
+
+# --- masked convolutions over a raster scan (PixelCNN / PixelRNN, arXiv:1601.06759) ---------
+
+
+def colour_groups(n_features: int, n_colours: int) -> Tensor:
+    """Split n_features channels into n_colours contiguous groups: group g serves colour g.
+
+    With n_features == n_colours this is the identity (data channel c is colour c); an
+    output layer with n_colours * P channels gets P consecutive channels per colour.
+    """
+    if n_features < n_colours:
+        raise ValueError(f"{n_features} channels cannot be split over {n_colours} colours")
+    return torch.arange(n_features) * n_colours // n_features
+
+
+def colour_mask(out_groups: Tensor, in_groups: Tensor, mask_type: str) -> Tensor:
+    """The (out, in) connections at the current pixel: type "A" lets colour g see only the
+    colours before it (the first layer: R sees nothing, G sees R, B sees R and G); type "B"
+    also lets it see its own group (every later layer, whose group g already excludes x_g)."""
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+    out_g, in_g = out_groups[:, None], in_groups[None, :]
+    return (in_g < out_g if mask_type == "A" else in_g <= out_g).float()
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A convolution whose output at pixel (i, j) sees only pixels before it in raster order.
+
+    It behaves as the k_h x k_w PixelCNN kernel masked below and right of the centre, with the
+    colour mask at the centre tap. The rows below the centre are all zero in that mask, so
+    the stored kernel keeps only rows -k_h//2 .. 0 (and the input is padded above, not below):
+    the same function with about half the multiply-adds. The mask is applied as
+    `F.conv2d(x, W ⊙ M)`, so masked weights get exactly zero gradient.
+
+    `out_groups` overrides the colour group of each output channel (an LSTM's gates, say).
+    """
+
+    mask: Tensor
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        mask_type: str,
+        n_colours: int = 1,
+        bias: bool = True,
+        out_groups: Tensor | None = None,
+    ):
+        k_h, k_w = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        if k_h % 2 == 0 or k_w % 2 == 0:
+            raise ValueError(f"kernel size must be odd, got {k_h}x{k_w}")
+        self.r_h, self.r_w = k_h // 2, k_w // 2
+        super().__init__(in_channels, out_channels, (self.r_h + 1, k_w), bias=bias)
+        if out_groups is None:
+            out_groups = colour_groups(out_channels, n_colours)
+        mask = torch.ones_like(self.weight)
+        mask[:, :, -1, self.r_w + 1 :] = 0  # right of the centre, on the current row
+        in_groups = colour_groups(in_channels, n_colours)
+        mask[:, :, -1, self.r_w] = colour_mask(out_groups, in_groups, mask_type)
+        self.register_buffer("mask", mask)
+        self.mask_type = mask_type
+
+    def masked_weight(self) -> Tensor:
+        return self.weight * self.mask
+
+    def pad(self, x: Tensor) -> Tensor:
+        """Zero padding that makes the output the input's size: r_h rows above, r_w each side."""
+        return F.pad(x, (self.r_w, self.r_w, self.r_h, 0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        # symmetric padding, then drop the r_h extra rows at the bottom: faster on CPU than
+        # padding above only (no padded copy of x)
+        y = F.conv2d(x, self.masked_weight(), self.bias, padding=(self.r_h, self.r_w))
+        return y[:, :, : x.shape[2]] if self.r_h else y
+
+    def pointwise(self, v: Tensor) -> Tensor:
+        """A 1x1 layer on one pixel's features (..., in) -> (..., out)."""
+        if self.kernel_size != (1, 1):
+            raise ValueError(f"pointwise needs a 1x1 kernel, this one is {self.kernel_size}")
+        return F.linear(v, self.masked_weight().flatten(1), self.bias)
+
+    def forward_at(self, x_padded: Tensor, i: int, j: int) -> Tensor:
+        """The output at one pixel, (B, out), from an input already padded by `pad`.
+        Used by incremental sampling: only the pixels this one sees are read."""
+        patch = x_padded[:, :, i : i + self.r_h + 1, j : j + 2 * self.r_w + 1]
+        return F.linear(patch.flatten(1), self.masked_weight().flatten(1), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, mask_type={self.mask_type}"

@@ -14,6 +14,9 @@ class TrainConfig:
     dequantize: bool | None = None  # None: only for continuous models on 8-bit data
     # optimisation
     batch_size: int = 100
+    # forward/backward in chunks of this many examples, gradients accumulated: the same
+    # step, a smaller working set; None: the model's `micro_batch`; 0: the whole batch
+    micro_batch: int | None = None
     lr: float = 1e-3
     lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: lr -> 0 at the last step
     weight_decay: float = 0.0

@@ -6,5 +6,7 @@ from genzoo.models.autoregressive import (
     made,  # noqa: F401
     markov,  # noqa: F401
     nade,  # noqa: F401
+    pixelcnn,  # noqa: F401
+    pixelrnn,  # noqa: F401
     rnade,  # noqa: F401
 )
