@@ -25,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("-o", "--out", type=Path, default=Path("docs/curves"))
+    parser.add_argument("--png", default="binarized-mnist-valid.png", help="the plot's file name")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -47,7 +48,7 @@ def main() -> None:
     ax.legend()
     ax.set_title("binarised MNIST, validation NLL (static binarisation, 10,000 images)")
     fig.tight_layout()
-    fig.savefig(args.out / "binarized-mnist-valid.png", dpi=100)
+    fig.savefig(args.out / args.png, dpi=100)
 
 
 if __name__ == "__main__":
