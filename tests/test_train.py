@@ -7,7 +7,7 @@ import signal
 import pytest
 import torch
 
-from genzoo.core import CheckpointError, DataInfo, TrainingDiverged, create_model
+from genzoo.core import CheckpointError, DataInfo, GenzooError, TrainingDiverged, create_model
 from genzoo.train import fit
 from genzoo.train.checkpoint import load_checkpoint, load_model_weights, save_model
 
@@ -201,3 +201,8 @@ def test_micro_batches_give_the_whole_batch_gradient():
         torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(losses[1], losses[0])
     assert any(g.abs().sum() > 0 for g in grads[0])
+
+
+def test_a_negative_micro_batch_is_refused():
+    with pytest.raises(GenzooError, match="micro_batch=-1"):
+        fit(fresh_model(), toy_data(32), max_steps=1, micro_batch=-1, **QUIET)

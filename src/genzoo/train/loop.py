@@ -213,6 +213,8 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
     micro_batch = config.micro_batch
     if micro_batch is None:
         micro_batch = type(model).micro_batch
+    if micro_batch is not None and micro_batch < 0:
+        raise GenzooError(f"micro_batch={micro_batch}: use a positive chunk size, or 0 for none")
     steps_per_epoch = math.ceil(n / batch_size)
     max_steps = config.max_steps or config.epochs * steps_per_epoch
     val_every = config.val_every or steps_per_epoch
