@@ -1,8 +1,9 @@
 """The model protocol: a plain `nn.Module` that declares what it can do and owns its objective.
 
 A model is built from its config dataclass and a `DataInfo` (the shape and value type of
-the data). The trainer only ever calls `training_step(x)` and `validation_nll(x)`; it knows
-nothing about any particular model.
+the data). The trainer only ever calls `training_step(x)` (or, for models that take several
+optimizer steps per batch, such as adversarial ones, `update(x, optimizer)`) and
+`validation_nll(x)`; it knows nothing about any particular model.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class GenerativeModel(nn.Module):
     capabilities: ClassVar[Capability]
     data_kinds: ClassVar[frozenset[str]] = frozenset({"binary"})
     micro_batch: ClassVar[int | None] = None  # the trainer's default chunk (TrainConfig)
+    # True: the model takes its own optimizer steps in `update(x, optimizer)` (e.g. the
+    # alternating discriminator / generator steps of adversarial training)
+    owns_updates: ClassVar[bool] = False
+    # what `validation_nll` measures, as logged: "nll" (exact), "neg_elbo" (an upper bound
+    # on the NLL) or "reconstruction" (the NLL of x given its own code: not a density)
+    validation_metric: ClassVar[str] = "nll"
 
     def __init__(self, config, data: DataInfo):
         super().__init__()
@@ -67,11 +74,24 @@ class GenerativeModel(nn.Module):
         """One step of the model's own objective; returns at least {"loss": scalar}."""
         raise NotImplementedError
 
+    def update(self, x: Tensor, optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
+        """Models with `owns_updates`: all optimizer steps of one batch; returns detached
+        logs, at least {"loss": scalar}. Build each step with `gradient_step`."""
+        raise NotImplementedError
+
+    def parameter_groups(self) -> list[dict]:
+        """The optimizer's parameter groups; one group of everything unless overridden."""
+        return [{"params": list(self.parameters())}]
+
     def validation_nll(self, x: Tensor) -> Tensor:
-        """Per-example negative log-likelihood (or its bound) in nats, shape (B,)."""
+        """Per-example negative log-likelihood (or what `validation_metric` names) in nats,
+        shape (B,). The trainer early-stops on its mean."""
         raise NotImplementedError
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        if Capability.SAMPLE not in self.capabilities:
+            reason = getattr(self, "why_no_samples", "it declares no SAMPLE capability")
+            raise GenzooError(f"{type(self).__name__} cannot sample: {reason}")
         raise NotImplementedError
 
     @property
@@ -84,6 +104,20 @@ class GenerativeModel(nn.Module):
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor, params: list) -> None:
+    """One optimizer step that moves only `params`, by the gradient of `loss`.
+
+    The gradients of every other parameter are left as None, and optimizers skip a
+    parameter without a gradient, so e.g. a discriminator step cannot move the generator
+    even though the loss depends on both.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    grads = torch.autograd.grad(loss, params)
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g
+    optimizer.step()
 
 
 class LikelihoodModel(GenerativeModel):

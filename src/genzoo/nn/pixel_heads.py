@@ -1,14 +1,17 @@
 """Output distributions for one pixel channel, given the network's raw parameters.
 
 Every head maps parameters of shape (..., P) and values of shape (...) to log-probabilities
-of shape (...), and draws values from the same parameters with an explicit generator. The
-values are the model's own: {0, 1} for binary data, {0, ..., K-1} for K-level data.
+of shape (...), draws values from the same parameters with an explicit generator, and gives
+the distribution's mean (for pictures of a decoder's output). The values are the model's
+own: {0, 1} for binary data, {0, ..., K-1} for K-level data, reals for continuous data.
 
 Draws are inverse-CDF on uniforms taken in a fixed order, so that two computations of the
 same parameters (a full forward pass and an incremental one) give the same sample.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +35,9 @@ class BernoulliHead:
         u = torch.rand(params.shape[:-1], generator=generator, dtype=params.dtype)
         return (u.to(params.device) < torch.sigmoid(params[..., 0])).to(params.dtype)
 
+    def mean(self, params: Tensor) -> Tensor:
+        return torch.sigmoid(params[..., 0])
+
 
 class CategoricalHead:
     """p(x = k) = softmax(ℓ)_k over K values; P = K (the 256-way softmax of PixelRNN, Sec. 3.4)."""
@@ -50,6 +56,10 @@ class CategoricalHead:
         u = torch.rand(params.shape[:-1], generator=generator, dtype=params.dtype)
         k = (u.to(params.device).unsqueeze(-1) > cdf).sum(-1)
         return k.clamp(max=self.n_params - 1).to(params.dtype)
+
+    def mean(self, params: Tensor) -> Tensor:
+        levels = torch.arange(self.n_params, dtype=params.dtype, device=params.device)
+        return torch.softmax(params, dim=-1) @ levels
 
 
 def log_sigmoid_difference(a: Tensor, b: Tensor) -> Tensor:
@@ -109,6 +119,42 @@ class LogisticMixtureHead:
         y = mu + s * (torch.log(v) - torch.log1p(-v))  # the logistic's inverse CDF
         k = torch.round((y + 1) * (self.n_values - 1) / 2)
         return k.clamp(0, self.n_values - 1)
+
+    def mean(self, params: Tensor) -> Tensor:
+        """The mixture's mean location, in levels (ignoring the clipping at the ends)."""
+        logit_pi, mu, _ = self.unpack(params)
+        y = (torch.softmax(logit_pi, dim=-1) * mu).sum(-1)
+        return ((y + 1) * (self.n_values - 1) / 2).clamp(0, self.n_values - 1)
+
+
+class GaussianHead:
+    """N(x; μ, σ²) for continuous values. P = 2 (μ, log σ) when σ is learned per output,
+    P = 1 (μ) when σ is fixed: then −log p is the squared error up to constants."""
+
+    name = "gaussian"
+
+    def __init__(self, std: float | None = None) -> None:
+        if std is not None and std <= 0:
+            raise GenzooError(f"the Gaussian head's fixed std must be positive, not {std}")
+        self.std = std
+        self.n_params = 1 if std is not None else 2
+
+    def unpack(self, params: Tensor) -> tuple[Tensor, Tensor]:
+        if self.std is not None:
+            return params[..., 0], torch.full_like(params[..., 0], math.log(self.std))
+        return params[..., 0], params[..., 1].clamp(min=-7.0)
+
+    def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        mu, log_s = self.unpack(params)
+        return -0.5 * ((x - mu) * torch.exp(-log_s)) ** 2 - log_s - 0.5 * math.log(2 * math.pi)
+
+    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        mu, log_s = self.unpack(params)
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
+        return mu + log_s.exp() * eps
+
+    def mean(self, params: Tensor) -> Tensor:
+        return params[..., 0]
 
 
 HEADS = ("auto", "bernoulli", "categorical", "logistic-mixture")

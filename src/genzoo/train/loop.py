@@ -1,5 +1,6 @@
 """The training loop, on Lightning Fabric. It knows nothing about any particular model: it
-calls `model.training_step(x)` for the loss and `model.validation_nll(x)` for early stopping.
+calls `model.training_step(x)` for the loss (or `model.update(x, optimizer)` for models that
+take their own steps) and `model.validation_nll(x)` for early stopping.
 
 Exact resume: the data order of epoch e is a permutation drawn from (seed, e), so the batch
 of any step follows from the step number alone; the checkpoint holds the weights, the
@@ -24,7 +25,7 @@ from torch import Tensor
 
 from genzoo.core.config import apply_overrides
 from genzoo.core.errors import GenzooError, TrainingDiverged
-from genzoo.metrics.likelihood import mean_nll, nll_report
+from genzoo.metrics.likelihood import mean_nll, validation_report
 from genzoo.train.checkpoint import load_checkpoint, save_checkpoint, save_model
 from genzoo.train.config import TrainConfig
 
@@ -147,6 +148,11 @@ def fit(
         torch.set_num_threads(config.num_threads)
     if resume and not (run_dir and (run_dir / "checkpoint.safetensors").exists()):
         raise GenzooError(f"nothing to resume: no checkpoint.safetensors in {run_dir}")
+    if model.owns_updates and (config.devices > 1 or config.grad_clip or config.micro_batch):
+        raise GenzooError(
+            f"{type(model).__name__} takes its own optimizer steps: train it with devices=1, "
+            "no grad_clip and no micro_batch"
+        )
     if config.devices > 1:
         if callbacks:
             raise GenzooError("callbacks run in the trainer's process: use them with devices=1")
@@ -198,7 +204,9 @@ class _SpawnedJob:
 def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks) -> FitResult:
     rank, world = fabric.global_rank, fabric.world_size
     is_main = rank == 0
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameter_groups(), lr=config.lr, weight_decay=config.weight_decay
+    )
     state = {"step": 0, "best_val_nll": None, "bad_validations": 0, "cpu_seconds": 0.0,
              "wall_seconds": 0.0}  # fmt: skip
     if resume:
@@ -261,8 +269,13 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
             x = fabric.to_device(x)
 
             model.train()
-            optimizer.zero_grad(set_to_none=True)
-            out = accumulate_gradients(fabric, fabric_model, x, micro_batch)
+            for group in optimizer.param_groups:
+                group["lr"] = group.get("lr_scale", 1.0) * learning_rate(config, step, max_steps)
+            if model.owns_updates:  # e.g. alternating discriminator / generator steps
+                out = model.update(x, optimizer)
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                out = accumulate_gradients(fabric, fabric_model, x, micro_batch)
             loss_value = out["loss"]
             if world > 1:
                 loss_value = fabric.all_reduce(loss_value, reduce_op="mean")
@@ -272,11 +285,10 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
                     f"loss became {loss_value.item()} at step {step + 1}{where}: "
                     "lower lr or set grad_clip"
                 )
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step, max_steps)
-            if config.grad_clip:
-                fabric.clip_gradients(fabric_model, optimizer, max_norm=config.grad_clip)
-            optimizer.step()
+            if not model.owns_updates:
+                if config.grad_clip:
+                    fabric.clip_gradients(fabric_model, optimizer, max_norm=config.grad_clip)
+                optimizer.step()
             state["step"] = step = step + 1
             seen += x.shape[0] * world
 
@@ -297,7 +309,7 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
             if valid is not None and (step % val_every == 0 or step == max_steps):
                 nll = mean_nll(model, valid, transform, config.eval_batch_size, config.seed)
                 record({"step": step, "epoch": step / steps_per_epoch, "split": "valid",
-                        **nll_report(nll, n_dims)})  # fmt: skip
+                        **validation_report(model, nll, n_dims)})  # fmt: skip
                 if state["best_val_nll"] is None or nll < state["best_val_nll"]:
                     state["best_val_nll"], state["bad_validations"] = nll, 0
                     if is_main and run_dir:

@@ -20,6 +20,7 @@ from genzoo.core.config import apply_overrides, config_from_json, config_to_json
 from genzoo.core.errors import CheckpointError, GenzooError, UnknownNameError
 from genzoo.core.model import DataInfo, GenerativeModel
 from genzoo.core.registry import get_model
+from genzoo.core.units import bits_per_dim
 from genzoo.train.checkpoint import RUN_FORMAT, load_model_weights, read_json, write_json
 from genzoo.train.config import TrainConfig
 
@@ -42,19 +43,37 @@ class Run:
 
     def require_likelihood(self) -> None:
         if not self.has_likelihood:
-            raise GenzooError(
-                f"{self.model_name} is an implicit model: it has no likelihood to evaluate"
-            )
+            from genzoo.core.capabilities import density_kind
 
-    def evaluate(self, splits, split: str) -> dict[str, float]:
-        """NLL of a split of the run's dataset, in nats and bits/dim, as in training."""
-        from genzoo.metrics.likelihood import mean_nll, nll_report
+            kind = density_kind(self.model.capabilities)
+            what = "not a generative model" if kind == "none" else "an implicit model"
+            raise GenzooError(f"{self.model_name} is {what}: it has no likelihood to evaluate")
+
+    def evaluate(self, splits, split: str, k: int | None = None) -> dict[str, float]:
+        """NLL of a split of the run's dataset, in nats and bits/dim, as in training.
+
+        Models with an ELBO report −ELBO (an upper bound on the NLL) split into its
+        reconstruction and prior-fitting terms and, with `k`, the IWAE_k estimate of the
+        NLL ("iwae_nll_nats"); exact models report "nll_nats".
+        """
+        from genzoo.metrics.likelihood import mean_terms, nll_report
 
         self.require_likelihood()
+        model, cfg, n_dims = self.model, self.train_config, self.model.data.n_dims
         x = self.transform.fixed(splits.split(split), split)
-        cfg = self.train_config
-        nll = mean_nll(self.model, x, self.transform, cfg.eval_batch_size, cfg.seed)
-        return {"n_examples": x.shape[0], **nll_report(nll, self.model.data.n_dims)}
+        if Capability.LOG_PROB in model.capabilities:
+            score = lambda xb: {"nll": model.validation_nll(xb)}  # noqa: E731
+        else:
+            score = lambda xb: model.evaluation_terms(xb, k)  # noqa: E731
+        terms = mean_terms(model, x, score, self.transform, cfg.eval_batch_size, cfg.seed)
+        out = {"n_examples": x.shape[0]}
+        if "nll" in terms:
+            return out | nll_report(terms["nll"], n_dims)
+        out |= {f"{key}_nats": value for key, value in terms.items()}
+        out["bits_per_dim_bound"] = bits_per_dim(terms["neg_elbo"], n_dims)
+        if "iwae_nll" in terms:
+            out["iwae_bits_per_dim"] = bits_per_dim(terms["iwae_nll"], n_dims)
+        return out
 
 
 def split_overrides(model_name: str, overrides: dict[str, str]) -> tuple[dict, dict]:
@@ -184,19 +203,58 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
         "",
     ]
     if run.has_likelihood and result.stopped != "interrupted":
-        lines += ["| split | NLL (nats) | bits/dim |", "|---|---|---|"]
-        for split in ("valid", "test"):
-            r = run.evaluate(splits, split)
-            lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
-        lines += ["", f"Weights: the best validation NLL ({result.best_val_nll:.2f} nats).", ""]
-    if cfg.n_samples:
+        lines += likelihood_table(run, splits, result)
+    elif result.best_val_nll is not None:
+        lines += [f"Best validation {model.validation_metric} NLL: {result.best_val_nll:.2f} "
+                  "nats per example (not a likelihood of x).", ""]  # fmt: skip
+    if cfg.n_samples and Capability.SAMPLE in model.capabilities:
         torch.manual_seed(cfg.seed)
         x = model.sample(cfg.n_samples)
         save_grid(
             to_unit_range(x, model.data.n_values, run.transform.scale), run.path / "samples.png"
         )
         lines += ["![samples](samples.png)", ""]
+    if Capability.ENCODE in model.capabilities and hasattr(model, "reconstruct"):
+        x = run.transform.fixed(splits.test[:32], "test")
+        x = run.transform.batch(x, torch.Generator().manual_seed(cfg.seed)).to(model.device)
+        pairs = torch.stack([x, model.reconstruct(x)], dim=1).flatten(0, 1)
+        path = run.path / "reconstructions.png"
+        save_grid(to_unit_range(pairs, model.data.n_values, run.transform.scale), path, nrow=16)
+        lines += ["Test images (left) beside their reconstructions (right):", "",
+                  "![reconstructions](reconstructions.png)", ""]  # fmt: skip
     (run.path / "report.md").write_text("\n".join(lines))
+
+
+def likelihood_table(run: Run, splits, result) -> list[str]:
+    model = run.model
+    if Capability.LOG_PROB in model.capabilities:
+        lines = ["| split | NLL (nats) | bits/dim |", "|---|---|---|"]
+        for split in ("valid", "test"):
+            r = run.evaluate(splits, split)
+            lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
+        best = f"Weights: the best validation NLL ({result.best_val_nll:.2f} nats)."
+        return [*lines, "", best, ""]
+    k = model.config.eval_k
+    lines = [
+        "−ELBO = reconstruction + prior fitting is an upper bound on the NLL; the IWAE "
+        f"estimate with k={k} is a tighter one (Burda et al. 2016). All in nats per example.",
+        "",
+        f"| split | −ELBO | reconstruction | prior fitting (KL) | NLL ≤ (IWAE, k={k}) "
+        "| bits/dim (IWAE) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for split in ("valid", "test"):
+        r = run.evaluate(splits, split, k)
+        lines.append(
+            f"| {split} | {r['neg_elbo_nats']:.2f} | {r['reconstruction_nats']:.2f} "
+            f"| {r['prior_fitting_nats']:.2f} | {r['iwae_nll_nats']:.2f} "
+            f"| {r['iwae_bits_per_dim']:.4f} |"
+        )
+    lines += ["", f"Weights: the best validation −ELBO ({result.best_val_nll:.2f} nats).", ""]
+    if getattr(model.config, "beta", 1.0) != 1.0:
+        lines += [f"Trained with beta={model.config.beta}: the training objective was not an "
+                  "ELBO; the bounds above use beta = 1.", ""]  # fmt: skip
+    return lines
 
 
 def describe_transform(t) -> str:
