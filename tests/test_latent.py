@@ -166,7 +166,7 @@ def changed(module, before):
 def test_aae_steps_move_only_their_own_parameters():
     torch.manual_seed(0)
     aae = create_model("aae", BINARY, hidden_dims=(16,), latent_dim=2, discriminator_dims=(8,))
-    optimizer = torch.optim.Adam(aae.parameter_groups(), lr=1e-2)
+    optimizer = torch.optim.Adam(aae.parameters(), lr=1e-2)
     x = binary_batch()
     parts = (aae.encoder, aae.decoder, aae.discriminator)
     for step, moves in ((aae.discriminator_step, {2}), (aae.generator_step, {0})):

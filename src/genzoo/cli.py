@@ -73,22 +73,59 @@ def cmd_sample(args) -> int:
     import torch
 
     from genzoo.apps.grid import save_grid, to_unit_range
+    from genzoo.core.errors import GenzooError
     from genzoo.train.run import load_run
 
     run = load_run(args.run)
     if args.n is None:
         args.n = 64 if args.complete is None else 8
     if args.n < 1:
-        from genzoo.core.errors import GenzooError
-
         raise GenzooError("-n must be at least 1")
     torch.manual_seed(args.seed)
     if args.complete is not None:
         return _complete(args, run)
-    x = run.model.sample(args.n)
-    path = save_grid(to_unit_range(x, run.model.data.n_values, run.transform.scale), args.output)
-    print(f"wrote {args.n} samples to {path}")
+    model, nrow = run.model, None
+    if args.traverse is not None:
+        _require(model, "traversal", "--traverse needs an InfoGAN run")
+        x = model.traversal(args.traverse)
+        nrow = 10 if args.traverse == "cat" else len(x) // model.config.n_categories
+    elif args.label is not None or args.code is not None:
+        from genzoo.core.capabilities import Capability
+
+        if Capability.CONDITIONAL not in model.capabilities:
+            raise GenzooError(f"{run.model_name} does not sample conditionally")
+        x = model.sample(args.n, condition=_condition(args))
+    else:
+        x = model.sample(args.n)
+    path = save_grid(to_unit_range(x, model.data.n_values, run.transform.scale), args.output,
+                     nrow=nrow)  # fmt: skip
+    print(f"wrote {len(x)} samples to {path}")
     return 0
+
+
+def _require(model, method: str, message: str) -> None:
+    from genzoo.core.errors import GenzooError
+
+    if not hasattr(model, method):
+        raise GenzooError(message)
+
+
+def _condition(args):
+    """--label 7 -> 7;  --code cat=3,cont0=0.5 -> {"cat": 3.0, "cont0": 0.5}."""
+    from genzoo.core.errors import GenzooError
+
+    if args.label is not None:
+        return args.label
+    code = {}
+    for part in args.code.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            code[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise GenzooError(f"--code takes name=value pairs, e.g. cat=3,cont0=0.5; got {part!r}")
+    return code
 
 
 def _complete(args, run) -> int:
@@ -125,6 +162,8 @@ def cmd_eval(args) -> int:
     from genzoo.train.run import describe_transform, load_run
 
     run = load_run(args.run)
+    if args.metrics:
+        return _sample_metrics(args, run)
     run.require_likelihood()  # before loading any data
     bound = Capability.ELBO in run.model.capabilities
     if args.k is not None and (not bound or args.k < 1):
@@ -142,6 +181,53 @@ def cmd_eval(args) -> int:
         print(f"  NLL: {r['nll_nats']:.3f} nats   {r['bits_per_dim']:.4f} bits/dim")
     print(f"  data: {run.protocol}")
     print(f"  transform: {describe_transform(run.transform)}")
+    return 0
+
+
+def _sample_metrics(args, run) -> int:
+    """`genzoo eval RUN --metrics fid,kid,is,pr`: samples against the run's test split, in
+    the features of genzoo's classifier for the dataset (not Inception)."""
+    import torch
+
+    from genzoo import data as gdata
+    from genzoo.apps.grid import to_unit_range
+    from genzoo.apps.latent import run_inputs
+    from genzoo.core.capabilities import Capability
+    from genzoo.core.errors import GenzooError
+    from genzoo.metrics.features import LABELLED_TWIN, feature_network
+    from genzoo.metrics.quality import METRICS, sample_metrics
+
+    model = run.model
+    if Capability.SAMPLE not in model.capabilities:
+        model.sample(1)  # raises the model's own explanation
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise GenzooError(f"--metrics takes a list of {', '.join(METRICS)}; got {args.metrics!r}")
+    if args.n < 10:
+        raise GenzooError("--n must be at least 10")
+    feature_data = LABELLED_TWIN.get(run.data_name, run.data_name)
+    net, info = feature_network(feature_data, args.data_root)
+    splits = gdata.load(run.data_name, args.data_root)
+    reference = run_inputs(run, splits, args.split)[: args.n]
+    K, scale = model.data.n_values, run.transform.scale
+    torch.manual_seed(args.seed)
+    batches = [model.sample(min(500, args.n - i)) for i in range(0, args.n, 500)]
+    samples = to_unit_range(torch.cat(batches).cpu(), K, scale)
+    r = sample_metrics(samples, to_unit_range(reference, K, scale), net, names)
+    print(f"{run.model_name} on {run.data_name}: {r['n_samples']:,} samples vs "
+          f"{r['n_reference']:,} {args.split} images (seed {args.seed})")  # fmt: skip
+    print(f"  features: {info['identifier']}, genzoo's classifier for {feature_data} "
+          f"(test accuracy {info['test_accuracy']:.4f}); not Inception: compare only with "
+          "numbers from the same feature network")  # fmt: skip
+    if "fid" in r:
+        print(f"  FID: {r['fid']:.3f}")
+    if "kid_mean" in r:
+        print(f"  KID: {r['kid_mean']:.4f} +- {r['kid_std']:.4f} (unbiased; subsets)")
+    if "is" in r:
+        print(f"  IS: {r['is']:.3f} (classifier-softmax score; at most the number of classes)")
+    if "precision" in r:
+        print(f"  precision: {r['precision']:.4f}   recall: {r['recall']:.4f} (k = 3)")
     return 0
 
 
@@ -354,6 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, help="number of samples (default 64; completions: 8)")
     p.add_argument("-o", "--output", default="samples.png", help="PNG path")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", type=int, help="conditional models (cgan): the class to sample")
+    p.add_argument("--code", help="infogan: fix latent codes, e.g. cat=3 or cat=3,cont0=0.5")
+    p.add_argument(
+        "--traverse",
+        metavar="CODE",
+        help="infogan: a grid varying one code (cont0, cont1: a row per category; cat)",
+    )
     p.add_argument(
         "--complete",
         metavar="IMAGE",
@@ -367,12 +460,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("eval", help="negative log-likelihood of a run on a data split")
+    p = sub.add_parser("eval", help="NLL (or its bounds) of a run on a split; --metrics: FID etc.")
     p.add_argument("run", help="run directory")
     p.add_argument("--split", default="test", choices=SPLITS)
     p.add_argument(
         "--k", type=int, help="VAE: also estimate the NLL by importance sampling with k samples"
     )
+    p.add_argument(
+        "--metrics",
+        help="sample quality instead, for any model that samples: a list of fid,kid,is,pr",
+    )
+    p.add_argument("--n", type=int, default=10_000, help="with --metrics: samples (10000)")
+    p.add_argument("--seed", type=int, default=0, help="with --metrics: sampling seed")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("encode", help="codes of a dataset split from a run with an encoder")

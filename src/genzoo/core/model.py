@@ -55,9 +55,16 @@ class GenerativeModel(nn.Module):
     # True: the model takes its own optimizer steps in `update(x, optimizer)` (e.g. the
     # alternating discriminator / generator steps of adversarial training)
     owns_updates: ClassVar[bool] = False
+    uses_labels: ClassVar[bool] = False  # True: `update(x, optimizer, y)` gets the labels
     # what `validation_nll` measures, as logged: "nll" (exact), "neg_elbo" (an upper bound
-    # on the NLL) or "reconstruction" (the NLL of x given its own code: not a density)
-    validation_metric: ClassVar[str] = "nll"
+    # on the NLL), "reconstruction" (the NLL of x given its own code: not a density), or
+    # None: no validation loss (GANs)
+    validation_metric: ClassVar[str | None] = "nll"
+    # continuous data: its range ("unit" [0, 1] or "symmetric" [−1, 1]) and whether to
+    # dequantise 8-bit levels (so that densities give the NLL of the discrete data)
+    continuous_scale: ClassVar[str] = "unit"
+    dequantize_continuous: ClassVar[bool] = True
+    progress_grids: ClassVar[bool] = False  # the trainer saves a fixed-noise grid per epoch
 
     def __init__(self, config, data: DataInfo):
         super().__init__()
@@ -79,9 +86,11 @@ class GenerativeModel(nn.Module):
         logs, at least {"loss": scalar}. Build each step with `gradient_step`."""
         raise NotImplementedError
 
-    def parameter_groups(self) -> list[dict]:
-        """The optimizer's parameter groups; one group of everything unless overridden."""
-        return [{"params": list(self.parameters())}]
+    def make_optimizer(self, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+        """The optimizer the trainer steps: Adam at the training config's rate, unless a
+        model's paper says otherwise (a GAN's config carries its paper's optimizer). The
+        trainer's schedule scales every group's rate from what this returns."""
+        return torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
 
     def validation_nll(self, x: Tensor) -> Tensor:
         """Per-example negative log-likelihood (or what `validation_metric` names) in nats,

@@ -1,3 +1,3 @@
 """All built-in models. Importing this package registers them."""
 
-from genzoo.models import autoregressive, latent  # noqa: F401
+from genzoo.models import adversarial, autoregressive, latent  # noqa: F401

@@ -52,8 +52,16 @@ def _padded(side: int) -> int:
     return 4 * math.ceil(side / 4)
 
 
+def _norm(batch_norm: bool, n: int, dims: int = 2) -> nn.Module:
+    if not batch_norm:
+        return nn.Identity()
+    return nn.BatchNorm2d(n) if dims == 2 else nn.BatchNorm1d(n)
+
+
 class ConvEncoder(nn.Module):
-    def __init__(self, shape, out_dim: int, channels, activation: str):
+    """With `batch_norm`, the DCGAN discriminator: BatchNorm on every layer but the input."""
+
+    def __init__(self, shape, out_dim: int, channels, activation: str, batch_norm: bool = False):
         super().__init__()
         c, h, w = shape
         c1, c2 = channels
@@ -61,7 +69,7 @@ class ConvEncoder(nn.Module):
         act = ACTIVATIONS[activation]
         self.net = nn.Sequential(
             nn.Conv2d(c, c1, 4, stride=2, padding=1), act(),
-            nn.Conv2d(c1, c2, 4, stride=2, padding=1), act(),
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), _norm(batch_norm, c2), act(),
             nn.Flatten(),
             nn.Linear(c2 * _padded(h) // 4 * _padded(w) // 4, out_dim),
         )  # fmt: skip
@@ -71,16 +79,21 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    def __init__(self, in_dim: int, shape, n_params: int, channels, activation: str):
+    """With `batch_norm`, the DCGAN generator: project and reshape, then fractionally
+    strided convolutions, BatchNorm on every layer but the output."""
+
+    def __init__(self, in_dim: int, shape, n_params: int, channels, activation: str,
+                 batch_norm: bool = False):  # fmt: skip
         super().__init__()
         self.shape, self.n_params = tuple(shape), n_params
         c, h, w = shape
         c1, c2 = channels
         self.start = (c2, _padded(h) // 4, _padded(w) // 4)
         act = ACTIVATIONS[activation]
-        self.fc = nn.Sequential(nn.Linear(in_dim, math.prod(self.start)), act())
+        n_start = math.prod(self.start)
+        self.fc = nn.Sequential(nn.Linear(in_dim, n_start), _norm(batch_norm, n_start, 1), act())
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), act(),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), _norm(batch_norm, c1), act(),
             nn.ConvTranspose2d(c1, c * n_params, 4, stride=2, padding=1),
         )  # fmt: skip
 

@@ -47,12 +47,16 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
-def learning_rate(config: TrainConfig, step: int, max_steps: int) -> float:
-    """The learning rate of step `step` (0-based): a function of the step alone, so that
-    resuming needs no scheduler state."""
+def lr_factor(config: TrainConfig, step: int, max_steps: int) -> float:
+    """The schedule's multiplier of the learning rate at step `step` (0-based): a function
+    of the step alone, so that resuming needs no scheduler state."""
     if config.lr_schedule == "cosine":
-        return config.lr * 0.5 * (1 + math.cos(math.pi * step / max_steps))
-    return config.lr
+        return 0.5 * (1 + math.cos(math.pi * step / max_steps))
+    return 1.0
+
+
+def learning_rate(config: TrainConfig, step: int, max_steps: int) -> float:
+    return config.lr * lr_factor(config, step, max_steps)
 
 
 class _StopSignal:
@@ -133,14 +137,16 @@ def fit(
     run_dir: str | Path | None = None,
     resume: bool = False,
     callbacks: Sequence[Callback] = (),
+    labels: Tensor | None = None,
     **overrides,
 ) -> FitResult:
     """Train `model` on the tensor `train` (N, ...) by its own `training_step`.
 
     `transform.batch(x)` is applied to every batch (dynamic binarisation, dequantisation).
     With `run_dir`, checkpoints, metrics and TensorBoard logs are written there, and
-    `resume=True` continues exactly from its checkpoint. Overrides such as `max_steps=200`
-    update `config`.
+    `resume=True` continues exactly from its checkpoint. Models that learn from labels
+    (`uses_labels`, e.g. a conditional GAN) get the rows of `labels` (N,) with each batch.
+    Overrides such as `max_steps=200` update `config`.
     """
     config = apply_overrides(config or TrainConfig(), overrides)
     run_dir = Path(run_dir) if run_dir else None
@@ -153,6 +159,8 @@ def fit(
             f"{type(model).__name__} takes its own optimizer steps: train it with devices=1, "
             "no grad_clip and no micro_batch"
         )
+    if model.uses_labels and (labels is None or len(labels) != len(train)):
+        raise GenzooError(f"{type(model).__name__} learns from labels: use a labelled dataset")
     if config.devices > 1:
         if callbacks:
             raise GenzooError("callbacks run in the trainer's process: use them with devices=1")
@@ -160,7 +168,7 @@ def fit(
     from lightning_fabric import Fabric
 
     fabric = Fabric(accelerator=config.accelerator, devices=1)
-    return _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks)
+    return _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks, labels)
 
 
 def _fit_spawned(model, train, valid, config, transform, run_dir, resume) -> FitResult:
@@ -201,12 +209,12 @@ class _SpawnedJob:
         return result, {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks) -> FitResult:
+def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks,
+         labels=None) -> FitResult:  # fmt: skip
     rank, world = fabric.global_rank, fabric.world_size
     is_main = rank == 0
-    optimizer = torch.optim.Adam(
-        model.parameter_groups(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    optimizer = model.make_optimizer(config.lr, config.weight_decay)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]  # before any resume
     state = {"step": 0, "best_val_nll": None, "bad_validations": 0, "cpu_seconds": 0.0,
              "wall_seconds": 0.0}  # fmt: skip
     if resume:
@@ -269,9 +277,11 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
             x = fabric.to_device(x)
 
             model.train()
-            for group in optimizer.param_groups:
-                group["lr"] = group.get("lr_scale", 1.0) * learning_rate(config, step, max_steps)
-            if model.owns_updates:  # e.g. alternating discriminator / generator steps
+            for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base_lr * lr_factor(config, step, max_steps)
+            if model.uses_labels:
+                out = model.update(x, optimizer, fabric.to_device(labels[index]))
+            elif model.owns_updates:  # e.g. alternating discriminator / generator steps
                 out = model.update(x, optimizer)
             else:
                 optimizer.zero_grad(set_to_none=True)

@@ -104,9 +104,11 @@ def resolve_transform(config: TrainConfig, model_cls: type[GenerativeModel], n_l
     scale = config.scale
     if scale == "auto":
         scale = "levels" if binarize == "none" and n_levels > 2 and not continuous else "unit"
+        if continuous:
+            scale = model_cls.continuous_scale
     dequantize = config.dequantize
     if dequantize is None:
-        dequantize = continuous and scale != "levels"
+        dequantize = continuous and scale != "levels" and model_cls.dequantize_continuous
     return Transform(
         n_levels=n_levels, binarize=binarize, scale=scale, dequantize=dequantize, seed=config.seed
     )
@@ -173,15 +175,53 @@ def train_run(
         },
     )
     train_x = transform.fixed(splits.train, "train")
-    valid_x = transform.fixed(splits.valid, "valid")
+    valid_x = transform.fixed(splits.valid, "valid") if model.validation_metric else None
+    callbacks = []
+    if model.progress_grids and train_config.n_samples:
+        callbacks.append(
+            ProgressGrids(
+                model, run_dir, transform, math.ceil(len(train_x) / train_config.batch_size)
+            )
+        )
     started = time.perf_counter()
-    result = fit(
-        model, train_x, valid_x, train_config, transform=transform, run_dir=run_dir, resume=resume
-    )
+    result = fit(model, train_x, valid_x, train_config, transform=transform, run_dir=run_dir,
+                 resume=resume, callbacks=callbacks, labels=splits.train_labels)  # fmt: skip
+    for callback in callbacks:
+        callback.finish()
     seconds = time.perf_counter() - started
     run = load_run(run_dir)
     write_report(run, splits, result, seconds)
     return run
+
+
+class ProgressGrids:
+    """A grid of samples from one fixed noise at the end of every epoch (progress/), and
+    progress.gif of them all when training ends: how a GAN's samples evolve."""
+
+    def __init__(self, model, run_dir: Path, transform, steps_per_epoch: int, n: int = 64):
+        self.model, self.transform, self.n = model, transform, n
+        self.dir, self.steps_per_epoch = Path(run_dir) / "progress", steps_per_epoch
+
+    def __call__(self, step: int, logs: dict) -> None:
+        if step % self.steps_per_epoch == 0:
+            self.save(self.dir / f"epoch-{step // self.steps_per_epoch:04d}.png")
+
+    def save(self, path: Path) -> None:
+        from genzoo.apps.grid import save_grid, to_unit_range
+
+        was_training = self.model.training
+        self.model.eval()
+        x = self.model.sample(self.n, generator=torch.Generator().manual_seed(0))
+        self.model.train(was_training)
+        save_grid(to_unit_range(x, self.model.data.n_values, self.transform.scale), path)
+
+    def finish(self) -> None:
+        from PIL import Image
+
+        frames = [Image.open(p) for p in sorted(self.dir.glob("epoch-*.png"))]
+        if frames:
+            frames[0].save(self.dir.parent / "progress.gif", save_all=True,
+                           append_images=frames[1:], duration=400, loop=0)  # fmt: skip
 
 
 def write_report(run: Run, splits, result, seconds: float) -> None:

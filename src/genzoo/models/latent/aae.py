@@ -30,12 +30,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from genzoo.core.capabilities import Capability
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
+from genzoo.models.adversarial.losses import discriminator_loss, generator_loss
 from genzoo.models.latent.base import CoderConfig, ReconstructionModel
 from genzoo.models.latent.priors import get_prior
 from genzoo.nn.coders import mlp
@@ -62,29 +62,19 @@ class AAE(ReconstructionModel):
             [config.latent_dim, *config.discriminator_dims, 1], activation="leaky-relu"
         )
 
-    def parameter_groups(self) -> list[dict]:
-        return [
-            {"params": list(self.encoder.parameters()), "name": "encoder"},
-            {"params": list(self.decoder.parameters()), "name": "decoder"},
-            {"params": list(self.discriminator.parameters()), "name": "discriminator"},
-        ]
-
     def sample_prior(self, n: int, generator=None) -> Tensor:
         return self.prior(n, self.config.latent_dim, generator).to(self.device)
 
     def discriminator_step(self, x: Tensor, optimizer) -> dict[str, Tensor]:
         real, fake = self.sample_prior(len(x)), self.encode(x).detach()
         d_real, d_fake = self.discriminator(real), self.discriminator(fake)
-        loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + (
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        )
+        loss = discriminator_loss(d_real, d_fake)
         gradient_step(optimizer, loss, list(self.discriminator.parameters()))
         return {"d_loss": loss.detach(), "d_real": torch.sigmoid(d_real).mean().detach(),
                 "d_fake": torch.sigmoid(d_fake).mean().detach()}  # fmt: skip
 
     def generator_step(self, x: Tensor, optimizer) -> dict[str, Tensor]:
-        d_fake = self.discriminator(self.encode(x))
-        loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+        loss = generator_loss(self.discriminator(self.encode(x)))
         gradient_step(optimizer, loss, list(self.encoder.parameters()))
         return {"g_loss": loss.detach()}
 

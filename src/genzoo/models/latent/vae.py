@@ -50,11 +50,11 @@ EVAL_SEED = 0  # validation and evaluation draw their noise from this seed: repe
 
 @dataclass
 class VAEConfig(CoderConfig):
-    latent_dim: int = 50
-    hidden_dims: tuple[int, ...] = (200, 200)
-    activation: Literal["relu", "tanh", "leaky-relu"] = "tanh"
+    latent_dim: int = 50  # Burda et al., Sec. 5.1 (one stochastic layer)
+    hidden_dims: tuple[int, ...] = (200, 200)  # ibid.: two deterministic layers
+    activation: Literal["relu", "tanh", "leaky-relu"] = "tanh"  # ibid.
     objective: Literal["elbo", "iwae"] = "elbo"
-    k: int = 1  # samples per example: averaged (elbo) or importance-weighted (iwae)
+    k: int = 1  # samples per example: averaged (elbo) or importance-weighted (iwae; 50: Table 1)
     beta: float = 1.0  # KL weight in training; 1 is the ELBO
     eval_k: int = 100  # importance samples for the run report's log p(x) estimate
 

@@ -1,0 +1,113 @@
+"""What the GANs share: a generator z -> x in [−1, 1], a discriminator (or critic)
+x -> score, their optimizer, and the count that schedules k discriminator steps per
+generator step. Each model file writes its own update, as in its paper's algorithm.
+
+A GAN is an *implicit* model: it samples, but gives no p(x), so it has no likelihood and
+no validation loss; its runs are judged by sample metrics (`genzoo eval --metrics`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.core.capabilities import Capability
+from genzoo.core.errors import GenzooError
+from genzoo.core.model import DataInfo, GenerativeModel
+from genzoo.nn.coders import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+
+
+@dataclass
+class AdversarialConfig:
+    latent_dim: int = 100  # z ~ N(0, I)
+    network: Literal["mlp", "conv"] = "conv"
+    hidden_dims: tuple[int, ...] = (512, 512)  # mlp
+    channels: tuple[int, ...] = (64, 128)  # conv: the two stride-2 layers
+    lr_d: float = 2e-4
+    lr_g: float = 2e-4
+    betas: tuple[float, ...] = (0.5, 0.999)  # Adam
+
+
+class Generator(nn.Module):
+    """z (B, L) -> x (B, *shape) in [−1, 1] (a tanh output, as DCGAN's)."""
+
+    def __init__(self, config: AdversarialConfig, data: DataInfo, in_dim: int, batch_norm: bool):
+        super().__init__()
+        if config.network == "mlp":
+            self.net = MLPDecoder(in_dim, data.shape, 1, config.hidden_dims, "relu")
+        else:
+            self.net = ConvDecoder(in_dim, data.shape, 1, config.channels, "relu", batch_norm)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return torch.tanh(self.net(z)[..., 0])
+
+
+def discriminator_body(config: AdversarialConfig, data: DataInfo, out_dim: int, batch_norm: bool):
+    """x (B, *shape) -> (B, out_dim), LeakyReLU(0.2) inside (DCGAN, Sec. 3)."""
+    if config.network == "mlp":
+        return MLPEncoder(data.shape, out_dim, config.hidden_dims, "leaky-relu")
+    return ConvEncoder(data.shape, out_dim, config.channels, "leaky-relu", batch_norm)
+
+
+def discriminator_logs(d_loss: Tensor, d_real: Tensor, d_fake: Tensor) -> dict[str, Tensor]:
+    """What a discriminator step logs: its loss, and the mean D(x) and D(G(z)), the two
+    curves that show which player is winning (both near 1/2 at the game's optimum)."""
+    return {"loss": d_loss.detach(), "d_loss": d_loss.detach(),
+            "d_real": torch.sigmoid(d_real).mean().detach(),
+            "d_fake": torch.sigmoid(d_fake).mean().detach()}  # fmt: skip
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Weights from N(0, 0.02), BatchNorm scales from N(1, 0.02) (DCGAN, Sec. 4)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class AdversarialModel(GenerativeModel):
+    capabilities = Capability.SAMPLE
+    data_kinds = frozenset({"continuous"})
+    owns_updates = True
+    validation_metric = None
+    continuous_scale = "symmetric"  # the generator's tanh range
+    dequantize_continuous = False  # no likelihood, so nothing to make comparable
+    progress_grids = True  # the trainer saves a fixed-noise grid every epoch
+    generator: nn.Module
+    discriminator: nn.Module
+    n_critic_steps: ClassVar[str] = "k"  # the config field: D steps per G step
+
+    def __init__(self, config: AdversarialConfig, data: DataInfo):
+        super().__init__(config, data)
+        if config.network == "conv" and len(data.shape) != 3:
+            raise GenzooError("network=conv takes images (C, H, W); use network=mlp")
+        # discriminator steps taken so far: decides when the generator steps, and is saved
+        # with the weights so that a resumed run keeps the schedule
+        self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return self.generator(self.noise(n, generator))
+
+    def make_optimizer(self, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+        """Adam with the config's rates for D and G; the trainer's `lr` does not apply."""
+        cfg = self.config
+        return torch.optim.Adam(
+            [{"params": list(self.discriminator.parameters()), "lr": cfg.lr_d},
+             {"params": list(self.generator.parameters()), "lr": cfg.lr_g}],
+            betas=tuple(cfg.betas),
+        )  # fmt: skip
+
+    def generator_turn(self) -> bool:
+        """Count a discriminator step; True when the generator steps after it."""
+        self.d_steps += 1
+        return int(self.d_steps) % getattr(self.config, self.n_critic_steps) == 0

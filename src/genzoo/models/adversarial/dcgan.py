@@ -1,0 +1,43 @@
+"""Deep convolutional GAN.
+
+A. Radford, L. Metz and S. Chintala, "Unsupervised Representation Learning with Deep
+Convolutional Generative Adversarial Networks", ICLR 2016 (arXiv:1511.06434).
+
+The GAN game and update of gan.py, with the paper's architecture guidelines (Sec. 3):
+strided convolutions in D and fractionally strided ones in G instead of pooling;
+BatchNorm in both, except G's output layer and D's input layer; ReLU in G with a tanh
+output; LeakyReLU(0.2) in D; no fully connected hidden layers. Training (Sec. 4): Adam with
+learning rate 2e-4 and β1 = 0.5, weights from N(0, 0.02), batch 128.
+
+Deviations from the paper: two stride-2 layers each way (the paper's 64x64 nets have four),
+so the same net serves 8x8, 28x28 and 32x32 images; G starts from a linear projection of z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from genzoo.core.registry import register
+from genzoo.models.adversarial.base import dcgan_init
+from genzoo.models.adversarial.gan import GAN, GANConfig
+
+
+@dataclass
+class DCGANConfig(GANConfig):
+    network: Literal["mlp", "conv"] = "conv"  # Sec. 3
+    channels: tuple[int, ...] = (64, 128)
+    lr_d: float = 2e-4  # Sec. 4
+    lr_g: float = 2e-4  # Sec. 4
+    betas: tuple[float, ...] = (0.5, 0.999)  # Sec. 4: β1 = 0.5
+
+
+@register("dcgan", family="adversarial", description="DCGAN (Radford et al. 2016), conv + BN")
+class DCGAN(GAN):
+    Config = DCGANConfig
+    batch_norm = True
+
+    def __init__(self, config: DCGANConfig, data):
+        super().__init__(config, data)
+        if config.network == "conv":  # DCGAN's initialisation is for its conv nets
+            dcgan_init(self)

@@ -1,0 +1,62 @@
+"""WGAN with gradient penalty.
+
+I. Gulrajani, F. Ahmed, M. Arjovsky, V. Dumoulin and A. Courville, "Improved Training of
+Wasserstein GANs", NeurIPS 2017 (arXiv:1704.00028).
+
+WGAN (wgan.py) with the Lipschitz constraint as a penalty instead of weight clipping, Eq. 3:
+
+    L = E f(G(z)) − E f(x) + λ E_x̂[(‖∇_x̂ f(x̂)‖₂ − 1)²],   x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1]
+
+The penalty is taken at random interpolates between real and generated samples (not at
+the real data). Algorithm 1: λ = 10, n_critic = 5, Adam with α = 1e-4, β1 = 0, β2 = 0.9.
+No BatchNorm in the critic (Sec. 4: it would make the penalty, a per-example gradient,
+depend on the rest of the batch); the generator keeps it.
+
+Deviations from the paper: none in the algorithm; the networks are the two-layer conv
+nets of dcgan.py rather than the paper's ResNets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from genzoo.core.model import gradient_step
+from genzoo.core.registry import register
+from genzoo.models.adversarial.base import AdversarialConfig
+from genzoo.models.adversarial.losses import (
+    critic_loss,
+    gradient_penalty,
+    interpolates,
+    wasserstein_estimate,
+)
+from genzoo.models.adversarial.wgan import WGAN
+
+
+@dataclass
+class WGANGPConfig(AdversarialConfig):
+    lr_d: float = 1e-4  # Alg. 1: α
+    lr_g: float = 1e-4  # Alg. 1: α
+    betas: tuple[float, ...] = (0.0, 0.9)  # Alg. 1: β1, β2
+    gp_weight: float = 10.0  # Alg. 1: λ
+    n_critic: int = 5  # Alg. 1
+
+
+@register("wgan-gp", family="adversarial", description="WGAN with gradient penalty")
+class WGANGP(WGAN):
+    Config = WGANGPConfig
+    critic_batch_norm = False  # Sec. 4
+
+    def make_optimizer(self, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+        return super(WGAN, self).make_optimizer(lr, weight_decay)  # Adam, not RMSprop
+
+    def critic_step(self, x: Tensor, x_fake: Tensor, optimizer) -> dict[str, Tensor]:
+        f_real, f_fake = self.discriminator(x), self.discriminator(x_fake)
+        x_hat = interpolates(x, x_fake)
+        penalty = gradient_penalty(self.discriminator, x_hat)
+        loss = critic_loss(f_real, f_fake) + self.config.gp_weight * penalty
+        gradient_step(optimizer, loss, list(self.discriminator.parameters()))
+        return {"loss": loss.detach(), "gradient_penalty": penalty.detach(),
+                "wasserstein": wasserstein_estimate(f_real, f_fake).detach()}  # fmt: skip

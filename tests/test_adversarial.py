@@ -1,0 +1,219 @@
+"""GANs: the losses, the WGAN-GP penalty and clipping, update isolation, a 2-D toy that
+must actually train, conditional sampling and the CLI."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from genzoo.cli import main
+from genzoo.core import DataInfo, create_model
+from genzoo.models.adversarial import losses
+from genzoo.train import fit
+
+QUIET = {"progress": False, "tensorboard": False}
+IMAGES = DataInfo((1, 8, 8), None)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small GAN steps are many tiny ops: on two contended threads they crawl."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_generator_losses_have_the_papers_gradients():
+    """Where D confidently rejects a sample (D(G(z)) ≈ 0), log(1 − D) saturates and
+    −log D does not (Goodfellow et al., Sec. 3)."""
+    for logit, d in ((-6.0, torch.sigmoid(torch.tensor(-6.0))), (0.0, torch.tensor(0.5))):
+        ell = torch.tensor([logit], requires_grad=True)
+        (grad_ns,) = torch.autograd.grad(losses.generator_loss(ell, "non-saturating"), ell)
+        (grad_mm,) = torch.autograd.grad(losses.generator_loss(ell, "minimax"), ell)
+        # both losses fall as the logit rises: G pushes D(G(z)) up
+        assert grad_ns.item() == pytest.approx(-(1 - d).item(), rel=1e-5)
+        assert grad_mm.item() == pytest.approx(-d.item(), rel=1e-5)
+    assert abs(grad_ns) > 0.4  # at D = 0.5 both are −0.5; at D ≈ 0 only −log D is strong
+
+
+def test_discriminator_loss_is_the_negated_value_function():
+    d_real, d_fake = torch.tensor([0.3, -1.0]), torch.tensor([2.0, -0.5])
+    value = torch.log(torch.sigmoid(d_real)).mean() + torch.log(1 - torch.sigmoid(d_fake)).mean()
+    assert losses.discriminator_loss(d_real, d_fake).item() == pytest.approx(-value.item())
+
+
+class Linear(nn.Module):
+    """f(x) = w · x: its gradient norm is ‖w‖ everywhere."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(torch.as_tensor(w, dtype=torch.float32))
+
+    def forward(self, x):
+        return x.flatten(1) @ self.w
+
+
+def test_gradient_penalty_of_a_critic_with_known_gradient_norm():
+    x_hat = torch.randn(16, 4)
+    assert losses.gradient_penalty(Linear([3.0, 0, 0, 0]), x_hat).item() == pytest.approx(4.0)
+    assert losses.gradient_penalty(Linear([0.6, 0.8, 0, 0]), x_hat).item() == pytest.approx(0.0)
+    critic = Linear([2.0, 0, 0, 0])  # the penalty's gradient reaches the critic: 2 (‖w‖ − 1) w/‖w‖
+    losses.gradient_penalty(critic, x_hat).backward()
+    assert torch.allclose(critic.w.grad, torch.tensor([2.0, 0, 0, 0]))
+
+
+def test_wgan_gp_takes_its_penalty_at_interpolates(monkeypatch):
+    torch.manual_seed(0)
+    model = create_model("wgan-gp", IMAGES, channels=(4, 8), latent_dim=4)
+    seen = []
+    penalty = losses.gradient_penalty
+
+    def spy(critic, x_hat):
+        seen.append(x_hat.detach().clone())
+        return penalty(critic, x_hat)
+
+    monkeypatch.setattr("genzoo.models.adversarial.wgan_gp.gradient_penalty", spy)
+    real = torch.rand(32, 1, 8, 8) * 2 - 1
+    fake = torch.rand(32, 1, 8, 8) * 2 - 1
+    optimizer = model.make_optimizer(0.0)
+    model.critic_step(real, fake, optimizer)
+    (x_hat,) = seen
+    # x̂ − x̃ = ε (x − x̃) with one ε in [0, 1] per example: on the segment, not at the data
+    eps = ((x_hat - fake).flatten(1) / (real - fake).flatten(1)).median(1).values
+    assert torch.allclose(
+        x_hat, eps[:, None, None, None] * real + (1 - eps[:, None, None, None]) * fake, atol=1e-5
+    )
+    assert ((eps >= 0) & (eps <= 1)).all() and eps.std() > 0.1
+    assert not torch.allclose(x_hat, real)
+
+
+def test_weight_clipping_keeps_every_critic_weight_in_range():
+    torch.manual_seed(0)
+    model = create_model("wgan", IMAGES, channels=(4, 8), latent_dim=4, lr_d=0.5, clip=0.01)
+    optimizer = model.make_optimizer(0.0)
+    assert isinstance(optimizer, torch.optim.RMSprop)
+    model.update(torch.rand(16, 1, 8, 8) * 2 - 1, optimizer)
+    for p in model.discriminator.parameters():
+        assert p.abs().max() <= 0.01 + 1e-9
+    largest = max(p.abs().max().item() for p in model.discriminator.parameters())
+    assert largest == pytest.approx(0.01)  # the step was big enough for clipping to act
+
+
+def snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def moved(module, before):
+    return any(not torch.equal(p, q) for p, q in zip(module.parameters(), before, strict=True))
+
+
+@pytest.mark.parametrize("name, every", [("gan", "k"), ("dcgan", "k"), ("wgan-gp", "n_critic")])
+def test_discriminator_steps_move_only_d_and_generator_steps_only_g(name, every):
+    torch.manual_seed(0)
+    model = create_model(name, IMAGES, channels=(4, 8), hidden_dims=(16,), latent_dim=4,
+                         **{every: 2})  # fmt: skip
+    optimizer = model.make_optimizer(1e-3)
+    x = torch.rand(16, 1, 8, 8) * 2 - 1
+    d, g = snapshot(model.discriminator), snapshot(model.generator)
+    model.update(x, optimizer)  # k = 2: the first update is a discriminator step only
+    assert moved(model.discriminator, d) and not moved(model.generator, g)
+    optimizer.param_groups[0]["lr"] = 0.0  # freeze D's own step: what moves now is the G step
+    d, g = snapshot(model.discriminator), snapshot(model.generator)
+    model.update(x, optimizer)  # a D step (at rate 0), then a G step
+    assert moved(model.generator, g) and not moved(model.discriminator, d)
+    assert int(model.d_steps) == 2
+
+
+def test_gradient_step_moves_only_the_named_parameters():
+    from genzoo.core.model import gradient_step
+
+    a, b = nn.Linear(2, 2), nn.Linear(2, 1)
+    optimizer = torch.optim.Adam([*a.parameters(), *b.parameters()], lr=0.1)
+    before_a, before_b = snapshot(a), snapshot(b)
+    gradient_step(optimizer, b(a(torch.randn(4, 2))).sum(), list(b.parameters()))
+    assert not moved(a, before_a) and moved(b, before_b)
+
+
+def eight_gaussians(n, generator):
+    angles = torch.randint(8, (n,), generator=generator) * (2 * math.pi / 8)
+    centres = 0.8 * torch.stack([angles.cos(), angles.sin()], 1)
+    return centres + 0.03 * torch.randn(n, 2, generator=generator)
+
+
+def covered_modes(x, min_share=0.02):
+    centres = 0.8 * torch.tensor(
+        [[math.cos(a), math.sin(a)] for a in torch.arange(8) * math.pi / 4]
+    )
+    d = torch.cdist(x, centres)
+    near = d.min(1).values < 0.15
+    counts = torch.bincount(d.argmin(1)[near], minlength=8)
+    return int((counts >= min_share * len(x)).sum())
+
+
+def test_gan_covers_the_modes_of_eight_gaussians():
+    torch.manual_seed(0)
+    data = eight_gaussians(8192, torch.Generator().manual_seed(0))
+    model = create_model("gan", DataInfo((2,), None), hidden_dims=(128, 128), latent_dim=8,
+                         lr_d=5e-4, lr_g=5e-4)  # fmt: skip
+    untrained = covered_modes(model.sample(2000, generator=torch.Generator().manual_seed(1)))
+    fit(model, data, max_steps=3000, batch_size=128, **QUIET)
+    model.eval()
+    assert covered_modes(model.sample(2000, generator=torch.Generator().manual_seed(1))) >= 6
+    assert untrained < 6  # the check can fail
+
+
+def test_cgan_samples_the_requested_class():
+    """Two classes at x = −0.5 and x = +0.5: the label must decide the side."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(2, (2048,), generator=g)
+    x = torch.stack([y.float() - 0.5, torch.zeros(2048)], 1) + 0.05 * torch.randn(
+        2048, 2, generator=g
+    )
+    model = create_model("cgan", DataInfo((2,), None), hidden_dims=(32, 32), latent_dim=2,
+                         n_classes=2, lr_d=1e-3, lr_g=1e-3)  # fmt: skip
+    fit(model, x, max_steps=600, batch_size=128, labels=y, **QUIET)
+    model.eval()
+    assert model.sample(500, condition=0)[:, 0].mean() < -0.3
+    assert model.sample(500, condition=1)[:, 0].mean() > 0.3
+    with pytest.raises(Exception, match="labels are 0..1"):
+        model.sample(2, condition=2)
+    with pytest.raises(Exception, match="learns from labels"):
+        fit(model, x, max_steps=1, **QUIET)
+
+
+def test_infogan_codes_and_traversals():
+    torch.manual_seed(0)
+    model = create_model("infogan", IMAGES, channels=(4, 8), latent_dim=4, feature_dim=8)
+    model.eval()
+    assert model.traversal("cont0", steps=5).shape == (50, 1, 8, 8)
+    assert model.traversal("cat").shape == (100, 1, 8, 8)
+    assert model.sample(3, condition={"cat": 3, "cont1": 0.5}).shape == (3, 1, 8, 8)
+    with pytest.raises(Exception, match="unknown code 'cont2'"):
+        model.sample(1, condition={"cont2": 1})
+    with pytest.raises(Exception, match="cat is 0..9"):
+        model.sample(1, condition={"cat": 10})
+    model.train()
+    logs = model.update(torch.rand(16, 1, 8, 8) * 2 - 1, model.make_optimizer(0.0))
+    assert logs["mi_lower_bound_cat"] <= math.log(10) + 1e-6
+
+
+def test_gan_commands_on_digits(tmp_path, capsys):
+    settings = ["--set", "max_steps=24", "--set", "progress=false", "--set", "tensorboard=false"]
+    for name in ("cgan", "infogan", "dcgan"):
+        assert main(["train", name, "--run-dir", str(tmp_path / name), *settings]) == 0
+    run = tmp_path / "dcgan"
+    assert (run / "progress" / "epoch-0001.png").exists() and (run / "progress.gif").exists()
+    assert "NLL" not in (run / "report.md").read_text()
+    out = tmp_path / "x.png"
+    assert main(["sample", str(tmp_path / "cgan"), "--label", "7", "-n", "8", "-o", str(out)]) == 0
+    assert main(["sample", str(tmp_path / "infogan"), "--code", "cat=3", "-o", str(out)]) == 0
+    assert main(["sample", str(tmp_path / "infogan"), "--traverse", "cont0", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--label", "3", "-o", str(out)]) == 2
+    assert main(["sample", str(tmp_path / "infogan"), "--code", "colour=1", "-o", str(out)]) == 2
+    assert main(["sample", str(tmp_path / "cgan"), "--label", "12", "-o", str(out)]) == 2
+    assert main(["eval", str(run)]) == 2
+    assert "implicit model" in capsys.readouterr().err
