@@ -2,7 +2,8 @@
 
     .venv/bin/python docs/plot_curves.py runs/nade-bmnist runs/made32-bmnist ... -o docs/curves
 
-For each run: <name>.csv (epoch, valid NLL in nats) and one PNG with all runs' curves.
+For each run: <name>.csv (epoch, the validation number in nats: the NLL for exact models,
+−ELBO for VAEs) and one PNG with all runs' curves.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import json
 from pathlib import Path
 
 
-def valid_curve(run: Path) -> list[tuple[float, float]]:
-    rows = []
+KEYS = ("nll_nats", "neg_elbo_nats")  # what validation measures: exact NLL, or −ELBO
+
+
+def valid_curve(run: Path) -> tuple[str, list[tuple[float, float]]]:
+    key, rows = KEYS[0], []
     for line in (run / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         if record["split"] == "valid":
-            rows.append((record["epoch"], record["nll_nats"]))
-    return rows
+            key = next(k for k in KEYS if k in record)
+            rows.append((record["epoch"], record[key]))
+    return key, rows
 
 
 def main() -> None:
@@ -26,6 +31,11 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("-o", "--out", type=Path, default=Path("docs/curves"))
     parser.add_argument("--png", default="binarized-mnist-valid.png", help="the plot's file name")
+    parser.add_argument(
+        "--title",
+        default="binarised MNIST, validation NLL (static binarisation, 10,000 images)",
+    )
+    parser.add_argument("--ymax", type=float, default=110.0)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -36,17 +46,18 @@ def main() -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for run in args.runs:
-        curve = valid_curve(run)
+        key, curve = valid_curve(run)
         name = run.name
-        lines = ["epoch,valid_nll_nats"] + [f"{e:.2f},{nll:.3f}" for e, nll in curve]
+        lines = [f"epoch,valid_{key}"] + [f"{e:.2f},{nll:.3f}" for e, nll in curve]
         (args.out / f"{name}.csv").write_text("\n".join(lines) + "\n")
-        ax.plot(*zip(*curve, strict=True), label=name)
+        label = name if key == "nll_nats" else f"{name} (−ELBO)"
+        ax.plot(*zip(*curve, strict=True), label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("validation NLL (nats)")
-    ax.set_ylim(top=min(110, ax.get_ylim()[1]))
+    ax.set_ylabel("validation NLL or −ELBO (nats)")
+    ax.set_ylim(top=min(args.ymax, ax.get_ylim()[1]))
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title("binarised MNIST, validation NLL (static binarisation, 10,000 images)")
+    ax.set_title(args.title)
     fig.tight_layout()
     fig.savefig(args.out / args.png, dpi=100)
 
