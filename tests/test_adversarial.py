@@ -217,3 +217,9 @@ def test_gan_commands_on_digits(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "cgan"), "--label", "12", "-o", str(out)]) == 2
     assert main(["eval", str(run)]) == 2
     assert "implicit model" in capsys.readouterr().err
+    # sample quality: the digits feature network is trained once into this data root
+    metrics = ["--data-root", str(tmp_path), "eval", str(run), "--n", "100"]
+    assert main([*metrics, "--metrics", "fid,is,pr"]) == 0
+    out = capsys.readouterr().out
+    assert "digits-featnet-" in out and "FID:" in out and "precision:" in out
+    assert main([*metrics, "--metrics", "fid,bleu"]) == 2

@@ -206,3 +206,11 @@ def test_micro_batches_give_the_whole_batch_gradient():
 def test_a_negative_micro_batch_is_refused():
     with pytest.raises(GenzooError, match="micro_batch=-1"):
         fit(fresh_model(), toy_data(32), max_steps=1, micro_batch=-1, **QUIET)
+
+
+def test_cpu_budget_stops_training_and_says_so(tmp_path):
+    model = fresh_model()
+    result = fit(model, toy_data(), max_steps=10**6, batch_size=10, cpu_budget=0.3,
+                 run_dir=tmp_path, **QUIET)  # fmt: skip
+    assert result.stopped == "cpu_budget" and 0 < result.step < 10**6
+    assert (tmp_path / "checkpoint.safetensors").exists()

@@ -185,39 +185,15 @@ def cmd_eval(args) -> int:
 
 
 def _sample_metrics(args, run) -> int:
-    """`genzoo eval RUN --metrics fid,kid,is,pr`: samples against the run's test split, in
-    the features of genzoo's classifier for the dataset (not Inception)."""
-    import torch
+    """`genzoo eval RUN --metrics fid,kid,is,pr`: samples against a split of the run's data,
+    in the features of genzoo's classifier for the dataset (not Inception)."""
+    from genzoo.apps.quality import evaluate_samples
 
-    from genzoo import data as gdata
-    from genzoo.apps.grid import to_unit_range
-    from genzoo.apps.latent import run_inputs
-    from genzoo.core.capabilities import Capability
-    from genzoo.core.errors import GenzooError
-    from genzoo.metrics.features import LABELLED_TWIN, feature_network
-    from genzoo.metrics.quality import METRICS, sample_metrics
-
-    model = run.model
-    if Capability.SAMPLE not in model.capabilities:
-        model.sample(1)  # raises the model's own explanation
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    unknown = [m for m in names if m not in METRICS]
-    if unknown or not names:
-        raise GenzooError(f"--metrics takes a list of {', '.join(METRICS)}; got {args.metrics!r}")
-    if args.n < 10:
-        raise GenzooError("--n must be at least 10")
-    feature_data = LABELLED_TWIN.get(run.data_name, run.data_name)
-    net, info = feature_network(feature_data, args.data_root)
-    splits = gdata.load(run.data_name, args.data_root)
-    reference = run_inputs(run, splits, args.split)[: args.n]
-    K, scale = model.data.n_values, run.transform.scale
-    torch.manual_seed(args.seed)
-    batches = [model.sample(min(500, args.n - i)) for i in range(0, args.n, 500)]
-    samples = to_unit_range(torch.cat(batches).cpu(), K, scale)
-    r = sample_metrics(samples, to_unit_range(reference, K, scale), net, names)
+    r, info = evaluate_samples(run, names, args.n, args.split, args.seed, args.data_root)
     print(f"{run.model_name} on {run.data_name}: {r['n_samples']:,} samples vs "
           f"{r['n_reference']:,} {args.split} images (seed {args.seed})")  # fmt: skip
-    print(f"  features: {info['identifier']}, genzoo's classifier for {feature_data} "
+    print(f"  features: {info['identifier']}, genzoo's classifier for {info['dataset']} "
           f"(test accuracy {info['test_accuracy']:.4f}); not Inception: compare only with "
           "numbers from the same feature network")  # fmt: skip
     if "fid" in r:

@@ -23,6 +23,7 @@ class TrainConfig:
     grad_clip: float | None = None  # max gradient norm; None: no clipping
     epochs: int = 10
     max_steps: int | None = None  # when set, overrides epochs
+    cpu_budget: float | None = None  # stop after this many CPU seconds of this session
     seed: int = 0
     # validation, early stopping, checkpoints
     val_every: int | None = None  # steps between validations; None: once per epoch

@@ -35,7 +35,7 @@ Callback = Callable[[int, dict], None]
 @dataclass
 class FitResult:
     step: int
-    stopped: str  # "completed" | "early_stopping" | "interrupted"
+    stopped: str  # "completed" | "early_stopping" | "interrupted" | "cpu_budget"
     best_val_nll: float | None = None
     history: list[dict] = field(default_factory=list)
     cpu_seconds: float = 0.0  # process CPU time over all sessions of the run (rank 0)
@@ -331,11 +331,16 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
             for callback in callbacks:
                 callback(step, logs)
 
-            interrupted = torch.tensor(float(stop.received is not None))
-            if world > 1:
-                interrupted = fabric.all_reduce(interrupted, reduce_op="sum")
-            if interrupted.item() > 0:
+            over_budget = bool(config.cpu_budget) and (
+                time.process_time() - cpu_start >= config.cpu_budget
+            )
+            flags = torch.tensor([float(stop.received is not None), float(over_budget)])
+            if world > 1:  # every rank stops at the same step
+                flags = fabric.all_reduce(flags, reduce_op="sum")
+            if flags[0].item() > 0:
                 stopped = "interrupted"
+            elif flags[1].item() > 0:
+                stopped = "cpu_budget"
             if step % config.checkpoint_every == 0 or stopped != "completed":
                 checkpoint()
             if stopped != "completed":
