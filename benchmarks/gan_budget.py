@@ -56,7 +56,6 @@ class ReferenceDCGAN:
         opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         start, seen, step = time.process_time(), 0, 0
-        t0 = time.perf_counter()
         while time.process_time() - start < budget:
             perm = torch.randperm(len(data))
             for i in range(0, len(data) - batch_size + 1, batch_size):
@@ -80,7 +79,7 @@ class ReferenceDCGAN:
                 seen, step = seen + b, step + 1
                 if time.process_time() - start >= budget:
                     break
-        return step, seen / (time.perf_counter() - t0)
+        return step, seen / (time.process_time() - start)
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
@@ -89,12 +88,12 @@ class ReferenceDCGAN:
 
 
 def throughput(run_dir: Path) -> float:
-    """Training examples/s over the whole run, from its metrics log."""
-    import json
+    """Training examples per CPU second over the whole run (one thread, so contention from
+    other processes changes wall time, not this)."""
+    from genzoo.train.checkpoint import CHECKPOINT_FORMAT, load_tensors
 
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    train = [r for r in records if r["split"] == "train"]
-    return train[-1]["step"] * BATCH.get(run_dir.name, 64) / train[-1]["wall_s"]
+    _, state = load_tensors(run_dir / "checkpoint.safetensors", CHECKPOINT_FORMAT)
+    return state["step"] * BATCH.get(run_dir.name, 64) / state["cpu_seconds"]
 
 
 def main() -> None:
@@ -122,7 +121,7 @@ def main() -> None:
     print(f"# features: {info['identifier']} (genzoo's MNIST classifier, test accuracy "
           f"{info['test_accuracy']:.4f}); not Inception")  # fmt: skip
     print()
-    print(f"{'model':<18}{'steps':>8}{'ex/s':>8}{'FID':>9}{'KID':>9}{'IS':>7}{'prec':>7}"
+    print(f"{'model':<18}{'steps':>8}{'ex/cpu-s':>10}{'FID':>9}{'KID':>9}{'IS':>7}{'prec':>7}"
           f"{'recall':>7}")  # fmt: skip
     metrics = ["fid", "kid", "is", "pr"]
     runs = {}
@@ -136,7 +135,7 @@ def main() -> None:
         run = runs[name] = load_run(run_dir)
         r, _ = evaluate_samples(run, metrics, args.n, "test", 0, args.data_root)
         steps = _steps(run_dir)
-        print(f"{name:<18}{steps:>8}{throughput(run_dir):>8.0f}{r['fid']:>9.2f}"
+        print(f"{name:<18}{steps:>8}{throughput(run_dir):>10.0f}{r['fid']:>9.2f}"
               f"{r['kid_mean']:>9.2f}{r['is']:>7.2f}{r['precision']:>7.3f}{r['recall']:>7.3f}",
               flush=True)  # fmt: skip
 
@@ -149,7 +148,7 @@ def main() -> None:
     fake = (reference.sample(args.n) + 1) / 2
     real = splits.test[: args.n].float() / 255
     r = sample_metrics(fake.clamp(0, 1), real, net, metrics)
-    print(f"{'reference DCGAN':<18}{steps:>8}{rate:>8.0f}{r['fid']:>9.2f}{r['kid_mean']:>9.2f}"
+    print(f"{'reference DCGAN':<18}{steps:>8}{rate:>10.0f}{r['fid']:>9.2f}{r['kid_mean']:>9.2f}"
           f"{r['is']:>7.2f}{r['precision']:>7.3f}{r['recall']:>7.3f}")  # fmt: skip
 
     if "cgan" in runs:

@@ -316,6 +316,8 @@ def _big(n: int) -> str:
 
 
 def cmd_params(args) -> int:
+    import math
+
     from genzoo.core import DataInfo, GenzooError, list_models
 
     n = args.pixels
@@ -334,7 +336,9 @@ def cmd_params(args) -> int:
     rows = []
     for spec in list_models():
         kind = "binary" if "binary" in spec.cls.data_kinds else sorted(spec.cls.data_kinds)[0]
-        info = DataInfo((1, n), 2 if kind == "binary" else None if kind == "continuous" else 256)
+        side = math.isqrt(n)
+        shape = (1, side, side) if side * side == n else (1, n)  # images where n is square
+        info = DataInfo(shape, 2 if kind == "binary" else None if kind == "continuous" else 256)
         try:
             count = _big(spec.cls(spec.default_config(), info).n_parameters())
         except (GenzooError, ValueError, RuntimeError) as e:
