@@ -12,7 +12,6 @@ import argparse
 import json
 from pathlib import Path
 
-
 KEYS = ("nll_nats", "neg_elbo_nats")  # what validation measures: exact NLL, or −ELBO
 
 

@@ -223,3 +223,33 @@ def test_gan_commands_on_digits(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "digits-featnet-" in out and "FID:" in out and "precision:" in out
     assert main([*metrics, "--metrics", "fid,bleu"]) == 2
+
+
+def test_the_monitor_warns_of_a_winning_discriminator_and_of_collapse(tmp_path, capsys):
+    from genzoo.data import Transform
+    from genzoo.train.monitor import SampleMonitor
+
+    torch.manual_seed(0)
+    model = create_model("dcgan", IMAGES, channels=(4, 8), latent_dim=4)
+    transform = Transform(n_levels=17, scale="symmetric")
+
+    def one_class(x):  # a classifier that sees class 3 in everything
+        return torch.nn.functional.one_hot(torch.full((len(x),), 3), 10).float()
+
+    def any_class(x):
+        return torch.nn.functional.one_hot(torch.arange(len(x)) % 10, 10).float()
+
+    healthy = SampleMonitor(model, tmp_path / "a", transform, 2, any_class)
+    for step in (1, 2):
+        healthy(step, {"d_loss": 0.7})
+    assert (tmp_path / "a/progress/epoch-0001.png").exists()
+    assert not (tmp_path / "a/progress/warnings.txt").exists()
+
+    collapsed = SampleMonitor(model, tmp_path / "b", transform, 2, one_class)
+    for step in (1, 2):
+        collapsed(step, {"d_loss": 0.01})
+    warnings = (tmp_path / "b/progress/warnings.txt").read_text().splitlines()
+    assert len(warnings) == 2
+    assert "discriminator's loss collapsed" in warnings[0] and "class 3" in warnings[1]
+    assert (tmp_path / "b/progress/diversity.csv").read_text().splitlines()[1] == "1,0.0000,1.0000"
+    assert capsys.readouterr().err.count("genzoo: warning:") == 2

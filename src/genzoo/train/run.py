@@ -178,11 +178,11 @@ def train_run(
     valid_x = transform.fixed(splits.valid, "valid") if model.validation_metric else None
     callbacks = []
     if model.progress_grids and train_config.n_samples:
-        callbacks.append(
-            ProgressGrids(
-                model, run_dir, transform, math.ceil(len(train_x) / train_config.batch_size)
-            )
-        )
+        from genzoo.train.monitor import SampleMonitor, cached_classifier
+
+        steps_per_epoch = math.ceil(len(train_x) / train_config.batch_size)
+        classifier = cached_classifier(data_name, data_root)
+        callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier))
     started = time.perf_counter()
     result = fit(model, train_x, valid_x, train_config, transform=transform, run_dir=run_dir,
                  resume=resume, callbacks=callbacks, labels=splits.train_labels)  # fmt: skip
@@ -192,36 +192,6 @@ def train_run(
     run = load_run(run_dir)
     write_report(run, splits, result, seconds)
     return run
-
-
-class ProgressGrids:
-    """A grid of samples from one fixed noise at the end of every epoch (progress/), and
-    progress.gif of them all when training ends: how a GAN's samples evolve."""
-
-    def __init__(self, model, run_dir: Path, transform, steps_per_epoch: int, n: int = 64):
-        self.model, self.transform, self.n = model, transform, n
-        self.dir, self.steps_per_epoch = Path(run_dir) / "progress", steps_per_epoch
-
-    def __call__(self, step: int, logs: dict) -> None:
-        if step % self.steps_per_epoch == 0:
-            self.save(self.dir / f"epoch-{step // self.steps_per_epoch:04d}.png")
-
-    def save(self, path: Path) -> None:
-        from genzoo.apps.grid import save_grid, to_unit_range
-
-        was_training = self.model.training
-        self.model.eval()
-        x = self.model.sample(self.n, generator=torch.Generator().manual_seed(0))
-        self.model.train(was_training)
-        save_grid(to_unit_range(x, self.model.data.n_values, self.transform.scale), path)
-
-    def finish(self) -> None:
-        from PIL import Image
-
-        frames = [Image.open(p) for p in sorted(self.dir.glob("epoch-*.png"))]
-        if frames:
-            frames[0].save(self.dir.parent / "progress.gif", save_all=True,
-                           append_images=frames[1:], duration=400, loop=0)  # fmt: skip
 
 
 def write_report(run: Run, splits, result, seconds: float) -> None:
@@ -247,6 +217,10 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
     elif result.best_val_nll is not None:
         lines += [f"Best validation {model.validation_metric} NLL: {result.best_val_nll:.2f} "
                   "nats per example (not a likelihood of x).", ""]  # fmt: skip
+    warnings = run.path / "progress" / "warnings.txt"
+    if warnings.exists():
+        lines += ["Warnings during training:", "",
+                  *(f"- {w}" for w in warnings.read_text().splitlines()), ""]  # fmt: skip
     if cfg.n_samples and Capability.SAMPLE in model.capabilities:
         torch.manual_seed(cfg.seed)
         x = model.sample(cfg.n_samples)
