@@ -58,3 +58,13 @@ def use_cifar_batches_with(monkeypatch, batches: dict[str, bytes], archive: byte
     monkeypatch.setitem(
         ds.DATASETS, "cifar10", ds.DatasetSpec("cifar10", (patched,), ds._build_cifar)
     )
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small models are many tiny ops; on two contended intra-op threads they run orders of
+    magnitude slower than on one. Modules that train such models use this fixture."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -16,13 +16,7 @@ QUIET = {"progress": False, "tensorboard": False}
 IMAGES = DataInfo((1, 8, 8), None)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small GAN steps are many tiny ops: on two contended threads they crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def test_generator_losses_have_the_papers_gradients():

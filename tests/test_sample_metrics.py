@@ -33,14 +33,7 @@ def digits():
     return load("digits")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # On a busy 2-core machine, two intra-op threads make these small convolutions and
-    # matrix products orders of magnitude slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -43,3 +43,14 @@ def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG (creating its folder) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from genzoo.apps.grid import save_figure
 from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError
 
@@ -71,8 +72,4 @@ def latent_figure(codes, labels, prior, prior_name: str, title: str, path) -> Pa
     for ax in axes:
         ax.set_aspect("equal", adjustable="box")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core.capabilities import Capability
@@ -50,6 +51,14 @@ def discriminator_body(config: AdversarialConfig, data: DataInfo, out_dim: int, 
     if config.network == "mlp":
         return MLPEncoder(data.shape, out_dim, config.hidden_dims, "leaky-relu")
     return ConvEncoder(data.shape, out_dim, config.channels, "leaky-relu", batch_norm)
+
+
+def body_features(body: nn.Module, x: Tensor) -> Tensor:
+    """The output of a `discriminator_body` before its final linear layer, (B, F): the
+    features that D's score is a linear function of."""
+    if isinstance(body, ConvEncoder):
+        return body.net[:-1](F.pad(x, body.pad))
+    return body.net[:-1](x.flatten(1))
 
 
 def discriminator_logs(d_loss: Tensor, d_real: Tensor, d_fake: Tensor) -> dict[str, Tensor]:
@@ -106,6 +115,19 @@ class AdversarialModel(GenerativeModel):
              {"params": list(self.generator.parameters()), "lr": cfg.lr_g}],
             betas=tuple(cfg.betas),
         )  # fmt: skip
+
+    def discriminator_features(self, x: Tensor) -> Tensor:
+        """D's penultimate layer, (B, F), as a representation of real images (DCGAN,
+        Sec. 5.1, classifies CIFAR-10 from its discriminator's features)."""
+        if self.uses_labels:
+            raise GenzooError(
+                f"{type(self).__name__}'s discriminator scores D(x | y) and needs the label "
+                "y of every input: it has no features of x alone"
+            )
+        body = getattr(self.discriminator, "body", None)
+        if body is not None:  # InfoGAN: the body that D and Q share
+            return body(x)
+        return body_features(self.discriminator.net, x)
 
     def generator_turn(self) -> bool:
         """Count a discriminator step; True when the generator steps after it."""

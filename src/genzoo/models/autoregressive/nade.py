@@ -263,6 +263,15 @@ class NADE(AutoregressiveModel):
 
     # log_prob: AutoregressiveModel's, on top of the fast `conditionals` above.
 
+    def hidden_features(self, x: Tensor) -> Tensor:
+        """act(c + W x), (B, H): the recurrence's hidden state once it has read all of x,
+        i.e. a_{D+1} of Alg. 1 through the activation (the last conditional's h_D plus the
+        last dimension's term). A fixed-size representation of x for linear probes; the
+        sum W x does not depend on the ordering."""
+        x = x.reshape(x.shape[0], -1).to(self.W.dtype)
+        a = torch.addmm(self.c, x, self.W.t())  # (B, H)
+        return torch.relu(a) if self.relu else torch.sigmoid(a)
+
     def training_step(self, x: Tensor) -> dict[str, Tensor]:
         x_o, W, V, b = self._in_order(x)
         loss = _MeanNLL.apply(x_o, W, V, b, self.c, self.relu, torch.is_grad_enabled())
