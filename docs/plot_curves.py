@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-KEYS = ("nll_nats", "neg_elbo_nats")  # what validation measures: exact NLL, or −ELBO
+KEYS = ("nll_nats", "neg_elbo_nats", "neg_iwae_nats")  # exact NLL, −ELBO or −IWAE_k
 
 
 def valid_curve(run: Path) -> tuple[str, list[tuple[float, float]]]:
@@ -49,7 +49,7 @@ def main() -> None:
         name = run.name
         lines = [f"epoch,valid_{key}"] + [f"{e:.2f},{nll:.3f}" for e, nll in curve]
         (args.out / f"{name}.csv").write_text("\n".join(lines) + "\n")
-        label = name if key == "nll_nats" else f"{name} (−ELBO)"
+        label = {"nll_nats": name, "neg_elbo_nats": f"{name} (−ELBO)"}.get(key, f"{name} (−IWAE_k)")
         ax.plot(*zip(*curve, strict=True), label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation NLL or −ELBO (nats)")

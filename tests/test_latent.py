@@ -260,3 +260,13 @@ def test_sampling_an_autoencoder_explains_why_it_cannot(tmp_path, capsys):
     assert "not a generative model" in err and len(err.strip().splitlines()) == 1
     assert main(["eval", str(run)]) == 2
     assert not (tmp_path / "s.png").exists()
+
+
+def test_an_iwae_trained_model_validates_on_its_own_bound():
+    torch.manual_seed(0)
+    elbo_vae = create_model("vae", BINARY, hidden_dims=(16,), latent_dim=3)
+    iwae_vae = create_model("vae", BINARY, elbo_vae.config, objective="iwae", k=20)
+    iwae_vae.load_state_dict(elbo_vae.state_dict())
+    x = binary_batch()
+    assert iwae_vae.validation_metric == "neg_iwae" and elbo_vae.validation_metric == "neg_elbo"
+    assert iwae_vae.validation_nll(x).mean() < elbo_vae.validation_nll(x).mean()  # tighter

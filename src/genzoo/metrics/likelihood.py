@@ -53,6 +53,6 @@ def validation_report(model, value: float, n_dims: int) -> dict[str, float]:
     metric = model.validation_metric
     if metric == "nll":
         return nll_report(value, n_dims)
-    if metric == "neg_elbo":  # an upper bound on the NLL, and so on its bits/dim
-        return {"neg_elbo_nats": value, "bits_per_dim_bound": bits_per_dim(value, n_dims)}
+    if metric in ("neg_elbo", "neg_iwae"):  # upper bounds on the NLL, and so on its bits/dim
+        return {f"{metric}_nats": value, "bits_per_dim_bound": bits_per_dim(value, n_dims)}
     return {f"{metric}_nats": value}

@@ -264,7 +264,8 @@ def likelihood_table(run: Run, splits, result) -> list[str]:
             f"| {r['prior_fitting_nats']:.2f} | {r['iwae_nll_nats']:.2f} "
             f"| {r['iwae_bits_per_dim']:.4f} |"
         )
-    lines += ["", f"Weights: the best validation −ELBO ({result.best_val_nll:.2f} nats).", ""]
+    bound = "−IWAE_k" if model.validation_metric == "neg_iwae" else "−ELBO"
+    lines += ["", f"Weights: the best validation {bound} ({result.best_val_nll:.2f} nats).", ""]
     if getattr(model.config, "beta", 1.0) != 1.0:
         lines += [f"Trained with beta={model.config.beta}: the training objective was not an "
                   "ELBO; the bounds above use beta = 1.", ""]  # fmt: skip

@@ -91,6 +91,8 @@ class VAE(LatentModel):
         super().__init__(config, data)
         if config.k < 1 or config.eval_k < 1:
             raise GenzooError("k and eval_k are numbers of samples: at least 1")
+        if config.objective == "iwae":  # validate (and select weights) on what is trained
+            self.validation_metric = "neg_iwae"
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """q(z | x): mean and log-variance, each (B, latent_dim)."""
@@ -141,9 +143,13 @@ class VAE(LatentModel):
                 "prior_fitting": prior_fitting.mean().detach()}  # fmt: skip
 
     def validation_nll(self, x: Tensor) -> Tensor:
-        """−ELBO (an upper bound on −log p(x)), with fixed noise so it is repeatable."""
+        """−ELBO, or −IWAE_k for objective="iwae" (upper bounds on −log p(x)), with fixed
+        noise so that it is repeatable."""
+        generator = torch.Generator().manual_seed(EVAL_SEED)
         with torch.no_grad():
-            return -self.elbo(x, torch.Generator().manual_seed(EVAL_SEED))
+            if self.config.objective == "iwae":
+                return -self.iwae_bound(x, self.config.k, generator)
+            return -self.elbo(x, generator)
 
     @torch.no_grad()
     def evaluation_terms(self, x: Tensor, k: int | None = None) -> dict[str, Tensor]:
