@@ -87,6 +87,49 @@ class ReferenceDCGAN:
         return self.G(torch.randn(n, self.nz, 1, 1))
 
 
+def interleaved_throughput(repeats: int = 5, steps: int = 10, batch: int = 128) -> None:
+    """genzoo's DCGAN update against the reference's loop body, alternating in one process on
+    the same batch: the ratio that the budget runs above, taken one after another under
+    changing load, cannot give."""
+    from genzoo.core import DataInfo, create_model
+
+    torch.manual_seed(0)
+    x = torch.rand(batch, 1, 28, 28) * 2 - 1
+    ours = create_model("dcgan", DataInfo((1, 28, 28), None))
+    optimizer = ours.make_optimizer(0.0)
+    reference = ReferenceDCGAN()
+    criterion = nn.BCELoss()
+    opt_d = torch.optim.Adam(reference.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(reference.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def reference_step():
+        D, G = reference.D, reference.G
+        D.zero_grad()
+        label = torch.full((batch,), 1.0)
+        criterion(D(x).view(-1), label).backward()
+        fake = G(torch.randn(batch, reference.nz, 1, 1))
+        label.fill_(0.0)
+        criterion(D(fake.detach()).view(-1), label).backward()
+        opt_d.step()
+        G.zero_grad()
+        label.fill_(1.0)
+        criterion(D(fake).view(-1), label).backward()
+        opt_g.step()
+
+    print(f"\n# DCGAN update throughput, interleaved ({repeats} x {steps} steps each, batch "
+          f"{batch}, 1 thread, CPU time)")  # fmt: skip
+    totals = [0.0, 0.0]
+    for _ in range(repeats):
+        for i, step in enumerate((lambda: ours.update(x, optimizer), reference_step)):
+            t = time.process_time()
+            for _ in range(steps):
+                step()
+            totals[i] += time.process_time() - t
+    n = repeats * steps * batch
+    print(f"  genzoo {n / totals[0]:.0f} examples/s   reference {n / totals[1]:.0f} examples/s"
+          f"   ratio {totals[1] / totals[0]:.2f}x")  # fmt: skip
+
+
 def throughput(run_dir: Path) -> float:
     """Training examples per CPU second over the whole run (one thread, so contention from
     other processes changes wall time, not this)."""
@@ -103,8 +146,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-gan"))
+    parser.add_argument("--throughput-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.throughput_only:
+        print(f"# command: {' '.join(['.venv/bin/python', *sys.argv])}; load {loadavg()}")
+        interleaved_throughput()
+        return
 
     from genzoo import data as gdata
     from genzoo.apps.quality import evaluate_samples
@@ -175,6 +223,7 @@ def main() -> None:
         accuracy = counts[rows, cols].sum().item() / len(codes)
         print("\n# InfoGAN: test-set clustering accuracy of the categorical code (Hungarian map)")
         print(f"  {accuracy:.4f} (error {1 - accuracy:.4f}; the paper reports about 5 % error)")
+    interleaved_throughput()
 
 
 def _steps(run_dir: Path) -> int:
