@@ -129,6 +129,23 @@ def interleaved_throughput(repeats: int = 5, steps: int = 10, batch: int = 128) 
     print(f"  genzoo {n / totals[0]:.0f} examples/s   reference {n / totals[1]:.0f} examples/s"
           f"   ratio {totals[1] / totals[0]:.2f}x")  # fmt: skip
 
+    # what the trainer adds around the update: the same steps through `fit` (after a first
+    # call that pays Fabric's one-time set-up)
+    from genzoo.train import fit
+
+    data = x.repeat(steps, 1, 1, 1)
+    quiet = {"progress": False, "tensorboard": False, "n_samples": 0}
+    fit(ours, data, max_steps=1, batch_size=batch, **quiet)
+    t = time.process_time()
+    for i in range(steps):
+        ours.update(data[i * batch : (i + 1) * batch], optimizer)
+    bare = time.process_time() - t
+    t = time.process_time()
+    fit(ours, data, max_steps=steps, batch_size=batch, **quiet)
+    through_fit = time.process_time() - t
+    print(f"  {steps} steps: bare updates {bare:.2f} s, through fit() {through_fit:.2f} s "
+          f"(trainer overhead {through_fit / bare - 1:+.1%})")  # fmt: skip
+
 
 def throughput(run_dir: Path) -> float:
     """Training examples per CPU second over the whole run (one thread, so contention from

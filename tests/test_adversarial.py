@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from genzoo.cli import main
-from genzoo.core import DataInfo, create_model
+from genzoo.core import DataInfo, GenzooError, create_model
 from genzoo.models.adversarial import losses
 from genzoo.train import fit
 
@@ -172,9 +172,9 @@ def test_cgan_samples_the_requested_class():
     model.eval()
     assert model.sample(500, condition=0)[:, 0].mean() < -0.3
     assert model.sample(500, condition=1)[:, 0].mean() > 0.3
-    with pytest.raises(Exception, match="labels are 0..1"):
+    with pytest.raises(GenzooError, match="labels are 0..1"):
         model.sample(2, condition=2)
-    with pytest.raises(Exception, match="learns from labels"):
+    with pytest.raises(GenzooError, match="learns from labels"):
         fit(model, x, max_steps=1, **QUIET)
 
 
@@ -185,9 +185,9 @@ def test_infogan_codes_and_traversals():
     assert model.traversal("cont0", steps=5).shape == (50, 1, 8, 8)
     assert model.traversal("cat").shape == (100, 1, 8, 8)
     assert model.sample(3, condition={"cat": 3, "cont1": 0.5}).shape == (3, 1, 8, 8)
-    with pytest.raises(Exception, match="unknown code 'cont2'"):
+    with pytest.raises(GenzooError, match="unknown code 'cont2'"):
         model.sample(1, condition={"cont2": 1})
-    with pytest.raises(Exception, match="cat is 0..9"):
+    with pytest.raises(GenzooError, match="cat is 0..9"):
         model.sample(1, condition={"cat": 10})
     model.train()
     logs = model.update(torch.rand(16, 1, 8, 8) * 2 - 1, model.make_optimizer(0.0))

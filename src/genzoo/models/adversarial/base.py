@@ -9,7 +9,7 @@ no validation loss; its runs are judged by sample metrics (`genzoo eval --metric
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -90,7 +90,6 @@ class AdversarialModel(GenerativeModel):
     progress_grids = True  # the trainer saves a fixed-noise grid every epoch
     generator: nn.Module
     discriminator: nn.Module
-    n_critic_steps: ClassVar[str] = "k"  # the config field: D steps per G step
 
     def __init__(self, config: AdversarialConfig, data: DataInfo):
         super().__init__(config, data)
@@ -129,7 +128,8 @@ class AdversarialModel(GenerativeModel):
             return body(x)
         return body_features(self.discriminator.net, x)
 
-    def generator_turn(self) -> bool:
-        """Count a discriminator step; True when the generator steps after it."""
+    def generator_turn(self, every: int) -> bool:
+        """Count a discriminator step; True when the generator steps after it, i.e. after
+        every `every`-th one (Goodfellow et al.'s k, WGAN's n_critic)."""
         self.d_steps += 1
-        return int(self.d_steps) % getattr(self.config, self.n_critic_steps) == 0
+        return int(self.d_steps) % every == 0

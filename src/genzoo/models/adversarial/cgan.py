@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError
-from genzoo.core.model import gradient_step
+from genzoo.core.model import DataInfo, gradient_step
 from genzoo.core.registry import register
 from genzoo.models.adversarial.base import (
     AdversarialConfig,
@@ -52,9 +52,9 @@ class ConditionalDiscriminator(nn.Module):
         self.n_classes, self.conv = config.n_classes, config.network == "conv"
         if self.conv:
             c, h, w = data.shape
-            seen = type(data)((c + config.n_classes, h, w), data.n_values)
+            seen = DataInfo((c + config.n_classes, h, w), data.n_values)
         else:
-            seen = type(data)((data.n_dims + config.n_classes,), data.n_values)
+            seen = DataInfo((data.n_dims + config.n_classes,), data.n_values)
         self.net = discriminator_body(config, seen, 1, batch_norm=False)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -88,7 +88,7 @@ class CGAN(AdversarialModel):
         d_loss = discriminator_loss(d_real, d_fake)
         gradient_step(optimizer, d_loss, list(self.discriminator.parameters()))
         logs = discriminator_logs(d_loss, d_real, d_fake)
-        if self.generator_turn():
+        if self.generator_turn(self.config.k):
             g_loss = generator_loss(self.discriminator(x_fake, y))
             gradient_step(optimizer, g_loss, list(self.generator.parameters()))
             logs["g_loss"] = g_loss.detach()

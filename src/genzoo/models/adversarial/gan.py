@@ -70,7 +70,7 @@ class GAN(AdversarialModel):
         d_loss = discriminator_loss(d_real, d_fake)
         gradient_step(optimizer, d_loss, list(self.discriminator.parameters()))
         logs = discriminator_logs(d_loss, d_real, d_fake)
-        if self.generator_turn():
+        if self.generator_turn(self.config.k):
             g_loss = generator_loss(self.discriminator(x_fake), self.config.generator_loss)
             gradient_step(optimizer, g_loss, list(self.generator.parameters()))
             logs["g_loss"] = g_loss.detach()

@@ -120,7 +120,7 @@ class InfoGAN(AdversarialModel):
         # L_I of the categorical code alone, in nats: H(c_cat) − cross-entropy
         mi_cat = math.log(K) - F.cross_entropy(q_fake[:, :K], c_cat)
         logs = discriminator_logs(d_loss, d_real, d_fake) | {"mi_lower_bound_cat": mi_cat.detach()}
-        if self.generator_turn():
+        if self.generator_turn(self.config.k):
             d_fake, q_fake = self.discriminator(x_fake)
             g_loss = generator_loss(d_fake) + self.information_loss(q_fake, c_cat, c_cont)
             gradient_step(optimizer, g_loss, list(self.generator.parameters()))

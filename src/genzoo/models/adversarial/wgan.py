@@ -44,7 +44,6 @@ class WGANConfig(AdversarialConfig):
 @register("wgan", family="adversarial", description="Wasserstein GAN, weight clipping, RMSprop")
 class WGAN(AdversarialModel):
     Config = WGANConfig
-    n_critic_steps = "n_critic"
     critic_batch_norm = True  # the paper's DCGAN critic keeps BatchNorm
 
     def __init__(self, config: WGANConfig, data):
@@ -70,7 +69,7 @@ class WGAN(AdversarialModel):
 
     def update(self, x: Tensor, optimizer) -> dict[str, Tensor]:
         logs = self.critic_step(x, self.generator(self.noise(len(x))).detach(), optimizer)
-        if self.generator_turn():
+        if self.generator_turn(self.config.n_critic):
             g_loss = -self.discriminator(self.generator(self.noise(len(x)))).mean()
             gradient_step(optimizer, g_loss, list(self.generator.parameters()))
             logs["g_loss"] = g_loss.detach()
