@@ -22,11 +22,11 @@ from genzoo.apps.anomaly import (
 )
 from genzoo.apps.probe import model_features, per_class_subset, probe, probe_table
 from genzoo.cli import main
-from genzoo.core import Capability, DataInfo, create_model
+from genzoo.core import Capability, DataInfo, GenzooError, create_model
 from genzoo.core.model import LikelihoodModel
 from genzoo.data import Transform
 from genzoo.train.config import TrainConfig
-from genzoo.train.run import Run, load_run
+from genzoo.train.run import Run, load_run, load_splits
 
 QUIET = ["--set", "progress=false", "--set", "tensorboard=false", "--set", "n_samples=0"]
 
@@ -42,6 +42,8 @@ def runs(tmp_path_factory, one_thread) -> Path:
     for name, steps in trained:
         args = ["train", name, "--run-dir", str(root / name), "--set", f"max_steps={steps}"]
         assert main([*args, *QUIET]) == 0
+    args = ["train", "nade", "--run-dir", str(root / "nade-without-1"), "--set", "max_steps=40"]
+    assert main([*args, "--set", "exclude_classes=1", *QUIET]) == 0
     return root
 
 
@@ -275,14 +277,29 @@ def test_leave_classes_out_says_what_it_assumes_and_warns_when_ood_looks_likelie
     # (about 0.3 over seeds 0-2 after 40 steps)
     out = tmp_path / "s.csv"
     assert main(["score", str(runs / "nade"), "--ood-classes", "1", "-o", str(out)]) == 0
+    assert "WARNING: the run was trained on class 1" in capsys.readouterr().out
+    assert main(["score", str(runs / "nade-without-1"), "--ood-classes", "1", "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "trained without class 1" in text
+    assert "trained without them (exclude_classes=1)" in text
     auroc = float(re.search(r"AUROC (\d\.\d+)", text).group(1))
     assert auroc < 0.5 and "LOWER anomaly scores" in text
     with open(out) as f:
         rows = list(csv.DictReader(f))
     assert {r["label"] for r in rows if r["source"] == "ood"} == {"1"}
     assert "1" not in {r["label"] for r in rows if r["source"] == "in"}
+
+
+def test_exclude_classes_removes_them_from_every_split(digits):
+    splits = load_splits("digits", None, TrainConfig(exclude_classes=(1, 7)))
+    for name in ("train", "valid", "test"):
+        labels = getattr(splits, f"{name}_labels")
+        assert not torch.isin(labels, torch.tensor([1, 7])).any()
+        assert len(getattr(splits, name)) == len(labels)
+        full = getattr(digits, f"{name}_labels")
+        assert len(labels) == int((~torch.isin(full, torch.tensor([1, 7]))).sum())
+    assert "class 1,7 removed from every split" in splits.protocol
+    with pytest.raises(GenzooError, match="no class 12"):
+        load_splits("digits", None, TrainConfig(exclude_classes=(12,)))
 
 
 def test_probe_command_prints_the_table_and_protocol(runs, capsys):

@@ -411,9 +411,15 @@ def score_sets(run, splits, split: str, ood: str | None = None, ood_classes: str
             raise GenzooError(f"the {data} {split} split has no class {missing[0]}")
         held = torch.isin(labels, torch.tensor(classes))
         names = ",".join(map(str, classes))
-        note = (f"leave-classes-out: OOD = {split} examples of class {names}, in = the "
-                f"other classes. This assumes the run was trained without class {names}; "
-                "genzoo does not check that")  # fmt: skip
+        note = f"leave-classes-out: OOD = {split} examples of class {names}, in = the other classes"
+        seen = sorted(set(classes) - set(run.train_config.exclude_classes))
+        if seen:
+            note += (
+                f". WARNING: the run was trained on class {','.join(map(str, seen))}; "
+                f"train with --set exclude_classes={names} for a leave-classes-out test"
+            )
+        else:
+            note += f"; the run was trained without them (exclude_classes={names})"
         inside = ImageSet(f"{data} {split}, classes other than {names}", images, split, labels,
                           index=torch.nonzero(~held)[:, 0], notes=[note])  # fmt: skip
         outside = ImageSet(f"{data} {split}, class {names}", images, split, labels,

@@ -20,11 +20,11 @@ def run_samples(run, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tens
 
 def evaluate_samples(run, metrics, n: int, split: str = "test", seed: int = 0, data_root=None):
     """(the metrics of `genzoo.metrics.quality.sample_metrics`, the feature network's info)."""
-    from genzoo import data as gdata
     from genzoo.apps.grid import to_unit_range
     from genzoo.apps.latent import run_inputs
     from genzoo.metrics.features import LABELLED_TWIN, feature_network
     from genzoo.metrics.quality import METRICS, sample_metrics
+    from genzoo.train.run import load_splits
 
     model = run.model
     if Capability.SAMPLE not in model.capabilities:
@@ -35,6 +35,7 @@ def evaluate_samples(run, metrics, n: int, split: str = "test", seed: int = 0, d
     if n < 10:
         raise GenzooError("--n must be at least 10")
     net, info = feature_network(LABELLED_TWIN.get(run.data_name, run.data_name), data_root)
-    reference = run_inputs(run, gdata.load(run.data_name, data_root), split)[:n]
+    splits = load_splits(run.data_name, data_root, run.train_config)
+    reference = run_inputs(run, splits, split)[:n]
     reference = to_unit_range(reference, model.data.n_values, run.transform.scale)
     return sample_metrics(run_samples(run, n, seed), reference, net, metrics), info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,25 @@ class Splits:
         if name not in SPLIT_NAMES:
             raise GenzooError(f"unknown split {name!r}: expected train, valid or test")
         return getattr(self, name)
+
+
+def without_classes(splits: Splits, classes: tuple[int, ...]) -> Splits:
+    """`splits` with every example of `classes` removed from all three splits."""
+    if splits.train_labels is None:
+        raise GenzooError(f"{splits.name} has no labels: exclude_classes needs labelled data")
+    known = set(splits.train_labels.unique().tolist())
+    unknown = sorted(set(classes) - known)
+    if unknown:
+        raise GenzooError(f"{splits.name} has no class {unknown[0]}; its classes: {sorted(known)}")
+    drop = torch.tensor(sorted(set(classes)))
+    kept = {}
+    for name in SPLIT_NAMES:
+        keep = ~torch.isin(getattr(splits, f"{name}_labels"), drop)
+        kept[name] = getattr(splits, name)[keep]
+        kept[f"{name}_labels"] = getattr(splits, f"{name}_labels")[keep]
+    names = ",".join(map(str, drop.tolist()))
+    protocol = f"{splits.protocol}; class {names} removed from every split"
+    return dataclasses.replace(splits, **kept, protocol=protocol)
 
 
 def check_shape(name: str, what: str, a: np.ndarray, shape: tuple[int, ...]) -> None:

@@ -12,6 +12,9 @@ class TrainConfig:
     binarize: Literal["auto", "none", "threshold", "static", "dynamic"] = "auto"
     scale: Literal["auto", "levels", "unit", "symmetric"] = "auto"
     dequantize: bool | None = None  # None: only for continuous models on 8-bit data
+    # classes left out of every split, e.g. `exclude_classes=9` for leave-classes-out
+    # anomaly detection (`genzoo score RUN --ood-classes 9`)
+    exclude_classes: tuple[int, ...] = ()
     # optimisation
     batch_size: int = 100
     # forward/backward in chunks of this many examples, gradients accumulated: the same

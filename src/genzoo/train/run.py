@@ -114,6 +114,17 @@ def resolve_transform(config: TrainConfig, model_cls: type[GenerativeModel], n_l
     )
 
 
+def load_splits(data_name: str, data_root, train_config: TrainConfig):
+    """The dataset as the run sees it: with its `exclude_classes` removed."""
+    from genzoo import data as gdata
+    from genzoo.data.splits import without_classes
+
+    splits = gdata.load(data_name, data_root)
+    if train_config.exclude_classes:
+        splits = without_classes(splits, train_config.exclude_classes)
+    return splits
+
+
 def default_run_dir(model_name: str, data_name: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe_data = data_name.replace("/", "_").replace(":", "-")
@@ -130,7 +141,6 @@ def train_run(
     command: str | None = None,
 ) -> Run:
     """Train (or resume) `model_name` on `data_name` in a run directory; returns the Run."""
-    from genzoo import data as gdata
     from genzoo.train.loop import fit
 
     overrides = dict(overrides or {})
@@ -152,7 +162,7 @@ def train_run(
         if (run_dir / "config.json").exists():
             raise GenzooError(f"{run_dir} already holds a run: use --resume or another --run-dir")
 
-    splits = gdata.load(data_name, data_root)
+    splits = load_splits(data_name, data_root, train_config)
     transform = resolve_transform(train_config, spec.cls, splits.n_levels)
     info = transform.data_info(splits)
     torch.manual_seed(train_config.seed)
