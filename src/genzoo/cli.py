@@ -156,10 +156,9 @@ def _complete(args, run) -> int:
 
 
 def cmd_eval(args) -> int:
-    from genzoo import data as gdata
     from genzoo.core.capabilities import Capability
     from genzoo.core.errors import GenzooError
-    from genzoo.train.run import describe_transform, load_run
+    from genzoo.train.run import describe_transform, load_run, load_splits
 
     run = load_run(args.run)
     if args.metrics:
@@ -168,7 +167,8 @@ def cmd_eval(args) -> int:
     bound = Capability.ELBO in run.model.capabilities
     if args.k is not None and (not bound or args.k < 1):
         raise GenzooError("--k (importance samples, at least 1) applies to models with an ELBO")
-    r = run.evaluate(gdata.load(run.data_name, args.data_root), args.split, args.k)
+    splits = load_splits(run.data_name, args.data_root, run.train_config)
+    r = run.evaluate(splits, args.split, args.k)
     print(f"{run.model_name} on {run.data_name} ({args.split}, {r['n_examples']:,} examples)")
     if bound:
         print(f"  -ELBO: {r['neg_elbo_nats']:.3f} nats = reconstruction "
@@ -458,6 +458,33 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from pathlib import Path
+
+    from genzoo.apps.bench import bench
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    out = Path(args.output or f"bench-{args.preset}")
+    md, page = bench(args.preset, models, out, args.data_root, progress=sys.stderr.isatty())
+    print(f"wrote {md} and {page}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from genzoo.apps.bench import report_runs
+    from genzoo.train.run import load_run
+
+    for run in args.runs:
+        load_run(run)  # every run must load before any is measured
+    title = "genzoo compare " + " ".join(args.runs)
+    md, page = report_runs([Path(r) for r in args.runs], Path(args.output), title,
+                           args.data_root, args.labels_per_class)  # fmt: skip
+    print(f"wrote {md} and {page}")
+    return 0
+
+
 def _big(n: int) -> str:
     if n < 10**15:
         return f"{n:,}"
@@ -687,6 +714,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=SPLITS, help="evaluation split")
     p.add_argument("--seed", type=int, default=0, help="draws the labelled examples")
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("bench", help="train every model on a preset, report them side by side")
+    p.add_argument("--preset", default="quick", help="quick (digits, minutes) or full (MNIST)")
+    p.add_argument("--models", help="comma-separated model names (default: every model)")
+    p.add_argument("-o", "--output", help="report folder (default: bench-<preset>)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", help="report existing runs side by side")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
+    p.add_argument("-o", "--output", default="compare", help="report folder (default: compare)")
+    p.add_argument("--labels-per-class", type=int, default=10,
+                   help="labelled train examples per class for the probe (default 10)")  # fmt: skip
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("params", help="the lecture's parameter counts beside genzoo's models")
     p.add_argument("--pixels", type=int, default=784, help="number of binary inputs n")

@@ -73,8 +73,9 @@ def save_tensors(path: Path, tensors: dict[str, Tensor], fmt: str, meta: dict) -
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
-def load_tensors(path: Path, fmt: str) -> tuple[dict[str, Tensor], dict]:
-    """Read a safetensors file that genzoo wrote; anything else is a CheckpointError."""
+def load_tensors(path: Path, fmt: str, tensors: bool = True) -> tuple[dict[str, Tensor], dict]:
+    """Read a safetensors file that genzoo wrote (with `tensors=False`, only its JSON
+    metadata); anything else is a CheckpointError."""
     from safetensors import SafetensorError
     from safetensors.torch import safe_open
 
@@ -84,7 +85,7 @@ def load_tensors(path: Path, fmt: str) -> tuple[dict[str, Tensor], dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+            tensors = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(
@@ -131,6 +132,12 @@ def save_checkpoint(path: Path, model, optimizer, state: dict) -> None:
     tensors["rng.torch"] = torch.get_rng_state()
     meta = dict(state, optim_param_groups=optim["param_groups"], optim_scalars=scalars)
     save_tensors(path, tensors, CHECKPOINT_FORMAT, meta)
+
+
+def training_state(run_dir: Path) -> dict:
+    """The loop's JSON state of a run's checkpoint (step, CPU and wall seconds, best
+    validation NLL), read from its metadata without loading any tensor."""
+    return load_tensors(Path(run_dir) / "checkpoint.safetensors", CHECKPOINT_FORMAT, False)[1]
 
 
 def load_checkpoint(path: Path, model, optimizer) -> dict:
