@@ -164,6 +164,52 @@ def test_made_every_step_masks_come_from_the_global_seed():
     assert not torch.equal(a[0][1], a[1][1])  # a fresh mask each step
 
 
+def test_made_orthogonal_init_is_semi_orthogonal_and_still_normalises():
+    torch.manual_seed(0)
+    model = create_model(
+        "made", DataInfo((N_BITS,), 2), hidden_dims=(16, 12), direct=True, init="orthogonal"
+    ).double()
+    for layer in [*model.W, model.V, model.A]:
+        w = layer.weight.detach()
+        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w  # the shorter side
+        assert torch.allclose(gram, torch.eye(gram.shape[0], dtype=w.dtype), atol=1e-5)
+        assert layer.bias is None or torch.all(layer.bias == 0)
+    x = all_binary(N_BITS)
+    with torch.no_grad():
+        assert abs(model.log_prob(x).exp().sum().item() - 1.0) < 1e-5
+
+
+def test_made_optimizer_option_and_exact_resume_with_adagrad(tmp_path):
+    from genzoo.train import fit
+
+    info = DataInfo((N_BITS,), 2)
+    default = create_model("made", info, hidden_dims=(16,))
+    assert type(default.make_optimizer(1e-3)) is torch.optim.Adam
+
+    def fresh():
+        torch.manual_seed(0)
+        return create_model("made", info, hidden_dims=(16,), direct=True, optimizer="adagrad")
+
+    opt = fresh().make_optimizer(0.01, weight_decay=1e-4)
+    assert type(opt) is torch.optim.Adagrad
+    assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["weight_decay"] == 1e-4
+
+    # Adagrad's accumulated squares travel through the checkpoint: a run cut at step 6 and
+    # resumed ends where an uncut run ends.
+    x = torch.bernoulli(torch.full((200, N_BITS), 0.3), generator=torch.Generator().manual_seed(0))
+    settings = dict(batch_size=50, lr=0.01, progress=False, tensorboard=False)
+    straight = fresh()
+    fit(straight, x, max_steps=12, **settings)
+    resumed = fresh()
+    fit(resumed, x, max_steps=6, run_dir=tmp_path, checkpoint_every=6, **settings)
+    resumed = fresh()
+    fit(resumed, x, max_steps=12, run_dir=tmp_path, resume=True, **settings)
+    for (name, a), b in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
 def test_masked_weights_get_no_gradient_and_are_never_edited():
     model = create_model("made", DataInfo((N_BITS,), 2), hidden_dims=(16,), direct=True)
     layers = [*model.W, model.V, model.A]
