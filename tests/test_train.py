@@ -154,12 +154,13 @@ def test_ddp_two_cpu_processes_agree_with_one_process(tmp_path):
 
 def test_cosine_schedule_reaches_zero_and_resume_stays_exact(tmp_path):
     from genzoo.train.config import TrainConfig
-    from genzoo.train.loop import learning_rate
+    from genzoo.train.loop import lr_factor
 
     cfg = TrainConfig(lr=0.1, lr_schedule="cosine")
-    assert learning_rate(cfg, 0, 10) == 0.1
-    assert learning_rate(cfg, 5, 10) == pytest.approx(0.05)
-    assert learning_rate(cfg, 10, 10) == pytest.approx(0.0)
+    assert lr_factor(cfg, 0, 10) == 1.0
+    assert lr_factor(cfg, 5, 10) == pytest.approx(0.5)
+    assert lr_factor(cfg, 10, 10) == pytest.approx(0.0)
+    assert lr_factor(TrainConfig(), 5, 10) == 1.0  # constant
 
     x = toy_data()
     settings = dict(max_steps=10, lr=0.05, lr_schedule="cosine", **QUIET)

@@ -55,10 +55,6 @@ def lr_factor(config: TrainConfig, step: int, max_steps: int) -> float:
     return 1.0
 
 
-def learning_rate(config: TrainConfig, step: int, max_steps: int) -> float:
-    return config.lr * lr_factor(config, step, max_steps)
-
-
 class _StopSignal:
     """Turns SIGINT/SIGTERM into a flag the loop checks after every step."""
 
