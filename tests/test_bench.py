@@ -77,11 +77,16 @@ def test_bench_reuses_finished_runs(quick, tmp_path, capsys):
 
 
 def test_compare_reports_existing_runs(quick, tmp_path):
-    runs = [str(quick / "runs" / name) for name in ("ae", "dcgan", "fvsbn")]
+    # a run whose training checkpoint was deleted still reports, without its training time
+    shutil.copytree(quick / "runs" / "fvsbn", tmp_path / "fvsbn")
+    (tmp_path / "fvsbn" / "checkpoint.safetensors").unlink()
+    runs = [str(quick / "runs" / name) for name in ("ae", "dcgan")] + [str(tmp_path / "fvsbn")]
     assert main(["compare", *runs, "-o", str(tmp_path / "cmp")]) == 0
     rows = table_rows((tmp_path / "cmp" / "report.md").read_text())
     assert set(rows) == {"ae", "dcgan", "fvsbn"}
     assert rows["ae"]["FID"].startswith("—") and rows["fvsbn"]["probe"].startswith("—")
+    assert rows["fvsbn"]["CPU s"].startswith("— [") and rows["dcgan"]["CPU s"].isdigit()
+    assert re.match(r"\d+\.\d\d", rows["fvsbn"]["NLL (nats)"])
     assert (tmp_path / "cmp" / "report.html").exists()
 
 

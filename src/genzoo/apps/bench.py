@@ -178,10 +178,9 @@ def measure_run(run_dir: Path, out_dir: Path, data_root=None,
     run = load_run(run_dir)
     spec = get_model(run.model_name)
     model, caps = run.model, run.model.capabilities
-    row = Row(run.model_name, spec.family, spec.density, str(run_dir), run.data_name,
-              model.n_parameters())  # fmt: skip
-    row.data = f"{run.data_name} ({describe_transform(run.transform)})"
-    row.aliases = (run.model_name, type(model).__name__)
+    data = f"{run.data_name} ({describe_transform(run.transform)})"
+    row = Row(run.model_name, spec.family, spec.density, str(run_dir), data,
+              model.n_parameters(), aliases=(run.model_name, type(model).__name__))  # fmt: skip
     try:
         state = training_state(run_dir)
         row.steps, row.cpu_seconds = state.get("step"), state.get("cpu_seconds")
@@ -349,8 +348,8 @@ def table_cells(row: Row, footnote: Callable[[str], str], main_data: str | None)
         row.family,
         row.density,
         f"{row.parameters:,}",
-        _fmt(row.steps, ","),
-        _fmt(row.cpu_seconds, ".0f"),
+        why("time", _fmt(row.steps, ",")),
+        why("time", _fmt(row.cpu_seconds, ".0f")),
         why("NLL", nll),
         why("NLL", _fmt(row.bits_per_dim, ".4f")),
         why("FID", _fmt(row.fid, ".2f")),
