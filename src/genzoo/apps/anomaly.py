@@ -188,12 +188,9 @@ def ood_metrics(in_scores, ood_scores) -> dict[str, float]:
 def score_histogram(in_scores, ood_scores, in_name: str, ood_name: str, kind: str, path,
                     title: str = "") -> Path:  # fmt: skip
     """Histograms of in- and out-of-distribution scores on shared bins, as a PNG."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise GenzooError("the histogram needs matplotlib: pip install matplotlib") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from genzoo.apps.grid import pyplot
+
+    plt = pyplot()
 
     s_in, s_ood = _finite(in_scores), _finite(ood_scores)
     bins = np.histogram_bin_edges(np.concatenate([s_in, s_ood]), bins=50)

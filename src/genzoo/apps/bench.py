@@ -254,12 +254,9 @@ def read_metrics(path: Path) -> list[dict]:
 def plot_curves(metrics: Path, path: Path, title: str) -> Path | None:
     """Training losses and, when the run validated, validation NLL against steps; None if
     the run logged nothing."""
-    import matplotlib
+    from genzoo.apps.grid import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from genzoo.apps.grid import save_figure
+    plt = pyplot()
 
     entries = read_metrics(metrics)
     train = [e for e in entries if e.get("split") == "train"]
@@ -295,12 +292,9 @@ FAMILY_COLOURS = {"autoregressive": "#4c72b0", "latent": "#55a868", "adversarial
 
 def plot_overview(rows: list[Row], main_data: str | None, path: Path) -> Path | None:
     """Bars of test bits/dim (rows on `main_data` only) and of FID, coloured by family."""
-    import matplotlib
+    from genzoo.apps.grid import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from genzoo.apps.grid import save_figure
+    plt = pyplot()
 
     panels = [
         ("test NLL, bits/dim (lower is better)",
@@ -333,7 +327,7 @@ def _fmt(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def table_cells(row: Row, footnote: Callable[[str], str], main_data: str | None) -> list[str]:
+def table_cells(row: Row, footnote: Footnotes, main_data: str | None) -> list[str]:
     """The row's cells as text; an empty cell carries a footnote mark, and so does an NLL
     of other data than `main_data`."""
 

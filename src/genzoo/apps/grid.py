@@ -45,6 +45,16 @@ def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1
     return path
 
 
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure(fig, path: str | Path) -> Path:
     """Write a matplotlib figure as PNG (creating its folder) and close it."""
     import matplotlib.pyplot as plt

@@ -56,12 +56,9 @@ def prior_samples(model, n: int, prior: str | None, generator=None) -> tuple[str
 
 def latent_figure(codes, labels, prior, prior_name: str, title: str, path) -> Path:
     """2-D codes coloured by label (left) beside samples of the prior (right), one scale."""
-    import matplotlib
+    from genzoo.apps.grid import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5), sharex=True, sharey=True)
+    fig, axes = pyplot().subplots(1, 2, figsize=(10, 5), sharex=True, sharey=True)
     colour = labels.numpy() if labels is not None else "tab:blue"
     points = axes[0].scatter(codes[:, 0], codes[:, 1], c=colour, cmap="tab10", s=2, alpha=0.6)
     axes[0].set_title(title)
