@@ -50,33 +50,36 @@ class ReferenceDCGAN:
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.normal_(m.weight, 1.0, 0.02)
                 nn.init.zeros_(m.bias)
+        self.criterion = nn.BCELoss()
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def step(self, real: torch.Tensor) -> None:
+        """One iteration of the example's loop body: a D step on real and fake, a G step."""
+        b = real.size(0)
+        self.D.zero_grad()
+        label = torch.full((b,), 1.0)
+        err_real = self.criterion(self.D(real).view(-1), label)
+        err_real.backward()
+        noise = torch.randn(b, self.nz, 1, 1)
+        fake = self.G(noise)
+        label.fill_(0.0)
+        err_fake = self.criterion(self.D(fake.detach()).view(-1), label)
+        err_fake.backward()
+        self.opt_d.step()
+        self.G.zero_grad()
+        label.fill_(1.0)
+        err_g = self.criterion(self.D(fake).view(-1), label)
+        err_g.backward()
+        self.opt_g.step()
 
     def train(self, data: torch.Tensor, batch_size: int, budget: float) -> tuple[int, float]:
-        criterion = nn.BCELoss()
-        opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         start, seen, step = time.process_time(), 0, 0
         while time.process_time() - start < budget:
             perm = torch.randperm(len(data))
             for i in range(0, len(data) - batch_size + 1, batch_size):
-                real = data[perm[i : i + batch_size]]
-                b = real.size(0)
-                self.D.zero_grad()
-                label = torch.full((b,), 1.0)
-                err_real = criterion(self.D(real).view(-1), label)
-                err_real.backward()
-                noise = torch.randn(b, self.nz, 1, 1)
-                fake = self.G(noise)
-                label.fill_(0.0)
-                err_fake = criterion(self.D(fake.detach()).view(-1), label)
-                err_fake.backward()
-                opt_d.step()
-                self.G.zero_grad()
-                label.fill_(1.0)
-                err_g = criterion(self.D(fake).view(-1), label)
-                err_g.backward()
-                opt_g.step()
-                seen, step = seen + b, step + 1
+                self.step(data[perm[i : i + batch_size]])
+                seen, step = seen + batch_size, step + 1
                 if time.process_time() - start >= budget:
                     break
         return step, seen / (time.process_time() - start)
@@ -98,29 +101,11 @@ def interleaved_throughput(repeats: int = 5, steps: int = 10, batch: int = 128) 
     ours = create_model("dcgan", DataInfo((1, 28, 28), None))
     optimizer = ours.make_optimizer(0.0)
     reference = ReferenceDCGAN()
-    criterion = nn.BCELoss()
-    opt_d = torch.optim.Adam(reference.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(reference.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-
-    def reference_step():
-        D, G = reference.D, reference.G
-        D.zero_grad()
-        label = torch.full((batch,), 1.0)
-        criterion(D(x).view(-1), label).backward()
-        fake = G(torch.randn(batch, reference.nz, 1, 1))
-        label.fill_(0.0)
-        criterion(D(fake.detach()).view(-1), label).backward()
-        opt_d.step()
-        G.zero_grad()
-        label.fill_(1.0)
-        criterion(D(fake).view(-1), label).backward()
-        opt_g.step()
-
     print(f"\n# DCGAN update throughput, interleaved ({repeats} x {steps} steps each, batch "
           f"{batch}, 1 thread, CPU time)")  # fmt: skip
     totals = [0.0, 0.0]
     for _ in range(repeats):
-        for i, step in enumerate((lambda: ours.update(x, optimizer), reference_step)):
+        for i, step in enumerate((lambda: ours.update(x, optimizer), lambda: reference.step(x))):
             t = time.process_time()
             for _ in range(steps):
                 step()
