@@ -163,6 +163,8 @@ def cmd_eval(args) -> int:
     run = load_run(args.run)
     if args.metrics:
         return _sample_metrics(args, run)
+    if args.inception:
+        raise GenzooError("--inception FILE applies to --metrics (fid, kid, is, pr)")
     run.require_likelihood()  # before loading any data
     bound = Capability.ELBO in run.model.capabilities
     if args.k is not None and (not bound or args.k < 1):
@@ -186,21 +188,35 @@ def cmd_eval(args) -> int:
 
 def _sample_metrics(args, run) -> int:
     """`genzoo eval RUN --metrics fid,kid,is,pr`: samples against a split of the run's data,
-    in the features of genzoo's classifier for the dataset (not Inception)."""
+    in the features of genzoo's classifier for the dataset, or with `--inception FILE` in
+    the standard FID Inception-v3's pool3."""
     from genzoo.apps.quality import evaluate_samples
 
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    r, info = evaluate_samples(run, names, args.n, args.split, args.seed, args.data_root)
+    r, info = evaluate_samples(
+        run, names, args.n, args.split, args.seed, args.data_root, args.inception
+    )
     print(f"{run.model_name} on {run.data_name}: {r['n_samples']:,} samples vs "
           f"{r['n_reference']:,} {args.split} images (seed {args.seed})")  # fmt: skip
-    print(f"  features: {info['identifier']}, genzoo's classifier for {info['dataset']} "
-          f"(test accuracy {info['test_accuracy']:.4f}); not Inception: compare only with "
-          "numbers from the same feature network")  # fmt: skip
+    if args.inception:
+        print(f"  features: Inception-v3 pool3 (weights sha256 {info['sha256'][:16]}), "
+              "images resized to 299x299; standard FID for RGB data like CIFAR-10, comparable "
+              "with papers only at their sample counts and reference set")  # fmt: skip
+        if info["stand_in"]:
+            print(f"  WARNING: {args.inception} holds genzoo's random stand-in weights, not "
+                  "Inception's: these numbers measure nothing")  # fmt: skip
+    else:
+        print(f"  features: {info['identifier']}, genzoo's classifier for {info['dataset']} "
+              f"(test accuracy {info['test_accuracy']:.4f}); not Inception: compare only with "
+              "numbers from the same feature network")  # fmt: skip
     if "fid" in r:
         print(f"  FID: {r['fid']:.3f}")
     if "kid_mean" in r:
         print(f"  KID: {r['kid_mean']:.4f} +- {r['kid_std']:.4f} (unbiased; subsets)")
-    if "is" in r:
+    if "is" in r and args.inception:
+        print(f"  IS: {r['is']:.3f} (softmax over Inception's 1008 unbiased logits; "
+              "one split, where papers average 10)")  # fmt: skip
+    elif "is" in r:
         print(f"  IS: {r['is']:.3f} (classifier-softmax score; at most the number of classes)")
     if "precision" in r:
         print(f"  precision: {r['precision']:.4f}   recall: {r['recall']:.4f} (k = 3)")
@@ -629,6 +645,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--n", type=int, default=10_000, help="with --metrics: samples (10000)")
     p.add_argument("--seed", type=int, default=0, help="with --metrics: sampling seed")
+    p.add_argument(
+        "--inception",
+        metavar="FILE",
+        help="with --metrics: standard FID Inception-v3 weights (.safetensors, converted from "
+        "pytorch-fid's pt_inception-2015-12-05-6726825d.pth) instead of genzoo's classifier",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("encode", help="codes of a dataset split from a run with an encoder")

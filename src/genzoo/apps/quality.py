@@ -1,5 +1,6 @@
 """Sample quality of any run that can sample: its samples against real images of its data,
-as the model sees them (the run's transform), in genzoo's feature network for the data."""
+as the model sees them (the run's transform), in genzoo's feature network for the data or,
+given the standard weights, in the FID Inception-v3."""
 
 from __future__ import annotations
 
@@ -18,11 +19,19 @@ def run_samples(run, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tens
     return to_unit_range(x, run.model.data.n_values, run.transform.scale)
 
 
-def evaluate_samples(run, metrics, n: int, split: str = "test", seed: int = 0, data_root=None):
-    """(the metrics of `genzoo.metrics.quality.sample_metrics`, the feature network's info)."""
+def evaluate_samples(
+    run, metrics, n: int, split: str = "test", seed: int = 0, data_root=None, inception=None
+):
+    """(the metrics of `genzoo.metrics.quality.sample_metrics`, the feature network's info).
+
+    inception: a safetensors file of the FID Inception-v3 weights, whose pool3 features
+    (and logits, for IS) replace genzoo's feature network; info then holds its "sha256",
+    "stand_in" and "identifier".
+    """
     from genzoo.apps.grid import to_unit_range
     from genzoo.apps.latent import run_inputs
     from genzoo.metrics.features import LABELLED_TWIN, feature_network
+    from genzoo.metrics.inception import load_inception
     from genzoo.metrics.quality import METRICS, sample_metrics
     from genzoo.train.run import load_splits
 
@@ -34,8 +43,16 @@ def evaluate_samples(run, metrics, n: int, split: str = "test", seed: int = 0, d
         raise GenzooError(f"--metrics takes a list of {', '.join(METRICS)}; got {metrics}")
     if n < 10:
         raise GenzooError("--n must be at least 10")
-    net, info = feature_network(LABELLED_TWIN.get(run.data_name, run.data_name), data_root)
+    if inception is not None:
+        net = load_inception(inception).to(model.device)
+        identifier = f"inception-v3-{net.sha256[:12]}"
+        info = {"identifier": identifier, "sha256": net.sha256, "stand_in": net.stand_in}
+        batch_size = 50  # 299x299 images
+    else:
+        net, info = feature_network(LABELLED_TWIN.get(run.data_name, run.data_name), data_root)
+        batch_size = 500
     splits = load_splits(run.data_name, data_root, run.train_config)
     reference = run_inputs(run, splits, split)[:n]
     reference = to_unit_range(reference, model.data.n_values, run.transform.scale)
-    return sample_metrics(run_samples(run, n, seed), reference, net, metrics), info
+    samples = run_samples(run, n, seed)
+    return sample_metrics(samples, reference, net, metrics, batch_size), info

@@ -1,9 +1,10 @@
 """Sample-quality metrics for any model that can sample: FID, KID, Inception Score, P/R.
 
-All four compare samples with reference images through a classifier, here genzoo's own
-per-dataset feature network (`genzoo.metrics.features`), NOT Inception-v3: the numbers are
-comparable between genzoo runs that use the same feature-network identifier, never with the
-Inception-based numbers in papers.
+All four compare samples with reference images through a classifier, by default genzoo's
+own per-dataset feature network (`genzoo.metrics.features`), NOT Inception-v3: the numbers
+are comparable between genzoo runs that use the same feature-network identifier, never with
+the Inception-based numbers in papers. Given the standard weights, the FID Inception-v3 of
+`genzoo.metrics.inception` takes its place, through the same functions.
 
 FID, Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash
 Equilibrium", NeurIPS 2017, arXiv:1706.08500. With Gaussians fitted to the features of real
@@ -38,6 +39,7 @@ from torch import Tensor, nn
 
 from genzoo.core.errors import GenzooError, UnknownNameError
 from genzoo.metrics.features import FeatureNet
+from genzoo.metrics.inception import InceptionV3
 
 METRICS = ("fid", "kid", "is", "pr")
 
@@ -171,7 +173,7 @@ def precision_recall(
 
 
 @torch.no_grad()
-def embed(net: FeatureNet, x: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
+def embed(net: FeatureNet | InceptionV3, x: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
     """Features (N, F) and class probabilities p(y|x) (N, K) of images x (N, C, H, W) in [0, 1]."""
     device = next(net.parameters()).device
     features, probs = [], []
@@ -182,12 +184,14 @@ def embed(net: FeatureNet, x: Tensor, batch_size: int = 500) -> tuple[Tensor, Te
     return torch.cat(features), torch.cat(probs)
 
 
-def _check_images(x: Tensor, what: str, net: FeatureNet) -> None:
-    C, S = net.in_channels, net.image_size
-    if x.ndim != 4 or tuple(x.shape[1:]) != (C, S, S):
-        raise GenzooError(
-            f"{what} have shape {tuple(x.shape)}; the feature network takes (N, {C}, {S}, {S})"
-        )
+def _check_images(x: Tensor, what: str, net: FeatureNet | InceptionV3) -> None:
+    if isinstance(net, InceptionV3):  # resizes any image, repeats grey to RGB
+        fits, takes = x.ndim == 4 and x.shape[1] in (1, 3), "(N, 1 or 3, H, W)"
+    else:
+        C, S = net.in_channels, net.image_size
+        fits, takes = x.ndim == 4 and tuple(x.shape[1:]) == (C, S, S), f"(N, {C}, {S}, {S})"
+    if not fits:
+        raise GenzooError(f"{what} have shape {tuple(x.shape)}; the feature network takes {takes}")
     if not x.is_floating_point() or x.min() < 0 or x.max() > 1:
         raise GenzooError(f"{what} must be float images in [0, 1] (scale uint8 levels first)")
 
@@ -195,7 +199,7 @@ def _check_images(x: Tensor, what: str, net: FeatureNet) -> None:
 def sample_metrics(
     samples: Tensor,
     reference: Tensor,
-    net: FeatureNet,
+    net: FeatureNet | InceptionV3,
     metrics: Sequence[str] = METRICS,
     batch_size: int = 500,
     *,
@@ -208,6 +212,7 @@ def sample_metrics(
 
     metrics: any of "fid", "kid" (kid_mean, kid_std), "is" (one split over all samples) and
     "pr" (precision, recall with k nearest neighbours). Also returns n_samples, n_reference.
+    batch_size images go through the network at once: ~50 suits Inception-v3 at 299x299.
     """
     unknown = [name for name in metrics if name not in METRICS]
     if unknown:
