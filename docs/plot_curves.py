@@ -9,17 +9,18 @@ For each run: <name>.csv (epoch, the validation number in nats: the NLL for exac
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from genzoo.apps.bench import read_metrics
+from genzoo.apps.grid import pyplot
 
 KEYS = ("nll_nats", "neg_elbo_nats", "neg_iwae_nats")  # exact NLL, −ELBO or −IWAE_k
 
 
 def valid_curve(run: Path) -> tuple[str, list[tuple[float, float]]]:
     key, rows = KEYS[0], []
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if record["split"] == "valid":
+    for record in read_metrics(run / "metrics.jsonl"):
+        if record.get("split") == "valid":
             key = next(k for k in KEYS if k in record)
             rows.append((record["epoch"], record[key]))
     return key, rows
@@ -38,11 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for run in args.runs:
         key, curve = valid_curve(run)
