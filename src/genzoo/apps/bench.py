@@ -205,7 +205,9 @@ def measure_run(run_dir: Path, out_dir: Path, data_root=None,
         if Capability.SAMPLE not in caps:
             raise GenzooError(f"{row.model} does not sample")
         n = len(splits.test)
-        values, _ = evaluate_samples(run, ["fid", "kid"], n, "test", data_root=data_root)
+        values, _ = evaluate_samples(
+            run, ["fid", "kid"], n, "test", data_root=data_root, splits=splits
+        )
         row.fid, row.kid = values["fid"], values["kid_mean"]
 
     def anomaly():

@@ -20,13 +20,21 @@ def run_samples(run, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tens
 
 
 def evaluate_samples(
-    run, metrics, n: int, split: str = "test", seed: int = 0, data_root=None, inception=None
+    run,
+    metrics,
+    n: int,
+    split: str = "test",
+    seed: int = 0,
+    data_root=None,
+    inception=None,
+    splits=None,
 ):
     """(the metrics of `genzoo.metrics.quality.sample_metrics`, the feature network's info).
 
     inception: a safetensors file of the FID Inception-v3 weights, whose pool3 features
     (and logits, for IS) replace genzoo's feature network; info then holds its "sha256",
-    "stand_in" and "identifier".
+    "stand_in" and "identifier". splits: the run's data if already loaded (as `load_splits`
+    gives it), else loaded here.
     """
     from genzoo.apps.grid import to_unit_range
     from genzoo.apps.latent import run_inputs
@@ -51,7 +59,8 @@ def evaluate_samples(
     else:
         net, info = feature_network(LABELLED_TWIN.get(run.data_name, run.data_name), data_root)
         batch_size = 500
-    splits = load_splits(run.data_name, data_root, run.train_config)
+    if splits is None:
+        splits = load_splits(run.data_name, data_root, run.train_config)
     reference = run_inputs(run, splits, split)[:n]
     reference = to_unit_range(reference, model.data.n_values, run.transform.scale)
     samples = run_samples(run, n, seed)
