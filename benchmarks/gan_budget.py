@@ -149,6 +149,9 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-gan"))
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip the reference DCGAN and the throughput"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.throughput_only:
@@ -185,21 +188,19 @@ def main() -> None:
         run = runs[name] = load_run(run_dir)
         r, _ = evaluate_samples(run, metrics, args.n, "test", 0, args.data_root)
         steps = _steps(run_dir)
-        print(f"{name:<18}{steps:>8}{throughput(run_dir):>10.0f}{r['fid']:>9.2f}"
-              f"{r['kid_mean']:>9.2f}{r['is']:>7.2f}{r['precision']:>7.3f}{r['recall']:>7.3f}",
-              flush=True)  # fmt: skip
+        print_row(name, steps, throughput(run_dir), r)
 
     splits = gdata.load("mnist", args.data_root)
     transform = Transform(n_levels=256, scale="symmetric")
-    torch.manual_seed(0)
-    reference = ReferenceDCGAN()
-    steps, rate = reference.train(transform.fixed(splits.train, "train"), 128, args.budget)
-    torch.manual_seed(0)
-    fake = (reference.sample(args.n) + 1) / 2
-    real = splits.test[: args.n].float() / 255
-    r = sample_metrics(fake.clamp(0, 1), real, net, metrics)
-    print(f"{'reference DCGAN':<18}{steps:>8}{rate:>10.0f}{r['fid']:>9.2f}{r['kid_mean']:>9.2f}"
-          f"{r['is']:>7.2f}{r['precision']:>7.3f}{r['recall']:>7.3f}")  # fmt: skip
+    if not args.no_reference:
+        torch.manual_seed(0)
+        reference = ReferenceDCGAN()
+        steps, rate = reference.train(transform.fixed(splits.train, "train"), 128, args.budget)
+        torch.manual_seed(0)
+        fake = (reference.sample(args.n) + 1) / 2
+        real = splits.test[: args.n].float() / 255
+        r = sample_metrics(fake.clamp(0, 1), real, net, metrics)
+        print_row("reference DCGAN", steps, rate, r)
 
     if "cgan" in runs:
         print("\n# CGAN: the classifier's accuracy on 1,000 samples per requested label")
@@ -225,7 +226,13 @@ def main() -> None:
         accuracy = counts[rows, cols].sum().item() / len(codes)
         print("\n# InfoGAN: test-set clustering accuracy of the categorical code (Hungarian map)")
         print(f"  {accuracy:.4f} (error {1 - accuracy:.4f}; the paper reports about 5 % error)")
-    interleaved_throughput()
+    if not args.no_reference:
+        interleaved_throughput()
+
+
+def print_row(name: str, steps: int, rate: float, r: dict[str, float]) -> None:
+    print(f"{name:<18}{steps:>8}{rate:>10.0f}{r['fid']:>9.2f}{r['kid_mean']:>9.2f}{r['is']:>7.2f}"
+          f"{r['precision']:>7.3f}{r['recall']:>7.3f}", flush=True)  # fmt: skip
 
 
 def _steps(run_dir: Path) -> int:
