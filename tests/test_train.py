@@ -215,3 +215,17 @@ def test_cpu_budget_stops_training_and_says_so(tmp_path):
                  run_dir=tmp_path, **QUIET)  # fmt: skip
     assert result.stopped == "cpu_budget" and 0 < result.step < 10**6
     assert (tmp_path / "checkpoint.safetensors").exists()
+
+
+def test_an_interrupted_report_names_the_validation_number_and_how_to_resume(tmp_path):
+    from genzoo.train.loop import FitResult
+    from genzoo.train.run import load_splits, train_run, write_report
+
+    settings = {"max_steps": "2", "progress": "false", "tensorboard": "false", "n_samples": "0"}
+    run = train_run("fvsbn", "digits", settings, run_dir=tmp_path / "run")
+    splits = load_splits("digits", None, run.train_config)
+    write_report(run, splits, FitResult(step=2, stopped="interrupted", best_val_nll=30.5), 1.0)
+    report = (run.path / "report.md").read_text()
+    assert "Best validation NLL so far: 30.50 nats" in report
+    assert f"genzoo train --resume {run.path}" in report
+    assert "not a likelihood" not in report and "| test |" not in report

@@ -224,8 +224,13 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
     ]
     if run.has_likelihood and result.stopped != "interrupted":
         lines += likelihood_table(run, splits, result)
+    elif result.best_val_nll is not None and run.has_likelihood:  # interrupted
+        what = {"nll": "NLL", "neg_elbo": "−ELBO", "neg_iwae": "−IWAE_k"}[model.validation_metric]
+        lines += [f"Best validation {what} so far: {result.best_val_nll:.2f} nats per example. "
+                  "Interrupted: the valid and test table is written when the run completes "
+                  f"(`genzoo train --resume {run.path}`).", ""]  # fmt: skip
     elif result.best_val_nll is not None:
-        lines += [f"Best validation {model.validation_metric} NLL: {result.best_val_nll:.2f} "
+        lines += [f"Best validation {model.validation_metric}: {result.best_val_nll:.2f} "
                   "nats per example (not a likelihood of x).", ""]  # fmt: skip
     warnings = run.path / "progress" / "warnings.txt"
     if warnings.exists():
