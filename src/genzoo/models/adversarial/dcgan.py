@@ -10,11 +10,11 @@ output; LeakyReLU(0.2) in D; no fully connected hidden layers. Training (Sec. 4)
 learning rate 2e-4 and β1 = 0.5, weights from N(0, 0.02), batch 128.
 
 Deviations from the paper: two stride-2 layers each way (the paper's 64x64 nets have four),
-so the same net serves 8x8, 28x28 and 32x32 images; G starts from a linear projection of z
-whose BatchNorm normalises each of its C·H·W units (BatchNorm1d), where the authors' code
-normalises the reshaped projection per channel. On MNIST at equal steps this net and a
-per-channel one in the PyTorch example's style reach the same FID within seed noise
-(benchmarks/dcgan_equal_steps.py).
+so the same net serves 8x8, 28x28 and 32x32 images. G starts from a linear projection of z
+whose BatchNorm normalises each of its C·H·W units (BatchNorm1d), as the authors' Theano
+code does (batchnorm of T.dot(Z, w), then reshape); the PyTorch example starts with a
+transposed convolution and per-channel BatchNorm instead. On MNIST at equal steps the two
+reach the same FID within seed noise (benchmarks/dcgan_equal_steps.py).
 """
 
 from __future__ import annotations
