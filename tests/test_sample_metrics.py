@@ -308,3 +308,12 @@ def test_images_outside_the_unit_range_or_of_the_wrong_shape_are_refused(
         sample_metrics(digits.test, test_images, net)  # uint8 levels, not scaled
     with pytest.raises(GenzooError, match="shape"):
         sample_metrics(torch.rand(10, 3, 8, 8), test_images, net)
+
+
+def test_images_of_the_wrong_shape_are_refused_with_what_the_network_takes():
+    from genzoo.metrics.features import FeatureNet, FeatureNetConfig
+
+    net = FeatureNet(1, 8, 10, FeatureNetConfig())
+    good, bad = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 28, 28)
+    with pytest.raises(GenzooError, match=r"\(4, 1, 28, 28\).*takes \(N, 1, 8, 8\)"):
+        sample_metrics(bad, good, net, ("fid",))

@@ -86,6 +86,11 @@ class FeatureNet(nn.Module):
     def num_features(self) -> int:
         return self.config.feature_dim
 
+    def input_mismatch(self, x: Tensor) -> str | None:
+        """None if x is a batch this network takes, else the shape it takes."""
+        C, S = self.in_channels, self.image_size
+        return None if x.ndim == 4 and tuple(x.shape[1:]) == (C, S, S) else f"(N, {C}, {S}, {S})"
+
     def features(self, x: Tensor) -> Tensor:
         """The penultimate layer, (B, F), for x of shape (B, C, H, W) in [0, 1]."""
         return self.body(2 * x - 1)

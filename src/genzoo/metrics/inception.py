@@ -252,6 +252,10 @@ class InceptionV3(nn.Module):
     def train(self, mode: bool = True) -> InceptionV3:
         return super().train(False)  # BatchNorm must keep its running statistics
 
+    def input_mismatch(self, x: Tensor) -> str | None:
+        """None if x is a batch this network takes (any size: it resizes), else what it takes."""
+        return None if x.ndim == 4 and x.shape[1] in (1, 3) else "(N, 1 or 3, H, W)"
+
     def features(self, x: Tensor) -> Tensor:
         """pool3, (B, 2048), of images (B, 1 or 3, H, W) in [0, 1]."""
         if x.shape[1] == 1:

@@ -185,12 +185,8 @@ def embed(net: FeatureNet | InceptionV3, x: Tensor, batch_size: int = 500) -> tu
 
 
 def _check_images(x: Tensor, what: str, net: FeatureNet | InceptionV3) -> None:
-    if isinstance(net, InceptionV3):  # resizes any image, repeats grey to RGB
-        fits, takes = x.ndim == 4 and x.shape[1] in (1, 3), "(N, 1 or 3, H, W)"
-    else:
-        C, S = net.in_channels, net.image_size
-        fits, takes = x.ndim == 4 and tuple(x.shape[1:]) == (C, S, S), f"(N, {C}, {S}, {S})"
-    if not fits:
+    takes = net.input_mismatch(x)
+    if takes is not None:
         raise GenzooError(f"{what} have shape {tuple(x.shape)}; the feature network takes {takes}")
     if not x.is_floating_point() or x.min() < 0 or x.max() > 1:
         raise GenzooError(f"{what} must be float images in [0, 1] (scale uint8 levels first)")
