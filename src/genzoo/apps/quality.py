@@ -55,13 +55,11 @@ def evaluate_samples(
         net = load_inception(inception).to(model.device)
         identifier = f"inception-v3-{net.sha256[:12]}"
         info = {"identifier": identifier, "sha256": net.sha256, "stand_in": net.stand_in}
-        batch_size = 50  # 299x299 images
     else:
         net, info = feature_network(LABELLED_TWIN.get(run.data_name, run.data_name), data_root)
-        batch_size = 500
     if splits is None:
         splits = load_splits(run.data_name, data_root, run.train_config)
     reference = run_inputs(run, splits, split)[:n]
     reference = to_unit_range(reference, model.data.n_values, run.transform.scale)
     samples = run_samples(run, n, seed)
-    return sample_metrics(samples, reference, net, metrics, batch_size), info
+    return sample_metrics(samples, reference, net, metrics), info

@@ -63,6 +63,8 @@ class TrainSettings:
 class FeatureNet(nn.Module):
     """A small CNN classifier for (C, H, W) images with values in [0, 1]."""
 
+    batch_size = 500  # images per forward pass when embedding a sample set
+
     def __init__(self, in_channels: int, image_size: int, n_classes: int, config: FeatureNetConfig):
         super().__init__()
         self.in_channels, self.image_size, self.n_classes = in_channels, image_size, n_classes

@@ -225,6 +225,7 @@ class InceptionV3(nn.Module):
     """
 
     num_features = NUM_FEATURES
+    batch_size = 50  # images per forward pass: each is resized to 299x299
 
     def __init__(self):
         super().__init__()

@@ -197,7 +197,7 @@ def sample_metrics(
     reference: Tensor,
     net: FeatureNet | InceptionV3,
     metrics: Sequence[str] = METRICS,
-    batch_size: int = 500,
+    batch_size: int | None = None,
     *,
     k: int = 3,
     kid_subsets: int = 100,
@@ -208,7 +208,7 @@ def sample_metrics(
 
     metrics: any of "fid", "kid" (kid_mean, kid_std), "is" (one split over all samples) and
     "pr" (precision, recall with k nearest neighbours). Also returns n_samples, n_reference.
-    batch_size images go through the network at once: ~50 suits Inception-v3 at 299x299.
+    batch_size images go through the network at once; by default, the network's own.
     """
     unknown = [name for name in metrics if name not in METRICS]
     if unknown:
@@ -217,6 +217,7 @@ def sample_metrics(
         )
     _check_images(samples, "samples", net)
     _check_images(reference, "reference images", net)
+    batch_size = batch_size or net.batch_size
     f_fake, p_fake = embed(net, samples, batch_size)
     result: dict[str, float] = {"n_samples": len(samples), "n_reference": len(reference)}
     if {"fid", "kid", "pr"} & set(metrics):
