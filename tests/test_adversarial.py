@@ -216,6 +216,8 @@ def test_gan_commands_on_digits(tmp_path, capsys):
     assert main([*metrics, "--metrics", "fid,is,pr"]) == 0
     out = capsys.readouterr().out
     assert "digits-featnet-" in out and "FID:" in out and "precision:" in out
+    counts = out.split("(classifier's argmax): ")[1].splitlines()[0].split()
+    assert len(counts) == 10 and sum(map(int, counts)) == 100
     assert main([*metrics, "--metrics", "fid,bleu"]) == 2
 
 

@@ -284,14 +284,24 @@ def test_sample_metrics_reports_every_metric(digits_net, digits, test_images):
     valid = scale_to_unit(digits.valid, digits.n_levels)
     result = sample_metrics(valid, test_images, net, kid_subset_size=100, kid_subsets=10)
     expected_keys = {"fid", "kid_mean", "kid_std", "is", "precision", "recall"}
-    assert expected_keys | {"n_samples", "n_reference"} == set(result)
+    assert expected_keys | {"class_counts", "n_samples", "n_reference"} == set(result)
     assert all(math.isfinite(result[key]) for key in expected_keys)
     assert result["n_samples"] == len(valid) and result["n_reference"] == len(test_images)
-    assert set(sample_metrics(valid, test_images, net, metrics=("is",))) == {
-        "is",
-        "n_samples",
-        "n_reference",
-    }
+    only_is = sample_metrics(valid, test_images, net, metrics=("is",))
+    assert set(only_is) == {"is", "class_counts", "n_samples", "n_reference"}
+
+
+def test_class_counts_are_the_classifier_argmax_histogram(digits_net, digits, test_images):
+    net, _, _ = digits_net
+    valid = scale_to_unit(digits.valid, digits.n_levels)
+    with torch.no_grad():
+        predicted = net(valid).argmax(1)
+    expected = [int((predicted == k).sum()) for k in range(10)]
+    only_threes = valid[predicted == 3]  # a "collapsed" sampler: everything in one class
+    assert sample_metrics(valid, test_images, net, ("is",))["class_counts"] == expected
+    assert sample_metrics(only_threes, test_images, net, ("is",))["class_counts"] == [
+        len(only_threes) if k == 3 else 0 for k in range(10)
+    ]
 
 
 def test_unknown_metric_name_is_refused(digits_net, test_images):

@@ -218,6 +218,9 @@ def _sample_metrics(args, run) -> int:
               "one split, where papers average 10)")  # fmt: skip
     elif "is" in r:
         print(f"  IS: {r['is']:.3f} (classifier-softmax score; at most the number of classes)")
+        counts = r["class_counts"]
+        print(f"  samples per class 0-{len(counts) - 1} (classifier's argmax): "
+              + " ".join(str(c) for c in counts))  # fmt: skip
     if "precision" in r:
         print(f"  precision: {r['precision']:.4f}   recall: {r['recall']:.4f} (k = 3)")
     return 0

@@ -203,11 +203,13 @@ def sample_metrics(
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
     seed: int = 0,
-) -> dict[str, float]:
+) -> dict[str, float | list[int]]:
     """Metrics of generated `samples` against `reference` images, both (N, C, H, W) in [0, 1].
 
-    metrics: any of "fid", "kid" (kid_mean, kid_std), "is" (one split over all samples) and
-    "pr" (precision, recall with k nearest neighbours). Also returns n_samples, n_reference.
+    metrics: any of "fid", "kid" (kid_mean, kid_std), "is" (one split over all samples, and
+    class_counts: how many samples the network puts in each class, the balance that a
+    partly collapsed generator loses) and "pr" (precision, recall with k nearest
+    neighbours). Also returns n_samples, n_reference.
     batch_size images go through the network at once; by default, the network's own.
     """
     unknown = [name for name in metrics if name not in METRICS]
@@ -219,7 +221,8 @@ def sample_metrics(
     _check_images(reference, "reference images", net)
     batch_size = batch_size or net.batch_size
     f_fake, p_fake = embed(net, samples, batch_size)
-    result: dict[str, float] = {"n_samples": len(samples), "n_reference": len(reference)}
+    result: dict[str, float | list[int]] = {"n_samples": len(samples)}
+    result["n_reference"] = len(reference)
     if {"fid", "kid", "pr"} & set(metrics):
         f_real, _ = embed(net, reference, batch_size)
     if "fid" in metrics:
@@ -230,6 +233,7 @@ def sample_metrics(
         )
     if "is" in metrics:
         result["is"], _ = inception_score(p_fake)
+        result["class_counts"] = p_fake.argmax(1).bincount(minlength=p_fake.shape[1]).tolist()
     if "pr" in metrics:
         result["precision"], result["recall"] = precision_recall(f_real, f_fake, k, batch_size)
     return result
