@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-gan"))
+    parser.add_argument("--seed", type=int, default=0, help="training seed of every model")
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the reference DCGAN and the throughput"
@@ -171,8 +172,9 @@ def main() -> None:
 
     print(f"# command: {' '.join(['.venv/bin/python', *sys.argv])}")
     print(f"# cpu: {cpu_model()}; torch {torch.__version__}, 1 thread; load {loadavg()}")
-    print(f"# MNIST (train 50,000); budget {args.budget:.0f} CPU s per model; metrics on "
-          f"{args.n:,} samples vs the first {args.n:,} test images")  # fmt: skip
+    print(f"# MNIST (train 50,000); budget {args.budget:.0f} CPU s per model, training seed "
+          f"{args.seed}; metrics on {args.n:,} samples vs the first {args.n:,} test "
+          "images")  # fmt: skip
     net, info = feature_network("mnist", args.data_root)
     print(f"# features: {info['identifier']} (genzoo's MNIST classifier, test accuracy "
           f"{info['test_accuracy']:.4f}); not Inception")  # fmt: skip
@@ -184,7 +186,8 @@ def main() -> None:
     for name in args.models.split(","):
         run_dir = args.runs / name
         settings = {"cpu_budget": str(args.budget), "epochs": "1000", "num_threads": "1",
-                    "progress": "false", "batch_size": str(BATCH.get(name, 64))}  # fmt: skip
+                    "progress": "false", "batch_size": str(BATCH.get(name, 64)),
+                    "seed": str(args.seed)}  # fmt: skip
         if not (run_dir / "report.md").exists():
             train_run(name, "mnist", settings, run_dir=run_dir, data_root=args.data_root,
                       command=f"benchmarks/gan_budget.py ({name})")  # fmt: skip
