@@ -221,8 +221,10 @@ def sample_metrics(
     _check_images(reference, "reference images", net)
     batch_size = batch_size or net.batch_size
     f_fake, p_fake = embed(net, samples, batch_size)
-    result: dict[str, float | list[int]] = {"n_samples": len(samples)}
-    result["n_reference"] = len(reference)
+    result: dict[str, float | list[int]] = {
+        "n_samples": len(samples),
+        "n_reference": len(reference),
+    }
     if {"fid", "kid", "pr"} & set(metrics):
         f_real, _ = embed(net, reference, batch_size)
     if "fid" in metrics:
