@@ -24,6 +24,9 @@ from genzoo.core.units import bits_per_dim
 from genzoo.train.checkpoint import RUN_FORMAT, load_model_weights, read_json, write_json
 from genzoo.train.config import TrainConfig
 
+# how reports name each model's validation metric (GenerativeModel.validation_metric)
+VALIDATION_NAMES = {"nll": "NLL", "neg_elbo": "−ELBO", "neg_iwae": "−IWAE_k"}
+
 
 @dataclass
 class Run:
@@ -225,7 +228,7 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
     if run.has_likelihood and result.stopped != "interrupted":
         lines += likelihood_table(run, splits, result)
     elif result.best_val_nll is not None and run.has_likelihood:  # interrupted
-        what = {"nll": "NLL", "neg_elbo": "−ELBO", "neg_iwae": "−IWAE_k"}[model.validation_metric]
+        what = VALIDATION_NAMES[model.validation_metric]
         lines += [f"Best validation {what} so far: {result.best_val_nll:.2f} nats per example. "
                   "Interrupted: the valid and test table is written when the run completes "
                   f"(`genzoo train --resume {run.path}`).", ""]  # fmt: skip
@@ -279,7 +282,7 @@ def likelihood_table(run: Run, splits, result) -> list[str]:
             f"| {r['prior_fitting_nats']:.2f} | {r['iwae_nll_nats']:.2f} "
             f"| {r['iwae_bits_per_dim']:.4f} |"
         )
-    bound = "−IWAE_k" if model.validation_metric == "neg_iwae" else "−ELBO"
+    bound = VALIDATION_NAMES[model.validation_metric]
     lines += ["", f"Weights: the best validation {bound} ({result.best_val_nll:.2f} nats).", ""]
     if getattr(model.config, "beta", 1.0) != 1.0:
         lines += [f"Trained with beta={model.config.beta}: the training objective was not an "
