@@ -229,3 +229,35 @@ def test_an_interrupted_report_names_the_validation_number_and_how_to_resume(tmp
     assert "Best validation NLL so far: 30.50 nats" in report
     assert f"genzoo train --resume {run.path}" in report
     assert "not a likelihood" not in report and "| test |" not in report
+
+
+SHORT_RUN = {"max_steps": "2", "progress": "false", "tensorboard": "false", "n_samples": "0"}
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path):
+    from genzoo.train.run import train_run
+
+    source = train_run("vae", "digits", SHORT_RUN, run_dir=tmp_path / "vae")
+    iwae = dict(SHORT_RUN, objective="iwae", k="4", lr="0")  # lr 0: the weights stay as loaded
+    run = train_run("vae", "digits", iwae, run_dir=tmp_path / "iwae", init_from=source.path)
+    for (name, a), b in zip(
+        source.model.state_dict().items(), run.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    assert run.model.config.objective == "iwae"
+    report = (run.path / "report.md").read_text()
+    assert f"initialised from the trained weights of `{source.path}`" in report
+
+
+def test_init_from_refuses_another_model_or_shape_and_writes_nothing(tmp_path):
+    from genzoo.train.run import train_run
+
+    source = train_run("vae", "digits", SHORT_RUN, run_dir=tmp_path / "vae")
+    with pytest.raises(GenzooError, match="is a vae run, not fvsbn"):
+        train_run("fvsbn", "digits", SHORT_RUN, run_dir=tmp_path / "a", init_from=source.path)
+    with pytest.raises(CheckpointError, match="does not fit the model configured here"):
+        train_run("vae", "digits", dict(SHORT_RUN, latent_dim="3"), run_dir=tmp_path / "b",
+                  init_from=source.path)  # fmt: skip
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(GenzooError, match="cannot be combined with --resume"):
+        train_run(None, "digits", {}, run_dir=source.path, resume=True, init_from=source.path)

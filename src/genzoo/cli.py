@@ -52,6 +52,7 @@ def cmd_train(args) -> int:
         data_root=args.data_root,
         resume=args.resume is not None,
         command=args.command_line,
+        init_from=args.init_from,
     )
     return _finish(run)
 
@@ -609,6 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a model or training setting, e.g. --set max_steps=200",
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    p.add_argument(
+        "--init-from",
+        metavar="RUN_DIR",
+        help="start from the trained weights of a run of the same model and data shape "
+        "(fresh optimizer; model settings such as objective=iwae may differ)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw samples from a trained run into a PNG grid")

@@ -104,18 +104,25 @@ def save_model(path: Path, model: torch.nn.Module, meta: dict) -> None:
     save_tensors(path, model.state_dict(), MODEL_FORMAT, meta)
 
 
-def load_model_weights(path: Path, model: torch.nn.Module) -> dict:
+def load_model_weights(
+    path: Path, model: torch.nn.Module, target: str = "the model in config.json"
+) -> dict:
     tensors, meta = load_tensors(path, MODEL_FORMAT)
-    _load_state(model, tensors, path)
+    _load_state(model, tensors, path, target)
     return meta
 
 
-def _load_state(model: torch.nn.Module, state: dict[str, Tensor], path: Path) -> None:
+def _load_state(
+    model: torch.nn.Module,
+    state: dict[str, Tensor],
+    path: Path,
+    target: str = "the model in config.json",
+) -> None:
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
-        raise CheckpointError(f"{path} does not fit the model in config.json: {first}") from None
+        raise CheckpointError(f"{path} does not fit {target}: {first}") from None
 
 
 def save_checkpoint(path: Path, model, optimizer, state: dict) -> None:

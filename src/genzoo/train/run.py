@@ -142,11 +142,18 @@ def train_run(
     data_root: str | Path | None = None,
     resume: bool = False,
     command: str | None = None,
+    init_from: str | Path | None = None,
 ) -> Run:
-    """Train (or resume) `model_name` on `data_name` in a run directory; returns the Run."""
+    """Train (or resume) `model_name` on `data_name` in a run directory; returns the Run.
+
+    `init_from` starts a new run from another run's trained weights (its model.safetensors)
+    with a fresh optimizer and schedule, e.g. a VAE continued under the IWAE objective.
+    """
     from genzoo.train.loop import fit
 
     overrides = dict(overrides or {})
+    if resume and init_from is not None:
+        raise GenzooError("--init-from starts a new run; it cannot be combined with --resume")
     if resume:
         run_dir = Path(run_dir)
         cfg = read_json(run_dir / "config.json")
@@ -170,6 +177,10 @@ def train_run(
     info = transform.data_info(splits)
     torch.manual_seed(train_config.seed)
     model = spec.cls(model_config, info)
+    if init_from is not None:
+        init_from = str(init_weights(model, model_name, info, Path(init_from)))
+    elif resume:
+        init_from = cfg.get("init_from")
 
     command = command or f"genzoo.train_run({model_name!r}, {data_name!r}, {overrides!r})"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -184,6 +195,7 @@ def train_run(
             "transform": dataclasses.asdict(transform),
             "train": config_to_json(train_config),
             "protocol": splits.protocol,
+            **({"init_from": init_from} if init_from else {}),
             "commands": ([*cfg.get("commands", [])] if resume else []) + [command],
         },
     )
@@ -207,15 +219,30 @@ def train_run(
     return run
 
 
+def init_weights(model, model_name: str, info: DataInfo, source: Path) -> Path:
+    """Load the trained weights of the run at `source` into `model` (same model and data shape)."""
+    cfg = read_run_config(source)
+    if cfg.get("model") != model_name:
+        raise GenzooError(f"--init-from {source} is a {cfg.get('model')} run, not {model_name}")
+    if cfg.get("data_info") != info.to_json():
+        raise GenzooError(f"--init-from {source} was trained on data of another shape or "
+                          f"alphabet ({cfg.get('data_info')}, here {info.to_json()})")  # fmt: skip
+    load_model_weights(source / "model.safetensors", model, "the model configured here")
+    return source
+
+
 def write_report(run: Run, splits, result, seconds: float) -> None:
     """samples.png and report.md for a finished (or interrupted) run."""
     from genzoo.apps.grid import save_grid, to_unit_range
 
     model, cfg = run.model, run.train_config
+    config = read_json(run.path / "config.json")
+    init_from = config.get("init_from")
     lines = [
         f"# {run.model_name} on {run.data_name}",
         "",
-        *(f"- command: `{c}`" for c in read_json(run.path / "config.json")["commands"]),
+        *(f"- command: `{c}`" for c in config["commands"]),
+        *([f"- initialised from the trained weights of `{init_from}`"] if init_from else []),
         f"- stopped: {result.stopped} at step {result.step} "
         f"(epoch {result.step / math.ceil(len(splits.train) / cfg.batch_size):.1f})",
         f"- training loop, all sessions: {result.cpu_seconds:.0f} s CPU, "
@@ -297,16 +324,22 @@ def describe_transform(t) -> str:
     return ", ".join(parts)
 
 
-def load_run(run_dir: str | Path) -> Run:
-    """Rebuild a run's model from config.json and model.safetensors alone (no dataset)."""
-    from genzoo.data import Transform
-
-    path = Path(run_dir)
+def read_run_config(path: Path) -> dict:
+    """config.json of the run directory `path`, checked to be a genzoo run's."""
     if not path.is_dir():
         raise CheckpointError(f"{path} is not a directory: give a genzoo run directory")
     cfg = read_json(path / "config.json")
     if cfg.get("format") != RUN_FORMAT:
         raise CheckpointError(f"{path / 'config.json'} is not a genzoo run config")
+    return cfg
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Rebuild a run's model from config.json and model.safetensors alone (no dataset)."""
+    from genzoo.data import Transform
+
+    path = Path(run_dir)
+    cfg = read_run_config(path)
     try:
         spec = get_model(cfg["model"])
         model_config = config_from_json(spec.cls.Config, cfg["model_config"])
