@@ -120,6 +120,30 @@ def test_discriminator_steps_move_only_d_and_generator_steps_only_g(name, every)
     assert int(model.d_steps) == 2
 
 
+def test_wgan_warmup_schedule_is_the_authors_loop():
+    from genzoo.models.adversarial.wgan import critic_steps_end_here
+
+    expected = []  # the authors' loop: critic steps, then one generator step, repeated
+    for g in range(1600):
+        n_critic = 100 if g < 25 or g % 500 == 0 else 5
+        expected += [False] * (n_critic - 1) + [True]
+    got = [critic_steps_end_here(d, 5) for d in range(1, len(expected) + 1)]
+    assert got == expected
+
+
+def test_wgan_with_warmup_moves_the_generator_only_after_100_critic_steps():
+    torch.manual_seed(0)
+    model = create_model("wgan", IMAGES, network="mlp", hidden_dims=(8,), latent_dim=2,
+                         critic_warmup=True)  # fmt: skip
+    optimizer = model.make_optimizer(1e-3)
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    g = snapshot(model.generator)
+    for _ in range(99):
+        assert "g_loss" not in model.update(x, optimizer)
+    assert not moved(model.generator, g)
+    assert "g_loss" in model.update(x, optimizer) and moved(model.generator, g)
+
+
 def test_gradient_step_moves_only_the_named_parameters():
     from genzoo.core.model import gradient_step
 

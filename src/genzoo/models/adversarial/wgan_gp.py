@@ -42,6 +42,7 @@ class WGANGPConfig(AdversarialConfig):
     betas: tuple[float, ...] = (0.0, 0.9)  # Alg. 1: β1, β2
     gp_weight: float = 10.0  # Alg. 1: λ
     n_critic: int = 5  # Alg. 1
+    critic_warmup: bool = False  # WGAN's warm-up schedule (wgan.py); not in this paper
 
 
 @register("wgan-gp", family="adversarial", description="WGAN with gradient penalty")
