@@ -4,7 +4,8 @@
         --runs runs/bench-gan-900 | tee benchmarks/results/gan_budget_900.txt
 
 (The committed 15-minute results ran this as two processes, one per core, splitting the
-models with --models and giving one of them --no-reference; gan_budget.txt is 300 s.)
+models with --models and giving one of them --no-reference; gan_budget.txt is 300 s.
+`--set critic_warmup=true` made gan_budget_900_wgan_warmup.txt.)
 
 Every model trains for `--budget` CPU seconds on one thread (run directories under
 --runs), then draws --n samples, scored against the first --n test images in the features
@@ -152,6 +153,9 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-gan"))
     parser.add_argument("--seed", type=int, default=0, help="training seed of every model")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for every model trained, e.g. critic_warmup=true "
+                        "(wgan)")  # fmt: skip
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the reference DCGAN and the throughput"
@@ -165,6 +169,7 @@ def main() -> None:
 
     from genzoo import data as gdata
     from genzoo.apps.quality import evaluate_samples
+    from genzoo.cli import parse_sets
     from genzoo.data import Transform
     from genzoo.metrics.features import feature_network
     from genzoo.metrics.quality import sample_metrics
@@ -188,6 +193,7 @@ def main() -> None:
         settings = {"cpu_budget": str(args.budget), "epochs": "1000", "num_threads": "1",
                     "progress": "false", "batch_size": str(BATCH.get(name, 64)),
                     "seed": str(args.seed)}  # fmt: skip
+        settings.update(parse_sets(args.set))
         if not (run_dir / "report.md").exists():
             train_run(name, "mnist", settings, run_dir=run_dir, data_root=args.data_root,
                       command=f"benchmarks/gan_budget.py ({name})")  # fmt: skip

@@ -16,7 +16,7 @@ SPLITS = ["train", "valid", "test"]
 EXIT_INTERRUPTED = 130
 
 
-def _parse_sets(pairs: list[str]) -> dict[str, str]:
+def parse_sets(pairs: list[str]) -> dict[str, str]:
     from genzoo.core.errors import GenzooError
 
     out = {}
@@ -47,7 +47,7 @@ def cmd_train(args) -> int:
     run = train_run(
         args.model,
         args.data,
-        _parse_sets(args.set),
+        parse_sets(args.set),
         run_dir=args.resume or args.run_dir,
         data_root=args.data_root,
         resume=args.resume is not None,
