@@ -261,3 +261,11 @@ def test_init_from_refuses_another_model_or_shape_and_writes_nothing(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     with pytest.raises(GenzooError, match="cannot be combined with --resume"):
         train_run(None, "digits", {}, run_dir=source.path, resume=True, init_from=source.path)
+
+
+def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
+    from genzoo.train.run import train_run
+
+    (tmp_path / "config.json").write_text('{"model": "vae"}')
+    with pytest.raises(CheckpointError, match="not a genzoo run config"):
+        train_run(None, "digits", {}, run_dir=tmp_path, resume=True)

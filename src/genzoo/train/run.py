@@ -156,7 +156,7 @@ def train_run(
         raise GenzooError("--init-from starts a new run; it cannot be combined with --resume")
     if resume:
         run_dir = Path(run_dir)
-        cfg = read_json(run_dir / "config.json")
+        cfg = read_run_config(run_dir)
         model_name, data_name = cfg["model"], cfg["data"]
     spec = get_model(model_name)
     model_overrides, train_overrides = split_overrides(model_name, overrides)
