@@ -300,6 +300,7 @@ def cmd_latent(args) -> int:
         prior_samples,
         require_encoder,
         run_inputs,
+        share_on_own_component,
     )
     from genzoo.metrics.mmd import mmd2
     from genzoo.train.run import load_run
@@ -319,6 +320,9 @@ def cmd_latent(args) -> int:
         f"  MMD^2(codes, {name} prior) = {distance:.4f}  (unbiased; Gaussian kernels at "
         "0.25-4x the prior's median distance; 0 when the codes follow the prior)"
     )
+    if getattr(model.config, "supervised", False) and labels is not None:
+        share = share_on_own_component(codes, labels)
+        print(f"  codes nearest their label's mixture component: {share:.1%} (chance: 10%)")
     if codes.shape[1] == 2:
         title = f"{run.model_name} codes ({args.split}), MMD² to prior {distance:.3f}"
         out = latent_figure(codes, labels, prior, name, title, _output_path(args.output, ".png"))

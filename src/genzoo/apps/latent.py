@@ -54,6 +54,15 @@ def prior_samples(model, n: int, prior: str | None, generator=None) -> tuple[str
     return name, get_prior(name)(n, model.config.latent_dim, generator)
 
 
+def share_on_own_component(codes: Tensor, labels: Tensor) -> float:
+    """The share of codes whose nearest mixture mean is their label's component: what a
+    supervised AAE is trained for (0.1 by chance with ten classes)."""
+    from genzoo.models.latent.priors import mixture_means
+
+    nearest = torch.cdist(codes, mixture_means(codes.shape[1])).argmin(1)
+    return (nearest == labels).float().mean().item()
+
+
 def latent_figure(codes, labels, prior, prior_name: str, title: str, path) -> Path:
     """2-D codes coloured by label (left) beside samples of the prior (right), one scale."""
     from genzoo.apps.grid import pyplot

@@ -94,16 +94,17 @@ class CGAN(AdversarialModel):
             logs["g_loss"] = g_loss.detach()
         return logs
 
-    def labels(self, n: int, condition) -> Tensor:
-        """The labels to sample: `condition` (an int or n ints), else 0, 1, ..., K−1, 0, ..."""
-        K = self.config.n_classes
-        if condition is None:
-            return torch.arange(n, device=self.device) % K
-        y = torch.as_tensor(condition, device=self.device).long().expand(n)
-        if y.min() < 0 or y.max() >= K:
-            raise GenzooError(f"labels are 0..{K - 1}, not {condition}")
-        return y
-
     @torch.no_grad()
     def sample(self, n: int, generator=None, condition=None) -> Tensor:
-        return self.generate(self.noise(n, generator), self.labels(n, condition))
+        y = labels_to_sample(n, condition, self.config.n_classes, self.device)
+        return self.generate(self.noise(n, generator), y)
+
+
+def labels_to_sample(n: int, condition, n_classes: int, device=None) -> Tensor:
+    """The n labels to sample: `condition` (an int or n ints), else 0, 1, ..., K−1, 0, ..."""
+    if condition is None:
+        return torch.arange(n, device=device) % n_classes
+    y = torch.as_tensor(condition, device=device).long().expand(n)
+    if y.min() < 0 or y.max() >= n_classes:
+        raise GenzooError(f"labels are 0..{n_classes - 1}, not {condition}")
+    return y

@@ -19,6 +19,13 @@ Sampling draws z ~ p(z) and x ~ p(x | g(z)). There is no likelihood: validation 
 reconstruction NLL, and the fit of the codes to the prior is measured by MMD
 (`genzoo latent RUN`).
 
+`supervised=true` is the paper's Sec. 2.3 (its Fig. 4 b): with the mixture prior, the
+discriminator also sees a one-hot label. A real z is drawn from the component of the image's
+label, and a code f(x) goes in with that label, so each digit's codes must match their own
+component. The label then picks what to sample: `genzoo sample RUN --label 7` draws z from
+component 7. (The paper's semi-supervised form, with an eleventh "no label" class, is not
+implemented.)
+
 Deviations from the paper: a deterministic encoder (the paper's first option); one Adam
 optimizer for the three steps at the trainer's learning rate (the paper uses SGD with
 momentum and separate rates per phase); smaller networks by default (the paper: 1000-1000
@@ -30,14 +37,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from genzoo.core.capabilities import Capability
+from genzoo.core.errors import GenzooError
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
+from genzoo.models.adversarial.cgan import labels_to_sample
 from genzoo.models.adversarial.losses import discriminator_loss, generator_loss
 from genzoo.models.latent.base import CoderConfig, ReconstructionModel
-from genzoo.models.latent.priors import get_prior
+from genzoo.models.latent.priors import N_COMPONENTS, get_prior, mixture_component
 from genzoo.nn.coders import mlp
 
 
@@ -46,6 +56,7 @@ class AAEConfig(CoderConfig):
     latent_dim: int = 8
     prior: str = "gaussian"  # a name in genzoo.models.latent.priors.PRIORS
     discriminator_dims: tuple[int, ...] = (512, 512)
+    supervised: bool = False  # prior=mixture: an image's label picks its code's component
 
 
 @register("aae", family="latent", description="adversarial autoencoder; any sampleable prior")
@@ -58,35 +69,67 @@ class AAE(ReconstructionModel):
         super().__init__(config, data)
         self.prior = get_prior(config.prior)
         self.prior(2, config.latent_dim, None)  # a prior that refuses this latent_dim says so
+        n_labels = 0
+        if config.supervised:
+            if config.prior != "mixture":
+                raise GenzooError(
+                    f"supervised=true needs prior=mixture (not {config.prior}): each label "
+                    f"picks one of its {N_COMPONENTS} components"
+                )
+            self.uses_labels = True
+            self.capabilities = self.capabilities | Capability.CONDITIONAL
+            n_labels = N_COMPONENTS
         self.discriminator = mlp(
-            [config.latent_dim, *config.discriminator_dims, 1], activation="leaky-relu"
+            [config.latent_dim + n_labels, *config.discriminator_dims, 1],
+            activation="leaky-relu",
         )
 
-    def sample_prior(self, n: int, generator=None) -> Tensor:
-        return self.prior(n, self.config.latent_dim, generator).to(self.device)
+    def sample_prior(self, n: int, generator=None, y: Tensor | None = None) -> Tensor:
+        """n draws of p(z); with labels y (n,), each from its label's mixture component."""
+        if y is None:
+            return self.prior(n, self.config.latent_dim, generator).to(self.device)
+        return mixture_component(y.cpu(), self.config.latent_dim, generator).to(self.device)
 
-    def discriminator_step(self, x: Tensor, optimizer) -> dict[str, Tensor]:
-        real, fake = self.sample_prior(len(x)), self.encode(x).detach()
-        d_real, d_fake = self.discriminator(real), self.discriminator(fake)
+    def critic(self, z: Tensor, y: Tensor | None) -> Tensor:
+        """D's logit for codes z, with the one-hot label beside them when supervised."""
+        if y is not None:
+            z = torch.cat([z, F.one_hot(y, N_COMPONENTS).to(z.dtype)], dim=1)
+        return self.discriminator(z)
+
+    def discriminator_step(self, x: Tensor, optimizer, y: Tensor | None = None):
+        real, fake = self.sample_prior(len(x), y=y), self.encode(x).detach()
+        d_real, d_fake = self.critic(real, y), self.critic(fake, y)
         loss = discriminator_loss(d_real, d_fake)
         gradient_step(optimizer, loss, list(self.discriminator.parameters()))
         return {"d_loss": loss.detach(), "d_real": torch.sigmoid(d_real).mean().detach(),
                 "d_fake": torch.sigmoid(d_fake).mean().detach()}  # fmt: skip
 
-    def generator_step(self, x: Tensor, optimizer) -> dict[str, Tensor]:
-        loss = generator_loss(self.discriminator(self.encode(x)))
+    def generator_step(self, x: Tensor, optimizer, y: Tensor | None = None):
+        loss = generator_loss(self.critic(self.encode(x), y))
         gradient_step(optimizer, loss, list(self.encoder.parameters()))
         return {"g_loss": loss.detach()}
 
-    def update(self, x: Tensor, optimizer) -> dict[str, Tensor]:
+    def update(self, x: Tensor, optimizer, y: Tensor | None = None) -> dict[str, Tensor]:
+        outside = y[(y < 0) | (y >= N_COMPONENTS)] if y is not None else ()
+        if len(outside):
+            raise GenzooError(
+                f"supervised=true takes labels 0..{N_COMPONENTS - 1}, one per mixture "
+                f"component, not {int(outside[0])}"
+            )
         reconstruction = self.validation_nll(x).mean()
         coder = [*self.encoder.parameters(), *self.decoder.parameters()]
         gradient_step(optimizer, reconstruction, coder)
         logs = {"loss": reconstruction.detach(), "reconstruction": reconstruction.detach()}
-        logs.update(self.discriminator_step(x, optimizer))
-        logs.update(self.generator_step(x, optimizer))
+        logs.update(self.discriminator_step(x, optimizer, y))
+        logs.update(self.generator_step(x, optimizer, y))
         return logs
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return self.decode_sample(self.sample_prior(n, generator), generator)
+    def sample(self, n: int, generator: torch.Generator | None = None, condition=None):
+        """n samples; when supervised, `condition` (a label, or n) picks z's component."""
+        y = None
+        if condition is not None:
+            if not self.config.supervised:
+                raise GenzooError("only a supervised=true AAE samples a chosen label")
+            y = labels_to_sample(n, condition, N_COMPONENTS, self.device)
+        return self.decode_sample(self.sample_prior(n, generator, y), generator)

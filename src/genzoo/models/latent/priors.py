@@ -40,7 +40,13 @@ def mixture_means(dim: int) -> Tensor:
 def mixture(n: int, dim: int, generator=None) -> Tensor:
     """An equal mixture of 10 Gaussians with std 0.5 (the AAE paper's Fig. 4 prior in 2-D)."""
     component = torch.randint(N_COMPONENTS, (n,), generator=generator)
-    return mixture_means(dim)[component] + MIXTURE_STD * torch.randn(n, dim, generator=generator)
+    return mixture_component(component, dim, generator)
+
+
+def mixture_component(component: Tensor, dim: int, generator=None) -> Tensor:
+    """One sample of `mixture` from each given component (n,) in 0..9: (n, dim)."""
+    noise = torch.randn(len(component), dim, generator=generator)
+    return mixture_means(dim)[component] + MIXTURE_STD * noise
 
 
 def uniform(n: int, dim: int, generator=None) -> Tensor:
