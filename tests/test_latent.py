@@ -298,6 +298,10 @@ def test_a_supervised_aae_draws_each_real_code_from_its_labels_component():
         fit(aae, x, max_steps=1, progress=False, tensorboard=False)
     with pytest.raises(GenzooError, match="needs prior=mixture"):
         create_model("aae", BINARY, latent_dim=2, supervised=True)
+    # unconditional samples cycle through the components, as the cgan's cycle its labels
+    g = torch.Generator().manual_seed(1)
+    expected = aae.decode_sample(aae.sample_prior(20, g, y=torch.arange(20) % 10), g)
+    assert torch.equal(aae.sample(20, torch.Generator().manual_seed(1)), expected)
     unsupervised = create_model("aae", BINARY, hidden_dims=(16,), latent_dim=2, prior="mixture")
     with pytest.raises(GenzooError, match="supervised=true AAE"):
         unsupervised.sample(4, condition=3)

@@ -126,10 +126,11 @@ class AAE(ReconstructionModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, condition=None):
-        """n samples; when supervised, `condition` (a label, or n) picks z's component."""
+        """n samples. When supervised, z's component is the label `condition` (one, or n),
+        else 0, 1, ..., 9, 0, ... as the cgan's: the mixture, stratified by component."""
         y = None
-        if condition is not None:
-            if not self.config.supervised:
-                raise GenzooError("only a supervised=true AAE samples a chosen label")
+        if self.config.supervised:
             y = labels_to_sample(n, condition, N_COMPONENTS, self.device)
+        elif condition is not None:
+            raise GenzooError("only a supervised=true AAE samples a chosen label")
         return self.decode_sample(self.sample_prior(n, generator, y), generator)
