@@ -6,7 +6,7 @@ PIP     := $(BIN)/pip install --quiet -c constraints.txt
 STAMP   := $(VENV)/.installed
 DATA    ?= $(if $(wildcard ../shared/datasets),$(abspath ../shared/datasets),)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-all lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,11 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/genzoo demo
 
+# the fast suite; `make test-all` adds the tests marked slow (every model through the bench)
 test: $(STAMP)
+	GENZOO_DATA=$${GENZOO_DATA:-$(DATA)} $(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
 	GENZOO_DATA=$${GENZOO_DATA:-$(DATA)} $(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -28,7 +28,8 @@ BATCH = 128  # DCGAN, Sec. 4
 
 def train_side_by_side(data: torch.Tensor, steps: int, block: int, seed: int):
     """(genzoo's model, the reference, CPU seconds of each) after `steps` updates each."""
-    from genzoo.core import DataInfo, create_model
+    from genzoo.core import DataInfo
+    from genzoo.models import create_model
 
     torch.manual_seed(seed)
     ours = create_model("dcgan", DataInfo((1, 28, 28), None))

@@ -98,7 +98,8 @@ def interleaved_throughput(repeats: int = 5, steps: int = 10, batch: int = 128) 
     """genzoo's DCGAN update against the reference's loop body, alternating in one process on
     the same batch: the ratio that the budget runs above, taken one after another under
     changing load, cannot give."""
-    from genzoo.core import DataInfo, create_model
+    from genzoo.core import DataInfo
+    from genzoo.models import create_model
 
     torch.manual_seed(0)
     x = torch.rand(batch, 1, 28, 28) * 2 - 1
@@ -139,7 +140,8 @@ def interleaved_throughput(repeats: int = 5, steps: int = 10, batch: int = 128) 
 def throughput(run_dir: Path) -> float:
     """Training examples per CPU second over the whole run (one thread, so contention from
     other processes changes wall time, not this)."""
-    from genzoo.train.checkpoint import CHECKPOINT_FORMAT, load_tensors
+    from genzoo.io.files import load_tensors
+    from genzoo.train.checkpoint import CHECKPOINT_FORMAT
 
     _, state = load_tensors(run_dir / "checkpoint.safetensors", CHECKPOINT_FORMAT)
     return state["step"] * BATCH.get(run_dir.name, 64) / state["cpu_seconds"]

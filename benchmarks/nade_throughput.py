@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from common import cpu_model, loadavg, timed  # benchmarks/common.py
 from torch import Tensor, nn
 
-from genzoo.core import DataInfo, create_model
+from genzoo.core import DataInfo
+from genzoo.models import create_model
 
 
 class LoopNADE(nn.Module):

@@ -34,7 +34,8 @@ from common import cpu_model, loadavg, timed  # benchmarks/common.py
 from lightning_fabric import Fabric
 from torch import Tensor, nn
 
-from genzoo.core import DataInfo, create_model, list_models
+from genzoo.core import DataInfo
+from genzoo.models import create_model, list_models
 from genzoo.models.autoregressive.pixel import PixelModel
 from genzoo.train.loop import accumulate_gradients
 

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from genzoo.apps.bench import read_metrics
-from genzoo.apps.grid import pyplot
+from genzoo.io.images import pyplot
 
 KEYS = ("nll_nats", "neg_elbo_nats", "neg_iwae_nats")  # exact NLL, −ELBO or −IWAE_k
 

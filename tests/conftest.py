@@ -8,6 +8,12 @@ import torch
 
 from genzoo.core import DataInfo
 
+# One intra-op thread for the whole suite, and for the `genzoo` processes tests start: small
+# models are many tiny ops, and on two contended threads they run many times slower than on
+# one. Tests that are about threads set them explicitly.
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def all_inputs(n: int, n_values: int = 2) -> torch.Tensor:
     """Every configuration of n variables with n_values values, (n_values^n, n), float64."""
@@ -58,13 +64,3 @@ def use_cifar_batches_with(monkeypatch, batches: dict[str, bytes], archive: byte
     monkeypatch.setitem(
         ds.DATASETS, "cifar10", ds.DatasetSpec("cifar10", (patched,), ds._build_cifar)
     )
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    """Small models are many tiny ops; on two contended intra-op threads they run orders of
-    magnitude slower than on one. Modules that train such models use this fixture."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

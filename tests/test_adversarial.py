@@ -8,15 +8,13 @@ import torch
 from torch import nn
 
 from genzoo.cli import main
-from genzoo.core import DataInfo, GenzooError, create_model
+from genzoo.core import DataInfo, GenzooError
+from genzoo.models import create_model
 from genzoo.models.adversarial import losses
 from genzoo.train import fit
 
 QUIET = {"progress": False, "tensorboard": False}
 IMAGES = DataInfo((1, 8, 8), None)
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def test_generator_losses_have_the_papers_gradients():

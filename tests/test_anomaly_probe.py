@@ -22,20 +22,18 @@ from genzoo.apps.anomaly import (
 )
 from genzoo.apps.probe import model_features, per_class_subset, probe, probe_table
 from genzoo.cli import main
-from genzoo.core import Capability, DataInfo, GenzooError, create_model
+from genzoo.core import Capability, DataInfo, GenzooError
 from genzoo.core.model import LikelihoodModel
 from genzoo.data import Transform
+from genzoo.models import create_model
 from genzoo.train.config import TrainConfig
 from genzoo.train.run import Run, load_run, load_splits
 
 QUIET = ["--set", "progress=false", "--set", "tensorboard=false", "--set", "n_samples=0"]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, one_thread) -> Path:
+def runs(tmp_path_factory) -> Path:
     """One short run per family on the built-in digits (about a second each)."""
     root = tmp_path_factory.mktemp("runs")
     trained = (("nade", 40), ("vae", 40), ("ae", 40), ("dcgan", 40), ("cgan", 4), ("rnade", 4))

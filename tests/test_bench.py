@@ -1,7 +1,8 @@
 """`genzoo bench --preset quick` and `genzoo compare`: one report across families.
 
-The quick preset trains every registered model on the built-in digits (a few minutes);
-the fixture runs it once for the module."""
+The quick preset trains every registered model on the built-in digits (about two minutes):
+that run is behind the `slow` marker (`make test-all`). The fast suite runs the same preset
+on one or two models of each family, once for the module."""
 
 import json
 import re
@@ -12,14 +13,22 @@ import pytest
 from genzoo.apps.bench import PRESETS, Footnotes, Row, reason, table_cells
 from genzoo.cli import main
 from genzoo.core import Capability
-from genzoo.core.registry import list_models
+from genzoo.models import list_models
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+# the models the tests below read, covering every family and every kind of table cell
+FEW = ["independent", "fvsbn", "nade", "ae", "vae", "dcgan"]
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory, one_thread):
+def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
+    assert main(["bench", "--preset", "quick", "--models", ",".join(FEW), "-o", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def quick_all(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench-all")
     assert main(["bench", "--preset", "quick", "-o", str(out)]) == 0
     return out
 
@@ -36,10 +45,9 @@ def table_rows(report: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_quick_bench_has_a_row_per_registered_model_with_its_numbers(quick):
-    report = (quick / "report.md").read_text()
+def check_rows(out, specs) -> dict[str, dict]:
+    report = (out / "report.md").read_text()
     rows = table_rows(report)
-    specs = list_models()
     assert set(rows) == {s.name for s in specs}
     for spec in specs:
         row = rows[spec.name]
@@ -53,15 +61,26 @@ def test_quick_bench_has_a_row_per_registered_model_with_its_numbers(quick):
             assert re.fullmatch(r"— \[\d+\]", nll), (spec.name, nll)
         samples = Capability.SAMPLE in spec.capabilities
         assert re.match(r"\d+\.\d\d", row["FID"]) if samples else row["FID"].startswith("—")
-        assert (quick / "images" / f"{spec.name}-samples.png").exists() == samples
-        assert (quick / "images" / f"{spec.name}-curves.png").exists()
+        assert (out / "images" / f"{spec.name}-samples.png").exists() == samples
+        assert (out / "images" / f"{spec.name}-curves.png").exists()
+    page = (out / "report.html").read_text()
+    assert "<table>" in page and page.count("data:image/png;base64,") >= 2 * len(specs)
+    return rows
+
+
+@pytest.mark.slow
+def test_quick_bench_has_a_row_per_registered_model(quick_all):
+    check_rows(quick_all, list_models())
+
+
+def test_quick_bench_rows_carry_each_models_numbers(quick):
+    rows = check_rows(quick, [s for s in list_models() if s.name in FEW])
+    report = (quick / "report.md").read_text()
     # numbers that a working pipeline gets right on digits
     assert 0.5 < float(rows["nade"]["AUROC"]) <= 1.0  # flipped digits look less likely
     assert float(rows["vae"]["probe"]) > 0.3  # ten classes: chance is about 0.1
     assert float(rows["nade"]["NLL (nats)"]) < float(rows["independent"]["NLL (nats)"])
     assert "raw pixels get 0." in report and "feature network" in report
-    page = (quick / "report.html").read_text()
-    assert "<table>" in page and page.count("data:image/png;base64,") >= 2 * len(specs)
 
 
 def test_bench_reuses_finished_runs(quick, tmp_path, capsys):

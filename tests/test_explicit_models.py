@@ -6,7 +6,8 @@ import pytest
 import torch
 from conftest import all_inputs, randomize
 
-from genzoo.core import AutoregressiveModel, DataInfo, create_model, list_models
+from genzoo.core import AutoregressiveModel, DataInfo
+from genzoo.models import create_model, list_models
 
 AUTOREGRESSIVE = [s.name for s in list_models() if issubclass(s.cls, AutoregressiveModel)]
 

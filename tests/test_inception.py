@@ -25,8 +25,6 @@ from genzoo.metrics.inception import (
 )
 from genzoo.metrics.quality import embed, sample_metrics
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
-
 # The structure of pt_inception-2015-12-05-6726825d.pth (pytorch-fid's fid_inception_v3:
 # torchvision's Inception3 with aux_logits=False, num_classes=1008 and the FID blocks):
 # 94 conv+BatchNorm layers of 5 tensors each (conv.weight, bn.weight, bn.bias,

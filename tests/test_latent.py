@@ -7,9 +7,10 @@ import torch
 
 from genzoo.apps.latent import encode_all, share_on_own_component
 from genzoo.cli import main
-from genzoo.core import DataInfo, GenzooError, UnknownNameError, create_model
+from genzoo.core import DataInfo, GenzooError, UnknownNameError
 from genzoo.core.capabilities import Capability
 from genzoo.metrics.mmd import mmd2
+from genzoo.models import create_model
 from genzoo.models.latent.priors import PRIORS, get_prior, mixture_means, register_prior
 from genzoo.models.latent.vae import (
     gaussian_kl,

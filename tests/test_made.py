@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genzoo.core import DataInfo, GenzooError, create_model
+from genzoo.core import DataInfo, GenzooError
+from genzoo.models import create_model
 from genzoo.models.autoregressive.made import draw_degrees, made_masks
 from genzoo.nn.masked import MaskedLinear
 

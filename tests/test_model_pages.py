@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from genzoo.apps.model_pages import ENTRIES, pages, result_rows
-from genzoo.core.registry import list_models
+from genzoo.models import list_models
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

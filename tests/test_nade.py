@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genzoo.core import DataInfo, create_model
+from genzoo.core import DataInfo
+from genzoo.models import create_model
 from genzoo.models.autoregressive.nade import _Conditionals, _MeanNLL
 
 ACTIVATIONS = ["sigmoid", "relu"]

@@ -9,7 +9,8 @@ from conftest import all_inputs, randomize
 from PIL import Image
 
 from genzoo.cli import main
-from genzoo.core import DataInfo, create_model
+from genzoo.core import DataInfo
+from genzoo.models import create_model
 from genzoo.nn.masked import MaskedConv2d
 from genzoo.nn.pixel_heads import make_head
 

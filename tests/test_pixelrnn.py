@@ -7,7 +7,8 @@ import pytest
 import torch
 from conftest import all_inputs, randomize
 
-from genzoo.core import DataInfo, GenzooError, create_model
+from genzoo.core import DataInfo, GenzooError
+from genzoo.models import create_model
 
 MODELS = ("row-lstm", "diagonal-bilstm")
 

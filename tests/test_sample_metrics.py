@@ -33,9 +33,6 @@ def digits():
     return load("digits")
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
-
-
 @pytest.fixture(scope="module")
 def digits_net(tmp_path_factory, digits):
     cache = tmp_path_factory.mktemp("featnet")

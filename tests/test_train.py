@@ -7,7 +7,8 @@ import signal
 import pytest
 import torch
 
-from genzoo.core import CheckpointError, DataInfo, GenzooError, TrainingDiverged, create_model
+from genzoo.core import CheckpointError, DataInfo, GenzooError, TrainingDiverged
+from genzoo.models import create_model
 from genzoo.train import fit
 from genzoo.train.checkpoint import load_checkpoint, load_model_weights, save_model
 
@@ -135,7 +136,6 @@ def test_training_lowers_the_loss():
     assert losses[-1] < 16 * math.log(2) - 1.5  # below the uniform model's NLL
 
 
-@pytest.mark.slow
 def test_ddp_two_cpu_processes_agree_with_one_process(tmp_path):
     x = toy_data(256)
     settings = dict(max_steps=6, batch_size=64, lr=0.05, **QUIET)

@@ -29,7 +29,7 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_models(args) -> int:
-    from genzoo.core import list_models
+    from genzoo.models import list_models
 
     rows = [(s.name, s.family, s.density, ", ".join(s.capabilities.names), s.description)
             for s in list_models()]  # fmt: skip
@@ -73,8 +73,8 @@ def _finish(run) -> int:
 def cmd_sample(args) -> int:
     import torch
 
-    from genzoo.apps.grid import save_grid, to_unit_range
     from genzoo.core.errors import GenzooError
+    from genzoo.io.images import save_grid, to_unit_range
     from genzoo.train.run import load_run
 
     run = load_run(args.run)
@@ -141,7 +141,7 @@ def _complete(args, run) -> int:
         require_completion,
         to_model_values,
     )
-    from genzoo.apps.grid import save_grid, to_unit_range
+    from genzoo.io.images import save_grid, to_unit_range
 
     model, n = run.model, args.n
     require_completion(model)
@@ -265,9 +265,9 @@ def cmd_interpolate(args) -> int:
     import torch
 
     from genzoo import data as gdata
-    from genzoo.apps.grid import save_grid, to_unit_range
     from genzoo.apps.latent import interpolate, require_encoder, run_inputs
     from genzoo.core.errors import GenzooError
+    from genzoo.io.images import save_grid, to_unit_range
     from genzoo.train.run import load_run
 
     run = load_run(args.run)
@@ -519,7 +519,8 @@ def _big(n: int) -> str:
 def cmd_params(args) -> int:
     import math
 
-    from genzoo.core import DataInfo, GenzooError, list_models
+    from genzoo.core import DataInfo, GenzooError
+    from genzoo.models import list_models
 
     n = args.pixels
     if n < 1:

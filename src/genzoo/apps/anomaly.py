@@ -44,9 +44,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genzoo.apps.grid import save_figure
 from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError
+from genzoo.io.images import save_figure
 
 BATCH = 500
 CORRUPTIONS = {
@@ -188,7 +188,7 @@ def ood_metrics(in_scores, ood_scores) -> dict[str, float]:
 def score_histogram(in_scores, ood_scores, in_name: str, ood_name: str, kind: str, path,
                     title: str = "") -> Path:  # fmt: skip
     """Histograms of in- and out-of-distribution scores on shared bins, as a PNG."""
-    from genzoo.apps.grid import pyplot
+    from genzoo.io.images import pyplot
 
     plt = pyplot()
 

@@ -124,7 +124,7 @@ class Row:
 
 def bench_models(names: Sequence[str] | None = None) -> list[str]:
     """The registered models to bench, in family order (all when `names` is empty)."""
-    from genzoo.core.registry import get_model, list_models
+    from genzoo.models import get_model, list_models
 
     if names:
         return [get_model(n).name for n in names]  # unknown names raise, listing the known
@@ -136,7 +136,7 @@ def train_or_reuse(model: str, preset: Preset, runs_dir: Path, data_root=None,
                    progress: bool = True) -> Path:  # fmt: skip
     """The run of `model` under `runs_dir`: reused when finished, resumed when interrupted,
     trained with the preset's settings otherwise."""
-    from genzoo.core.registry import get_model
+    from genzoo.models import get_model
     from genzoo.train.run import train_run
 
     run_dir = runs_dir / model
@@ -171,7 +171,7 @@ def _cell(row: Row, column: str, measure: Callable[[], None]) -> None:
 def measure_run(run_dir: Path, out_dir: Path, data_root=None,
                 labels_per_class: int = 10) -> Row:  # fmt: skip
     """Every number of the report for one run; images are copied under `out_dir`."""
-    from genzoo.core.registry import get_model
+    from genzoo.models import get_model
     from genzoo.train.checkpoint import training_state
     from genzoo.train.run import describe_transform, load_run, load_splits
 
@@ -256,7 +256,7 @@ def read_metrics(path: Path) -> list[dict]:
 def plot_curves(metrics: Path, path: Path, title: str) -> Path | None:
     """Training losses and, when the run validated, validation NLL against steps; None if
     the run logged nothing."""
-    from genzoo.apps.grid import pyplot, save_figure
+    from genzoo.io.images import pyplot, save_figure
 
     plt = pyplot()
 
@@ -294,7 +294,7 @@ FAMILY_COLOURS = {"autoregressive": "#4c72b0", "latent": "#55a868", "adversarial
 
 def plot_overview(rows: list[Row], main_data: str | None, path: Path) -> Path | None:
     """Bars of test bits/dim (rows on `main_data` only) and of FID, coloured by family."""
-    from genzoo.apps.grid import pyplot, save_figure
+    from genzoo.io.images import pyplot, save_figure
 
     plt = pyplot()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from genzoo.apps.grid import save_figure
 from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError
+from genzoo.io.images import save_figure
 
 
 def require_encoder(model, name: str) -> None:
@@ -65,7 +65,7 @@ def share_on_own_component(codes: Tensor, labels: Tensor) -> float:
 
 def latent_figure(codes, labels, prior, prior_name: str, title: str, path) -> Path:
     """2-D codes coloured by label (left) beside samples of the prior (right), one scale."""
-    from genzoo.apps.grid import pyplot
+    from genzoo.io.images import pyplot
 
     fig, axes = pyplot().subplots(1, 2, figsize=(10, 5), sharex=True, sharey=True)
     colour = labels.numpy() if labels is not None else "tab:blue"

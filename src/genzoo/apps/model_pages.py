@@ -272,7 +272,7 @@ def index(specs) -> str:
 def pages(results_md: str) -> dict[str, str]:
     """File name -> content, for every registered model and the index."""
     from genzoo.apps.bench import bench_models
-    from genzoo.core.registry import get_model
+    from genzoo.models import get_model
 
     specs = [get_model(name) for name in bench_models()]  # in family order
     missing = [s.name for s in specs if s.name not in ENTRIES]

@@ -85,7 +85,7 @@ def features(run, x: Tensor) -> Tensor:
 def random_init(run, seed: int = 0):
     """The run's architecture with fresh weights from `seed`, in eval mode (the global RNG
     is left as it was)."""
-    from genzoo.core.registry import get_model
+    from genzoo.models import get_model
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

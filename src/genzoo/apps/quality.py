@@ -12,7 +12,7 @@ from genzoo.core.errors import GenzooError
 
 def run_samples(run, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
     """n samples in [0, 1] for display and metrics, (n, C, H, W), drawn in batches."""
-    from genzoo.apps.grid import to_unit_range
+    from genzoo.io.images import to_unit_range
 
     torch.manual_seed(seed)
     x = torch.cat([run.model.sample(min(batch_size, n - i)).cpu() for i in range(0, n, batch_size)])
@@ -36,8 +36,8 @@ def evaluate_samples(
     "stand_in" and "identifier". splits: the run's data if already loaded (as `load_splits`
     gives it), else loaded here.
     """
-    from genzoo.apps.grid import to_unit_range
     from genzoo.apps.latent import run_inputs
+    from genzoo.io.images import to_unit_range
     from genzoo.metrics.features import LABELLED_TWIN, feature_network
     from genzoo.metrics.inception import load_inception
     from genzoo.metrics.quality import METRICS, sample_metrics

@@ -17,7 +17,7 @@ from genzoo.core.model import (
     discrete_log_prob,
     discrete_sample,
 )
-from genzoo.core.registry import ModelSpec, create_model, get_model, list_models, register
+from genzoo.core.registry import ModelSpec, register
 from genzoo.core.units import bits_per_dim, dequantized_log_prob
 
 __all__ = [
@@ -34,12 +34,9 @@ __all__ = [
     "UnknownNameError",
     "apply_overrides",
     "bits_per_dim",
-    "create_model",
     "density_kind",
     "dequantized_log_prob",
     "discrete_log_prob",
     "discrete_sample",
-    "get_model",
-    "list_models",
     "register",
 ]

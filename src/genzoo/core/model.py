@@ -64,6 +64,9 @@ class GenerativeModel(nn.Module):
     # dequantise 8-bit levels (so that densities give the NLL of the discrete data)
     continuous_scale: ClassVar[str] = "unit"
     dequantize_continuous: ClassVar[bool] = True
+    # where continuous samples lie: the data's range, or None where the density's support
+    # is unbounded (a Gaussian's)
+    sample_range: ClassVar[tuple[float, float] | None] = (0.0, 1.0)
     progress_grids: ClassVar[bool] = False  # the trainer saves a fixed-noise grid per epoch
 
     def __init__(self, config, data: DataInfo):

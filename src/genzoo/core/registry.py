@@ -1,8 +1,12 @@
-"""The model registry: one decorator registers a model; the CLI, docs and tests read it."""
+"""The model registry: one decorator registers a model; the CLI, docs and tests read it.
+
+The built-in models register themselves when `genzoo.models` is imported, and that package
+re-exports `list_models`, `get_model` and `create_model` with all of them loaded: import
+those from there (core sits below the models and never imports them).
+"""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from genzoo.core.capabilities import Capability, density_kind
@@ -46,17 +50,11 @@ def register(name: str, *, family: str, description: str):
     return wrap
 
 
-def _load_builtin_models() -> None:
-    importlib.import_module("genzoo.models")
-
-
 def list_models() -> list[ModelSpec]:
-    _load_builtin_models()
     return list(_REGISTRY.values())
 
 
 def get_model(name: str) -> ModelSpec:
-    _load_builtin_models()
     if name not in _REGISTRY:
         known = ", ".join(_REGISTRY)
         raise UnknownNameError(f"unknown model {name!r}; known models: {known}")

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from genzoo import data
 from genzoo.core.errors import CheckpointError, GenzooError
 from genzoo.data.splits import Splits
-from genzoo.train.checkpoint import load_tensors, save_tensors
+from genzoo.io.files import load_tensors, save_tensors
 
 FEATURES_FORMAT = "genzoo-featnet/1"
 CACHE_SUBDIR = "genzoo-features"

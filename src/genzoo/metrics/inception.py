@@ -369,7 +369,7 @@ def write_stand_in(path: str | Path, seed: int = 0) -> Path:
     """
     from safetensors.torch import save_file
 
-    from genzoo.train.checkpoint import atomic_write
+    from genzoo.io.files import atomic_write
 
     g = torch.Generator().manual_seed(seed)
 

@@ -44,7 +44,7 @@ class SampleMonitor:
 
     @torch.no_grad()
     def samples(self, n: int, seed: int) -> torch.Tensor:
-        from genzoo.apps.grid import to_unit_range
+        from genzoo.io.images import to_unit_range
 
         was_training = self.model.training
         self.model.eval()
@@ -53,7 +53,7 @@ class SampleMonitor:
         return to_unit_range(x, self.model.data.n_values, self.transform.scale).cpu()
 
     def save_grid(self, path: Path) -> None:
-        from genzoo.apps.grid import save_grid
+        from genzoo.io.images import save_grid
 
         save_grid(self.samples(64, 0), path)
 

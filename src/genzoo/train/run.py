@@ -19,9 +19,10 @@ from genzoo.core.capabilities import Capability
 from genzoo.core.config import apply_overrides, config_from_json, config_to_json
 from genzoo.core.errors import CheckpointError, GenzooError, UnknownNameError
 from genzoo.core.model import DataInfo, GenerativeModel
-from genzoo.core.registry import get_model
 from genzoo.core.units import bits_per_dim
-from genzoo.train.checkpoint import RUN_FORMAT, load_model_weights, read_json, write_json
+from genzoo.io.files import read_json, write_json
+from genzoo.models import get_model
+from genzoo.train.checkpoint import RUN_FORMAT, load_model_weights
 from genzoo.train.config import TrainConfig
 
 # how reports name each model's validation metric (GenerativeModel.validation_metric)
@@ -233,7 +234,7 @@ def init_weights(model, model_name: str, info: DataInfo, source: Path) -> Path:
 
 def write_report(run: Run, splits, result, seconds: float) -> None:
     """samples.png and report.md for a finished (or interrupted) run."""
-    from genzoo.apps.grid import save_grid, to_unit_range
+    from genzoo.io.images import save_grid, to_unit_range
 
     model, cfg = run.model, run.train_config
     config = read_json(run.path / "config.json")

@@ -86,6 +86,7 @@ class AdversarialModel(GenerativeModel):
     owns_updates = True
     validation_metric = None
     continuous_scale = "symmetric"  # the generator's tanh range
+    sample_range = (-1.0, 1.0)
     dequantize_continuous = False  # no likelihood, so nothing to make comparable
     progress_grids = True  # the trainer saves a fixed-noise grid every epoch
     generator: nn.Module

@@ -62,6 +62,7 @@ class RNADEConfig:
 class RNADE(LikelihoodModel):
     Config = RNADEConfig
     data_kinds = frozenset({"continuous"})
+    sample_range = None  # a Gaussian mixture per dimension: any real value
 
     def __init__(self, config: RNADEConfig, data: DataInfo):
         super().__init__(config, data)

@@ -1,4 +1,4 @@
-"""Sample grids as PNG, written with PIL (no torchvision)."""
+"""Images out: sample grids as PNG, written with PIL (no torchvision), and matplotlib figures."""
 
 from __future__ import annotations
 
