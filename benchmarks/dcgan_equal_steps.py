@@ -29,11 +29,16 @@ BATCH = 128  # DCGAN, Sec. 4
 def train_side_by_side(data: torch.Tensor, steps: int, block: int, seed: int):
     """(genzoo's model, the reference, CPU seconds of each) after `steps` updates each."""
     from genzoo.core import DataInfo
+    from genzoo.core.model import plain_backward
     from genzoo.models import create_model
 
     torch.manual_seed(seed)
     ours = create_model("dcgan", DataInfo((1, 28, 28), None))
-    optimizer = ours.make_optimizer(0.0)
+    optimizers = ours.configure_optimizers(0.0)
+
+    def update(x):
+        return ours.training_step({"x": x}, 0, optimizers, plain_backward)
+
     reference = ReferenceDCGAN()
     order = torch.Generator().manual_seed(seed)
     per_epoch = len(data) // BATCH
@@ -44,7 +49,7 @@ def train_side_by_side(data: torch.Tensor, steps: int, block: int, seed: int):
     cpu = [0.0, 0.0]
     for start in range(0, steps, block):
         chunk = batches[start : min(start + block, steps)]
-        for i, step in enumerate((lambda b: ours.update(b, optimizer), reference.step)):
+        for i, step in enumerate((update, reference.step)):
             t = time.process_time()
             for index in chunk:
                 step(data[index])

@@ -99,18 +99,23 @@ def interleaved_throughput(repeats: int = 5, steps: int = 10, batch: int = 128) 
     the same batch: the ratio that the budget runs above, taken one after another under
     changing load, cannot give."""
     from genzoo.core import DataInfo
+    from genzoo.core.model import plain_backward
     from genzoo.models import create_model
 
     torch.manual_seed(0)
     x = torch.rand(batch, 1, 28, 28) * 2 - 1
     ours = create_model("dcgan", DataInfo((1, 28, 28), None))
-    optimizer = ours.make_optimizer(0.0)
+    optimizers = ours.configure_optimizers(0.0)
+
+    def update(x):
+        return ours.training_step({"x": x}, 0, optimizers, plain_backward)
+
     reference = ReferenceDCGAN()
     print(f"\n# DCGAN update throughput, interleaved ({repeats} x {steps} steps each, batch "
           f"{batch}, 1 thread, CPU time)")  # fmt: skip
     totals = [0.0, 0.0]
     for _ in range(repeats):
-        for i, step in enumerate((lambda: ours.update(x, optimizer), lambda: reference.step(x))):
+        for i, step in enumerate((lambda: update(x), lambda: reference.step(x))):
             t = time.process_time()
             for _ in range(steps):
                 step()
@@ -128,7 +133,7 @@ def interleaved_throughput(repeats: int = 5, steps: int = 10, batch: int = 128) 
     fit(ours, data, max_steps=1, batch_size=batch, **quiet)
     t = time.process_time()
     for i in range(steps):
-        ours.update(data[i * batch : (i + 1) * batch], optimizer)
+        update(data[i * batch : (i + 1) * batch])
     bare = time.process_time() - t
     t = time.process_time()
     fit(ours, data, max_steps=steps, batch_size=batch, **quiet)

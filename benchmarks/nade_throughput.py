@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/nade_throughput.py | tee benchmarks/results/nade_throughput.txt
 
 Training: examples/s of one full step (forward, backward, Adam) at batch 512, D = 784,
-H = 500, for genzoo's `NADE.training_step` and for a reference written here the obvious
+H = 500, for genzoo's `NADE.objective` and for a reference written here the obvious
 way (a Python loop over d with one small matmul each, autograd through all of them).
 A third variant, computing blocks of K dimensions with one triangular matmul each, is an
 alternative that was tried and not kept. All start from the same weights and minimise
@@ -59,7 +59,7 @@ class LoopNADE(nn.Module):
         x_o = x[:, self.order]
         return -F.binary_cross_entropy_with_logits(logits, x_o, reduction="none").sum(1)
 
-    def training_step(self, x: Tensor) -> dict[str, Tensor]:
+    def objective(self, x: Tensor) -> dict[str, Tensor]:
         return {"loss": -self.log_prob(x).mean()}
 
 
@@ -157,7 +157,7 @@ def main() -> None:
 
     def step(name: str) -> None:
         optimizers[name].zero_grad(set_to_none=True)
-        variants[name].training_step(x)["loss"].backward()
+        variants[name].objective(x)["loss"].backward()
         optimizers[name].step()
 
     best: dict[str, tuple[float, int]] = {}  # variant -> (median s, thread count) at its best

@@ -8,7 +8,7 @@ Training: examples/s of one optimiser step (forward, backward, Adam) at batch 25
 reference is written here the common way: full k x k kernels multiplied by their mask,
 `nn.Conv2d` padding, one pass over the whole batch. It computes the same function: it is
 loaded with genzoo's weights and its log-likelihood is checked against genzoo's. genzoo
-steps through `genzoo.train.loop.accumulate_gradients`, the trainer's own code, with the
+steps through `genzoo.core.model.accumulate_gradients`, the trainer's own code, with the
 model's default micro-batch. Variants are timed in interleaved repetitions and the
 medians compared, so load from other processes hits both alike.
 
@@ -31,13 +31,12 @@ import time
 import torch
 import torch.nn.functional as F
 from common import cpu_model, loadavg, timed  # benchmarks/common.py
-from lightning_fabric import Fabric
 from torch import Tensor, nn
 
 from genzoo.core import DataInfo
+from genzoo.core.model import accumulate_gradients, plain_backward
 from genzoo.models import create_model, list_models
 from genzoo.models.autoregressive.pixel import PixelModel
-from genzoo.train.loop import accumulate_gradients
 
 
 class ReferenceMaskedConv(nn.Conv2d):
@@ -103,8 +102,6 @@ def training_throughput(args) -> None:
     print(f"max |log p difference| from the reference, same weights: {gap:.2e} nats")
     print(f"genzoo micro-batch (the trainer's default for this model): {model.micro_batch}")
 
-    fabric = Fabric(accelerator="cpu", devices=1)
-    wrapped = fabric.setup_module(model)
     optimizers = {
         "genzoo PixelCNN": torch.optim.Adam(model.parameters(), lr=1e-3),
         "reference": torch.optim.Adam(reference.parameters(), lr=1e-3),
@@ -115,7 +112,7 @@ def training_throughput(args) -> None:
         if name == "reference":
             (-reference.log_prob(x).mean()).backward()
         else:
-            accumulate_gradients(fabric, wrapped, x, model.micro_batch)
+            accumulate_gradients(model.objective, x, model.micro_batch, plain_backward)
         optimizers[name].step()
 
     for threads in dict.fromkeys(args.threads):

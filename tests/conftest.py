@@ -29,6 +29,15 @@ def randomize(model: torch.nn.Module, std: float = 1.0, seed: int = 0) -> torch.
     return model
 
 
+def train_step(model, x, optimizers=None, label=None, step: int = 0) -> dict:
+    """One `training_step` outside the trainer (optimizers: the model's own, at lr 1e-3)."""
+    from genzoo.core.model import plain_backward
+
+    optimizers = optimizers or model.configure_optimizers(1e-3)
+    batch = {"x": x} if label is None else {"x": x, "label": label}
+    return model.training_step(batch, step, optimizers, plain_backward)
+
+
 @pytest.fixture
 def shared_data_root() -> Path:
     """The real datasets. Under CI a missing data root is a failure, never a skip."""

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from conftest import train_step
 from torch import nn
 
 from genzoo.cli import main
@@ -67,11 +68,11 @@ def test_wgan_gp_takes_its_penalty_at_interpolates(monkeypatch):
         return penalty(critic, x_hat)
 
     monkeypatch.setattr("genzoo.models.adversarial.wgan_gp.gradient_penalty", spy)
+    fakes = []  # the first generator output of a step is the critic's fake batch
+    model.generator.register_forward_hook(lambda m, i, out: fakes.append(out.detach()))
     real = torch.rand(32, 1, 8, 8) * 2 - 1
-    fake = torch.rand(32, 1, 8, 8) * 2 - 1
-    optimizer = model.make_optimizer(0.0)
-    model.critic_step(real, fake, optimizer)
-    (x_hat,) = seen
+    train_step(model, real)
+    (x_hat,), fake = seen, fakes[0]
     # x̂ − x̃ = ε (x − x̃) with one ε in [0, 1] per example: on the segment, not at the data
     eps = ((x_hat - fake).flatten(1) / (real - fake).flatten(1)).median(1).values
     assert torch.allclose(
@@ -84,9 +85,9 @@ def test_wgan_gp_takes_its_penalty_at_interpolates(monkeypatch):
 def test_weight_clipping_keeps_every_critic_weight_in_range():
     torch.manual_seed(0)
     model = create_model("wgan", IMAGES, channels=(4, 8), latent_dim=4, lr_d=0.5, clip=0.01)
-    optimizer = model.make_optimizer(0.0)
-    assert isinstance(optimizer, torch.optim.RMSprop)
-    model.update(torch.rand(16, 1, 8, 8) * 2 - 1, optimizer)
+    optimizers = model.configure_optimizers(0.0)
+    assert all(isinstance(o, torch.optim.RMSprop) for o in optimizers.values())
+    train_step(model, torch.rand(16, 1, 8, 8) * 2 - 1, optimizers)
     for p in model.discriminator.parameters():
         assert p.abs().max() <= 0.01 + 1e-9
     largest = max(p.abs().max().item() for p in model.discriminator.parameters())
@@ -106,14 +107,16 @@ def test_discriminator_steps_move_only_d_and_generator_steps_only_g(name, every)
     torch.manual_seed(0)
     model = create_model(name, IMAGES, channels=(4, 8), hidden_dims=(16,), latent_dim=4,
                          **{every: 2})  # fmt: skip
-    optimizer = model.make_optimizer(1e-3)
+    optimizers = model.configure_optimizers(1e-3)
+    assert list(optimizers) == ["discriminator", "generator"]
     x = torch.rand(16, 1, 8, 8) * 2 - 1
     d, g = snapshot(model.discriminator), snapshot(model.generator)
-    model.update(x, optimizer)  # k = 2: the first update is a discriminator step only
+    train_step(model, x, optimizers)  # k = 2: the first batch takes a discriminator step only
     assert moved(model.discriminator, d) and not moved(model.generator, g)
-    optimizer.param_groups[0]["lr"] = 0.0  # freeze D's own step: what moves now is the G step
+    # freeze D's own step: what moves now is the G step
+    optimizers["discriminator"].param_groups[0]["lr"] = 0.0
     d, g = snapshot(model.discriminator), snapshot(model.generator)
-    model.update(x, optimizer)  # a D step (at rate 0), then a G step
+    train_step(model, x, optimizers)  # a D step (at rate 0), then a G step
     assert moved(model.generator, g) and not moved(model.discriminator, d)
     assert int(model.d_steps) == 2
 
@@ -133,23 +136,25 @@ def test_wgan_with_warmup_moves_the_generator_only_after_100_critic_steps():
     torch.manual_seed(0)
     model = create_model("wgan", IMAGES, network="mlp", hidden_dims=(8,), latent_dim=2,
                          critic_warmup=True)  # fmt: skip
-    optimizer = model.make_optimizer(1e-3)
+    optimizers = model.configure_optimizers(1e-3)
     x = torch.rand(4, 1, 8, 8) * 2 - 1
     g = snapshot(model.generator)
     for _ in range(99):
-        assert "g_loss" not in model.update(x, optimizer)
+        assert "g_loss" not in train_step(model, x, optimizers)
     assert not moved(model.generator, g)
-    assert "g_loss" in model.update(x, optimizer) and moved(model.generator, g)
+    assert "g_loss" in train_step(model, x, optimizers) and moved(model.generator, g)
 
 
 def test_gradient_step_moves_only_the_named_parameters():
-    from genzoo.core.model import gradient_step
+    from genzoo.core.model import gradient_step, plain_backward
 
     a, b = nn.Linear(2, 2), nn.Linear(2, 1)
     optimizer = torch.optim.Adam([*a.parameters(), *b.parameters()], lr=0.1)
     before_a, before_b = snapshot(a), snapshot(b)
-    gradient_step(optimizer, b(a(torch.randn(4, 2))).sum(), list(b.parameters()))
+    # a and b in one optimizer (as the AAE's): only b moves, and a's gradient is not computed
+    gradient_step(optimizer, b(a(torch.randn(4, 2))).sum(), b.parameters(), plain_backward)
     assert not moved(a, before_a) and moved(b, before_b)
+    assert all(p.grad is None for p in a.parameters())
 
 
 def eight_gaussians(n, generator):
@@ -212,7 +217,7 @@ def test_infogan_codes_and_traversals():
     with pytest.raises(GenzooError, match="cat is 0..9"):
         model.sample(1, condition={"cat": 10})
     model.train()
-    logs = model.update(torch.rand(16, 1, 8, 8) * 2 - 1, model.make_optimizer(0.0))
+    logs = train_step(model, torch.rand(16, 1, 8, 8) * 2 - 1)
     assert logs["mi_lower_bound_cat"] <= math.log(10) + 1e-6
 
 

@@ -130,7 +130,7 @@ def test_made_fixed_set_cycles_and_resumes_from_the_state_dict():
     x = all_binary(N_BITS)[:8]
     orders = []
     for _ in range(4):
-        model.training_step(x)
+        model.objective(x)
         orders.append(model.order.tolist())
     assert orders[0] != orders[1] and orders[0] == orders[3]
     assert int(model.step) == 4
@@ -140,8 +140,8 @@ def test_made_fixed_set_cycles_and_resumes_from_the_state_dict():
     other.load_state_dict(model.state_dict())
     with torch.no_grad():
         assert torch.equal(other.log_prob(x), model.log_prob(x))
-    model.training_step(x)
-    other.training_step(x)
+    model.objective(x)
+    other.objective(x)
     assert other.order.tolist() == model.order.tolist()
 
 
@@ -153,7 +153,7 @@ def test_made_every_step_masks_come_from_the_global_seed():
         torch.manual_seed(seed)
         out = []
         for _ in range(3):
-            model.training_step(x)
+            model.objective(x)
             out.append((model.order.clone(), model.W[0].mask.clone()))
         return out
 
@@ -185,13 +185,13 @@ def test_made_optimizer_option_and_exact_resume_with_adagrad(tmp_path):
 
     info = DataInfo((N_BITS,), 2)
     default = create_model("made", info, hidden_dims=(16,))
-    assert type(default.make_optimizer(1e-3)) is torch.optim.Adam
+    assert type(default.configure_optimizers(1e-3)["model"]) is torch.optim.Adam
 
     def fresh():
         torch.manual_seed(0)
         return create_model("made", info, hidden_dims=(16,), direct=True, optimizer="adagrad")
 
-    opt = fresh().make_optimizer(0.01, weight_decay=1e-4)
+    opt = fresh().configure_optimizers(0.01, weight_decay=1e-4)["model"]
     assert type(opt) is torch.optim.Adagrad
     assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["weight_decay"] == 1e-4
 
@@ -216,7 +216,7 @@ def test_masked_weights_get_no_gradient_and_are_never_edited():
     layers = [*model.W, model.V, model.A]
     before = [layer.weight.detach().clone() for layer in layers]
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
-    loss = model.training_step(all_binary(N_BITS).float())["loss"]
+    loss = model.objective(all_binary(N_BITS).float())["loss"]
     loss.backward()
     for layer in layers:
         assert torch.all(layer.weight.grad[layer.mask == 0] == 0)

@@ -91,7 +91,7 @@ def test_nade_fast_path_matches_direct(activation, order):
     ):
         assert torch.allclose(g_fast, g_ref, atol=1e-5, rtol=0)
 
-    loss = model.training_step(x)["loss"]  # the fused sweep
+    loss = model.objective(x)["loss"]  # the fused sweep
     ref_loss = -direct_log_prob(model, x).mean()
     assert abs(loss.item() - ref_loss.item()) < 1e-5
     for g_fast, g_ref in zip(
@@ -104,7 +104,7 @@ def test_nade_float32_and_batches_larger_than_one_sweep():
     """600 rows: the sweep splits the batch into blocks of 512 and sums the gradients."""
     model = random_nade((6,), hidden_dim=5, std=0.5).float()
     x = (torch.rand(600, 6) < 0.5).float()
-    loss = model.training_step(x)["loss"]
+    loss = model.objective(x)["loss"]
     grads = torch.autograd.grad(loss, list(model.parameters()))
     model64 = model.double()
     ref = -direct_log_prob(model64, x.double()).mean()

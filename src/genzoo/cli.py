@@ -58,13 +58,15 @@ def cmd_train(args) -> int:
 
 
 def _finish(run) -> int:
+    if run is None:  # another process of a torchrun launch: the first one reports
+        return 0
     report = (run.path / "report.md").read_text()
     print(report)
     print(f"run directory: {run.path}")
     print(f"  report:  {run.path / 'report.md'}")
     if (run.path / "samples.png").exists():
         print(f"  samples: {run.path / 'samples.png'}")
-    if "stopped: interrupted" in report:
+    if run.stopped == "interrupted":
         print(f"interrupted: checkpoint written; continue with `genzoo train --resume {run.path}`")
         return EXIT_INTERRUPTED
     return 0

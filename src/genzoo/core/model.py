@@ -1,14 +1,29 @@
-"""The model protocol: a plain `nn.Module` that declares what it can do and owns its objective.
+"""The model protocol: a plain `nn.Module` that declares what it can do and owns its training.
 
 A model is built from its config dataclass and a `DataInfo` (the shape and value type of
-the data). The trainer only ever calls `training_step(x)` (or, for models that take several
-optimizer steps per batch, such as adversarial ones, `update(x, optimizer)`) and
-`validation_nll(x)`; it knows nothing about any particular model.
+the data). The trainer knows nothing about any particular model; it talks to every one
+through this contract:
+
+    configure_optimizers(lr, weight_decay) -> {name: Optimizer}
+    training_step(batch, step, optimizers, backward) -> {"loss": scalar, ...}  detached logs
+    on_train_step_end(step)            optional: EMA weights, fade-in, stage changes
+    train_state() / load_train_state() optional: JSON state that resume must restore
+    validation_nll(x) -> (B,)          models with a `validation_metric`
+
+`batch` maps stream names to tensors: "x", the data the model learns p(x) of, and "label"
+for models that list it in `streams`. `backward(loss, inputs=params)` is the trainer's
+(Fabric's) backward: the trainer averages gradients across processes and clips them just
+before each optimizer step, so a model may take any number of steps per batch.
+
+Models that minimise one objective with one optimizer (every likelihood model) define
+`objective(x)` and inherit `training_step`; adversarial ones write their own alternating
+steps with `gradient_step`, as in their paper's algorithm.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -51,11 +66,15 @@ class GenerativeModel(nn.Module):
     Config: ClassVar[type]
     capabilities: ClassVar[Capability]
     data_kinds: ClassVar[frozenset[str]] = frozenset({"binary"})
-    micro_batch: ClassVar[int | None] = None  # the trainer's default chunk (TrainConfig)
-    # True: the model takes its own optimizer steps in `update(x, optimizer)` (e.g. the
-    # alternating discriminator / generator steps of adversarial training)
-    owns_updates: ClassVar[bool] = False
-    uses_labels: ClassVar[bool] = False  # True: `update(x, optimizer, y)` gets the labels
+    # the named data streams a batch must carry: "x" always; "label" for models that learn
+    # from class labels (a conditional GAN); an instance may add to them from its config
+    streams: tuple[str, ...] = ("x",)
+    # the default training_step's chunk: forward/backward this many examples at a time,
+    # gradients accumulated (None: the whole batch); TrainConfig.micro_batch overrides it
+    micro_batch: int | None = None
+    # True: the model sets its own learning rates (in training_step or on_train_step_end),
+    # and the trainer's lr_schedule must stay "constant"
+    schedules_own_lr: ClassVar[bool] = False
     # what `validation_nll` measures, as logged: "nll" (exact), "neg_elbo" (an upper bound
     # on the NLL), "reconstruction" (the NLL of x given its own code: not a density), or
     # None: no validation loss (GANs)
@@ -80,20 +99,51 @@ class GenerativeModel(nn.Module):
         self.config = config
         self.data = data
 
-    def training_step(self, x: Tensor) -> dict[str, Tensor]:
-        """One step of the model's own objective; returns at least {"loss": scalar}."""
+    @property
+    def uses_labels(self) -> bool:
+        return "label" in self.streams
+
+    def configure_optimizers(
+        self, lr: float, weight_decay: float = 0.0
+    ) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers that training_step steps, by name: Adam at the training config's
+        rate, unless a model's paper says otherwise (a GAN's config carries its paper's
+        optimizers). With lr_schedule, the trainer scales every group's rate from these."""
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)}
+
+    def objective(self, x: Tensor) -> dict[str, Tensor]:
+        """The loss that the default training_step minimises, {"loss": scalar, ...}; further
+        entries (detached) are logged."""
         raise NotImplementedError
 
-    def update(self, x: Tensor, optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
-        """Models with `owns_updates`: all optimizer steps of one batch; returns detached
-        logs, at least {"loss": scalar}. Build each step with `gradient_step`."""
-        raise NotImplementedError
+    def training_step(
+        self,
+        batch: dict[str, Tensor],
+        step: int,
+        optimizers: dict[str, torch.optim.Optimizer],
+        backward: Callable[..., None],
+    ) -> dict[str, Tensor]:
+        """All optimizer steps of one batch; returns detached logs, at least {"loss": ...}.
 
-    def make_optimizer(self, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-        """The optimizer the trainer steps: Adam at the training config's rate, unless a
-        model's paper says otherwise (a GAN's config carries its paper's optimizer). The
-        trainer's schedule scales every group's rate from what this returns."""
-        return torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
+        The default is one step of `objective` with the one optimizer, its gradient
+        accumulated over chunks of `micro_batch` examples. Models that take several steps
+        per batch override this and build each with `gradient_step`."""
+        (optimizer,) = optimizers.values()
+        optimizer.zero_grad(set_to_none=True)
+        logs = accumulate_gradients(self.objective, batch["x"], self.micro_batch, backward)
+        optimizer.step()
+        return logs
+
+    def on_train_step_end(self, step: int) -> None:
+        """Called after every training step (`step` counts from 1): EMA weights, fade-in,
+        stage changes. Nothing by default."""
+
+    def train_state(self) -> dict:
+        """JSON-able state beyond the weights and buffers that resume must restore."""
+        return {}
+
+    def load_train_state(self, state: dict) -> None:
+        """Restore what train_state returned."""
 
     def validation_nll(self, x: Tensor) -> Tensor:
         """Per-example negative log-likelihood (or what `validation_metric` names) in nats,
@@ -118,18 +168,41 @@ class GenerativeModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor, params: list) -> None:
+def gradient_step(optimizer: torch.optim.Optimizer, loss: Tensor, params: list, backward) -> None:
     """One optimizer step that moves only `params`, by the gradient of `loss`.
 
-    The gradients of every other parameter are left as None, and optimizers skip a
-    parameter without a gradient, so e.g. a discriminator step cannot move the generator
-    even though the loss depends on both.
+    The optimizer's gradients are cleared to None and the backward pass computes only those
+    of `params`; optimizers skip a parameter without a gradient, so e.g. a discriminator
+    step cannot move the generator even though the loss depends on both, and even where one
+    optimizer holds both (the AAE's).
     """
     optimizer.zero_grad(set_to_none=True)
-    grads = torch.autograd.grad(loss, params)
-    for p, g in zip(params, grads, strict=True):
-        p.grad = g
+    backward(loss, inputs=list(params))
     optimizer.step()
+
+
+def plain_backward(loss: Tensor, **kwargs) -> None:
+    """`loss.backward(**kwargs)`: the `backward` to hand training_step outside the trainer
+    (tests, benchmarks); the trainer hands it Fabric's."""
+    loss.backward(**kwargs)
+
+
+def accumulate_gradients(objective, x: Tensor, micro_batch: int | None, backward) -> dict:
+    """Backpropagate the batch's mean loss, in chunks of `micro_batch` examples when set.
+
+    The chunks' losses are weighted by their share of the batch, so the gradient is the
+    whole batch's (for models without batch statistics); a small chunk's activations stay
+    in cache, which on CPU can be faster than one large pass. Returns the detached values.
+    """
+    chunks = x.split(micro_batch) if micro_batch and micro_batch < len(x) else (x,)
+    totals: dict[str, Tensor] = {}
+    for chunk in chunks:
+        weight = len(chunk) / len(x)
+        out = objective(chunk)
+        backward(out["loss"] * weight)
+        for key, value in out.items():
+            totals[key] = totals.get(key, 0.0) + value.detach() * weight
+    return totals
 
 
 class LikelihoodModel(GenerativeModel):
@@ -141,9 +214,8 @@ class LikelihoodModel(GenerativeModel):
         """log p(x) in nats, shape (B,)."""
         raise NotImplementedError
 
-    def training_step(self, x: Tensor) -> dict[str, Tensor]:
-        loss = -self.log_prob(x).mean()
-        return {"loss": loss}
+    def objective(self, x: Tensor) -> dict[str, Tensor]:
+        return {"loss": -self.log_prob(x).mean()}
 
     def validation_nll(self, x: Tensor) -> Tensor:
         return -self.log_prob(x)

@@ -62,9 +62,11 @@ def save_tensors(path: Path, tensors: dict[str, Tensor], fmt: str, meta: dict) -
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
-def load_tensors(path: Path, fmt: str, tensors: bool = True) -> tuple[dict[str, Tensor], dict]:
-    """Read a safetensors file that genzoo wrote (with `tensors=False`, only its JSON
-    metadata); anything else is a CheckpointError."""
+def load_tensors(
+    path: Path, fmt: str | tuple[str, ...], tensors: bool = True
+) -> tuple[dict[str, Tensor], dict]:
+    """Read a safetensors file that genzoo wrote in format `fmt` (or one of several), with
+    `tensors=False` only its JSON metadata; anything else is a CheckpointError."""
     from safetensors import SafetensorError
     from safetensors.torch import safe_open
 
@@ -80,8 +82,9 @@ def load_tensors(path: Path, fmt: str, tensors: bool = True) -> tuple[dict[str, 
         raise CheckpointError(
             f"{path} is not a genzoo checkpoint (not a valid safetensors file: {reason})"
         ) from None
-    if metadata.get("format") != fmt:
-        raise CheckpointError(f"{path} is not a genzoo {fmt.split('/')[0]} file")
+    formats = (fmt,) if isinstance(fmt, str) else fmt
+    if metadata.get("format") not in formats:
+        raise CheckpointError(f"{path} is not a genzoo {formats[0].split('/')[0]} file")
     try:
         meta = json.loads(metadata.get("state", "{}"))
     except json.JSONDecodeError:

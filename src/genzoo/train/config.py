@@ -35,7 +35,8 @@ class TrainConfig:
     eval_batch_size: int = 1000
     # hardware and logging
     accelerator: str = "cpu"
-    devices: int = 1
+    devices: int = 1  # processes on this machine, each on its share of every batch
+    precision: str = "32-true"  # Fabric's: "bf16-mixed" autocasts the training step
     num_threads: int | None = None  # torch intra-op threads; None: torch's default
     progress: bool = True
     tensorboard: bool = True

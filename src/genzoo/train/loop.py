@@ -1,11 +1,19 @@
 """The training loop, on Lightning Fabric. It knows nothing about any particular model: it
-calls `model.training_step(x)` for the loss (or `model.update(x, optimizer)` for models that
-take their own steps) and `model.validation_nll(x)` for early stopping.
+calls `model.training_step(batch, step, optimizers, backward)` with the optimizers of
+`model.configure_optimizers`, and `model.validation_nll(x)` for early stopping
+(genzoo.core.model describes the contract).
+
+Several processes (`devices=2`, or `torchrun`): each trains on its share of every batch, and
+every optimizer averages its gradients across the processes just before it steps (an
+optimizer pre-hook), then clips them. That works for any number of backward passes and
+optimizers per batch (a GAN's two players), where torch's DDP wrapper assumes one backward
+per forward. Buffers (BatchNorm statistics) are copied from the first process after every
+step, as DDP does.
 
 Exact resume: the data order of epoch e is a permutation drawn from (seed, e), so the batch
-of any step follows from the step number alone; the checkpoint holds the weights, the
-optimizer state and the global torch RNG (used by stochastic transforms and by models that
-draw at training time, e.g. MADE's masks).
+of any step follows from the step number alone; the checkpoint holds the weights, every
+optimizer's state, the model's own training state and the global torch RNG (used by
+stochastic transforms and by models that draw at training time, e.g. MADE's masks).
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ import contextlib
 import copy
 import json
 import math
+import os
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +35,9 @@ from torch import Tensor
 
 from genzoo.core.config import apply_overrides
 from genzoo.core.errors import GenzooError, TrainingDiverged
+from genzoo.io.files import load_tensors, save_tensors
 from genzoo.metrics.likelihood import mean_nll, validation_report
-from genzoo.train.checkpoint import load_checkpoint, save_checkpoint, save_model
+from genzoo.train.checkpoint import MODEL_FORMAT, load_checkpoint, save_checkpoint, save_model
 from genzoo.train.config import TrainConfig
 
 Callback = Callable[[int, dict], None]
@@ -103,26 +114,6 @@ class _Logger:
             self.writer.close()
 
 
-def accumulate_gradients(fabric, model, x: Tensor, micro_batch: int | None) -> dict:
-    """Backpropagate the batch's mean loss, in chunks of `micro_batch` examples when set.
-
-    The chunks' losses are weighted by their share of the batch, so the gradient is the
-    whole batch's (for models without batch statistics); a small chunk's activations stay
-    in cache, which on CPU can be faster than one large pass. Returns the detached values.
-    """
-    chunks = x.split(micro_batch) if micro_batch and micro_batch < len(x) else (x,)
-    totals: dict[str, Tensor] = {}
-    for k, chunk in enumerate(chunks):
-        weight = len(chunk) / len(x)
-        last = k == len(chunks) - 1
-        with fabric.no_backward_sync(model, enabled=fabric.world_size > 1 and not last):
-            out = model.training_step(chunk)
-            fabric.backward(out["loss"] * weight)
-        for key, value in out.items():
-            totals[key] = totals.get(key, 0.0) + value.detach() * weight
-    return totals
-
-
 def fit(
     model,
     train: Tensor,
@@ -143,6 +134,9 @@ def fit(
     `resume=True` continues exactly from its checkpoint. Models that learn from labels
     (`uses_labels`, e.g. a conditional GAN) get the rows of `labels` (N,) with each batch.
     Overrides such as `max_steps=200` update `config`.
+
+    Under `torchrun` every process calls this, and they train together (Fabric's DDP with
+    the launcher's world); with `devices=N` this process starts N and waits for them.
     """
     config = apply_overrides(config or TrainConfig(), overrides)
     run_dir = Path(run_dir) if run_dir else None
@@ -150,83 +144,147 @@ def fit(
         torch.set_num_threads(config.num_threads)
     if resume and not (run_dir and (run_dir / "checkpoint.safetensors").exists()):
         raise GenzooError(f"nothing to resume: no checkpoint.safetensors in {run_dir}")
-    if model.owns_updates and (config.devices > 1 or config.grad_clip or config.micro_batch):
+    if config.micro_batch is not None and config.micro_batch < 0:
         raise GenzooError(
-            f"{type(model).__name__} takes its own optimizer steps: train it with devices=1, "
-            "no grad_clip and no micro_batch"
+            f"micro_batch={config.micro_batch}: use a positive chunk size, or 0 for none"
         )
+    if config.lr_schedule != "constant" and model.schedules_own_lr:
+        raise GenzooError(
+            f"{type(model).__name__} schedules its own learning rates: leave lr_schedule "
+            f"constant (not {config.lr_schedule})"
+        )
+    missing = [s for s in model.streams if s not in ("x", "label")]
+    if missing:
+        raise GenzooError(f"{type(model).__name__} needs the data stream {missing[0]!r}, "
+                          "which this trainer's data does not carry")  # fmt: skip
     if model.uses_labels and (labels is None or len(labels) != len(train)):
         raise GenzooError(f"{type(model).__name__} learns from labels: use a labelled dataset")
+    from lightning_fabric import Fabric
+
+    if launched_by_torchrun():
+        local = int(os.environ["LOCAL_WORLD_SIZE"])
+        nodes = int(os.environ.get("WORLD_SIZE", local)) // local
+        fabric = Fabric(accelerator=config.accelerator, devices=local, num_nodes=nodes,
+                        strategy="ddp", precision=config.precision)  # fmt: skip
+        fabric.launch()
+        job = _ParallelJob(model, train, valid, config, transform, run_dir, resume, labels)
+        return job.run(fabric, model)
     if config.devices > 1:
         if callbacks:
             raise GenzooError("callbacks run in the trainer's process: use them with devices=1")
-        return _fit_spawned(model, train, valid, config, transform, run_dir, resume)
-    from lightning_fabric import Fabric
-
-    fabric = Fabric(accelerator=config.accelerator, devices=1)
+        return _fit_spawned(model, train, valid, config, transform, run_dir, resume, labels)
+    fabric = Fabric(accelerator=config.accelerator, devices=1, precision=config.precision)
     return _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks, labels)
 
 
-def _fit_spawned(model, train, valid, config, transform, run_dir, resume) -> FitResult:
-    """Multi-process DDP (gloo on CPU): each process trains on its share of every batch."""
+def launched_by_torchrun() -> bool:
+    """Whether this process is one of a `torchrun` launch (its environment says so)."""
+    return all(v in os.environ for v in ("RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK"))
+
+
+def _fit_spawned(model, train, valid, config, transform, run_dir, resume, labels) -> FitResult:
+    """Start `devices` processes (gloo on CPU) and wait for them; the weights come back
+    through a file, not the launcher's pipe, which a large state would fill and hang on.
+
+    A Ctrl-C reaches every process of the terminal's group: the workers stop at the same
+    step and write their checkpoint; this one waits for them instead of dying first."""
     from lightning_fabric import Fabric
 
-    fabric = Fabric(accelerator=config.accelerator, devices=config.devices, strategy="ddp_spawn")
-    job = _SpawnedJob(model, train, valid, config, transform, run_dir, resume)
-    result, state = fabric.launch(job)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    fabric = Fabric(accelerator=config.accelerator, devices=config.devices,
+                    strategy="ddp_spawn", precision=config.precision)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="genzoo-ddp-") as tmp:
+        weights = Path(tmp) / "model.safetensors"
+        job = _ParallelJob(model, train, valid, config, transform, run_dir, resume, labels,
+                           weights)  # fmt: skip
+        with _StopSignal() as stop:
+            result = fabric.launch(job)
+        state, _ = load_tensors(weights, MODEL_FORMAT)
+    model.load_state_dict(state)
+    if stop.received is not None:
+        result.stopped = "interrupted"
     return result
 
 
-class _SpawnedJob:
-    """The work of one DDP process. A plain object, because Fabric's launcher walks (and
-    rejects frozen dataclasses among) the arguments it is given."""
+class _ParallelJob:
+    """The work of one of several processes. A plain object, because Fabric's launcher
+    walks (and rejects frozen dataclasses among) the arguments it is given."""
 
-    def __init__(self, *args):
-        self.args = args
+    def __init__(self, model, train, valid, config, transform, run_dir, resume, labels,
+                 weights: Path | None = None):  # fmt: skip
+        self.args = (model, train, valid, config, transform, run_dir, resume, labels)
+        self.weights = weights
 
-    def __call__(self, fabric):
-        model, train, valid, config, transform, run_dir, resume = self.args
+    def __call__(self, fabric) -> FitResult:
         # spawn hands every process the parent's tensors in shared memory; without a private
         # copy all replicas would train one set of weights in place
-        model = copy.deepcopy(model)
-        result = _fit(fabric, model, train, valid, config, transform, run_dir, resume, ())
+        return self.run(fabric, copy.deepcopy(self.args[0]))
+
+    def run(self, fabric, model) -> FitResult:
         import torch.distributed as dist
 
+        _, train, valid, config, transform, run_dir, resume, labels = self.args
+        result = _fit(fabric, model, train, valid, config, transform, run_dir, resume, (),
+                      labels)  # fmt: skip
         flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
         replicas = [torch.empty_like(flat) for _ in range(fabric.world_size)]
         dist.all_gather(replicas, flat)
         result.replicas_agree = all(torch.equal(r, replicas[0]) for r in replicas)
+        if self.weights is not None and fabric.global_rank == 0:
+            save_tensors(self.weights, model.state_dict(), MODEL_FORMAT, {})
         # tear the process group down before exit: gloo threads still running when the
         # process ends abort it ("terminate called without an active exception")
         dist.barrier()
         dist.destroy_process_group()
-        # numpy arrays travel back by value; torch tensors would be shared with a dead process
-        return result, {k: v.cpu().numpy().copy() for k, v in model.state_dict().items()}
+        result.history = result.history[-1:]  # the launcher's pipe carries the result back
+        return result
+
+
+def _before_step(fabric, grad_clip: float | None):
+    """An optimizer pre-hook: average the gradients over the processes, then clip them."""
+
+    def hook(optimizer, args, kwargs) -> None:
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if not params:
+            return
+        if fabric.world_size > 1:
+            grads = [p.grad for p in params]
+            flat = fabric.all_reduce(torch.cat([g.reshape(-1) for g in grads]), reduce_op="mean")
+            for g, shared in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+                g.copy_(shared.view_as(g))
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+
+    return hook
+
+
+def _share_buffers(model) -> None:
+    """Every process takes the first one's buffers (BatchNorm statistics), as DDP does."""
+    import torch.distributed as dist
+
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
 
 
 def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks,
          labels=None) -> FitResult:  # fmt: skip
     rank, world = fabric.global_rank, fabric.world_size
     is_main = rank == 0
-    optimizer = model.make_optimizer(config.lr, config.weight_decay)
-    base_lrs = [group["lr"] for group in optimizer.param_groups]  # before any resume
+    model.to(fabric.device)
+    optimizers = model.configure_optimizers(config.lr, config.weight_decay)
+    # before any resume: the rates the schedule scales
+    base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
     state = {"step": 0, "best_val_nll": None, "bad_validations": 0, "cpu_seconds": 0.0,
              "wall_seconds": 0.0}  # fmt: skip
     if resume:
-        state.update(load_checkpoint(run_dir / "checkpoint.safetensors", model, optimizer))
+        state.update(load_checkpoint(run_dir / "checkpoint.safetensors", model, optimizers))
     else:
         torch.manual_seed(config.seed)  # the same on every rank: models draw in lockstep
-    fabric_model, optimizer = fabric.setup(model, optimizer)
-    # route training_step through DDP's forward so that gradients are all-reduced
-    fabric_model.mark_forward_method("training_step")
+    if config.micro_batch is not None:
+        model.micro_batch = config.micro_batch or None  # 0: the whole batch
+    for optimizer in optimizers.values():
+        optimizer.register_step_pre_hook(_before_step(fabric, config.grad_clip))
 
     n, batch_size = train.shape[0], config.batch_size
-    micro_batch = config.micro_batch
-    if micro_batch is None:
-        micro_batch = type(model).micro_batch
-    if micro_batch is not None and micro_batch < 0:
-        raise GenzooError(f"micro_batch={micro_batch}: use a positive chunk size, or 0 for none")
     steps_per_epoch = math.ceil(n / batch_size)
     max_steps = config.max_steps or config.epochs * steps_per_epoch
     val_every = config.val_every or steps_per_epoch
@@ -248,7 +306,7 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
         state["cpu_seconds"] = cpu_before + time.process_time() - cpu_start
         state["wall_seconds"] = wall_before + time.perf_counter() - wall_start
         if is_main and run_dir:
-            save_checkpoint(run_dir / "checkpoint.safetensors", model, optimizer, state)
+            save_checkpoint(run_dir / "checkpoint.safetensors", model, optimizers, state)
             if state["best_val_nll"] is None:  # no validation set: the latest is the best
                 save_model(run_dir / "model.safetensors", model, {"step": state["step"]})
 
@@ -267,39 +325,38 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
             if epoch != perm_epoch:
                 perm_epoch, perm = epoch, epoch_permutation(n, config.seed, epoch)
             index = perm[i * batch_size : (i + 1) * batch_size][rank::world]
-            x = train[index]
+            batch = {"x": train[index]}
             if transform is not None:
-                x = transform.batch(x)
-            x = fabric.to_device(x)
+                batch["x"] = transform.batch(batch["x"])
+            if model.uses_labels:
+                batch["label"] = labels[index]
+            batch = {key: fabric.to_device(value) for key, value in batch.items()}
 
             model.train()
-            for group, base_lr in zip(optimizer.param_groups, base_lrs, strict=True):
-                group["lr"] = base_lr * lr_factor(config, step, max_steps)
-            if model.uses_labels:
-                out = model.update(x, optimizer, fabric.to_device(labels[index]))
-            elif model.owns_updates:  # e.g. alternating discriminator / generator steps
-                out = model.update(x, optimizer)
-            else:
-                optimizer.zero_grad(set_to_none=True)
-                out = accumulate_gradients(fabric, fabric_model, x, micro_batch)
-            loss_value = out["loss"]
+            if config.lr_schedule != "constant":
+                factor = lr_factor(config, step, max_steps)
+                for name, optimizer in optimizers.items():
+                    for group, base_lr in zip(optimizer.param_groups, base_lrs[name], strict=True):
+                        group["lr"] = base_lr * factor
+            with fabric.autocast():
+                out = model.training_step(batch, step, optimizers, fabric.backward)
+            model.on_train_step_end(step + 1)
             if world > 1:
-                loss_value = fabric.all_reduce(loss_value, reduce_op="mean")
-            if not torch.isfinite(loss_value):
+                _share_buffers(model)
+            values = torch.stack([v.detach().double().reshape(()) for v in out.values()])
+            if world > 1:
+                values = fabric.all_reduce(values, reduce_op="mean")
+            logs = dict(zip(out, values.tolist(), strict=True))
+            bad = [key for key, value in logs.items() if not math.isfinite(value)]
+            if bad:
                 where = f"; the last good checkpoint is in {run_dir}" if run_dir else ""
                 raise TrainingDiverged(
-                    f"loss became {loss_value.item()} at step {step + 1}{where}: "
+                    f"{bad[0]} became {logs[bad[0]]} at step {step + 1}{where}: "
                     "lower lr or set grad_clip"
                 )
-            if not model.owns_updates:
-                if config.grad_clip:
-                    fabric.clip_gradients(fabric_model, optimizer, max_norm=config.grad_clip)
-                optimizer.step()
             state["step"] = step = step + 1
-            seen += x.shape[0] * world
+            seen += len(batch["x"]) * world
 
-            logs = {"loss": loss_value.item()}
-            logs.update({k: v.item() for k, v in out.items() if k != "loss"})
             if step % 10 == 0 or step == max_steps:
                 elapsed = time.perf_counter() - t_last
                 logs["examples_per_s"] = seen / max(elapsed, 1e-9)

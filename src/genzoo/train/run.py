@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ class Run:
     train_config: TrainConfig
     transform: object  # genzoo.data.Transform
     protocol: str
+    stopped: str | None = None  # after train_run: how training ended (FitResult.stopped)
 
     @property
     def has_likelihood(self) -> bool:
@@ -144,15 +146,17 @@ def train_run(
     resume: bool = False,
     command: str | None = None,
     init_from: str | Path | None = None,
-) -> Run:
-    """Train (or resume) `model_name` on `data_name` in a run directory; returns the Run.
+) -> Run | None:
+    """Train (or resume) `model_name` on `data_name` in a run directory; returns the Run
+    (None in the other processes of a `torchrun` launch: the first one reports).
 
     `init_from` starts a new run from another run's trained weights (its model.safetensors)
     with a fresh optimizer and schedule, e.g. a VAE continued under the IWAE objective.
     """
-    from genzoo.train.loop import fit
+    from genzoo.train.loop import fit, launched_by_torchrun
 
     overrides = dict(overrides or {})
+    run_dir_given = run_dir
     if resume and init_from is not None:
         raise GenzooError("--init-from starts a new run; it cannot be combined with --resume")
     if resume:
@@ -184,26 +188,32 @@ def train_run(
         init_from = cfg.get("init_from")
 
     command = command or f"genzoo.train_run({model_name!r}, {data_name!r}, {overrides!r})"
+    first_process = os.environ.get("RANK", "0") == "0"  # torchrun starts several
+    if launched_by_torchrun() and run_dir_given is None:
+        raise GenzooError("under torchrun give --run-dir: every process must use the same one")
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(
-        run_dir / "config.json",
-        {
-            "format": RUN_FORMAT,
-            "model": model_name,
-            "model_config": config_to_json(model_config),
-            "data": data_name,
-            "data_info": info.to_json(),
-            "transform": dataclasses.asdict(transform),
-            "train": config_to_json(train_config),
-            "protocol": splits.protocol,
-            **({"init_from": init_from} if init_from else {}),
-            "commands": ([*cfg.get("commands", [])] if resume else []) + [command],
-        },
-    )
+    if first_process:
+        write_json(
+            run_dir / "config.json",
+            {
+                "format": RUN_FORMAT,
+                "model": model_name,
+                "model_config": config_to_json(model_config),
+                "data": data_name,
+                "data_info": info.to_json(),
+                "transform": dataclasses.asdict(transform),
+                "train": config_to_json(train_config),
+                "protocol": splits.protocol,
+                **({"init_from": init_from} if init_from else {}),
+                "commands": ([*cfg.get("commands", [])] if resume else []) + [command],
+            },
+        )
     train_x = transform.fixed(splits.train, "train")
     valid_x = transform.fixed(splits.valid, "valid") if model.validation_metric else None
     callbacks = []
-    if model.progress_grids and train_config.n_samples:
+    # the grid monitor holds this process's model: with several processes, none is kept
+    several = train_config.devices > 1 or launched_by_torchrun()
+    if model.progress_grids and train_config.n_samples and not several:
         from genzoo.train.monitor import SampleMonitor, cached_classifier
 
         steps_per_epoch = math.ceil(len(train_x) / train_config.batch_size)
@@ -214,8 +224,11 @@ def train_run(
                  resume=resume, callbacks=callbacks, labels=splits.train_labels)  # fmt: skip
     for callback in callbacks:
         callback.finish()
+    if not first_process:  # the first process writes the report
+        return None
     seconds = time.perf_counter() - started
     run = load_run(run_dir)
+    run.stopped = result.stopped
     write_report(run, splits, result, seconds)
     return run
 

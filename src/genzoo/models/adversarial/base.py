@@ -83,7 +83,6 @@ def dcgan_init(module: nn.Module) -> None:
 class AdversarialModel(GenerativeModel):
     capabilities = Capability.SAMPLE
     data_kinds = frozenset({"continuous"})
-    owns_updates = True
     validation_metric = None
     continuous_scale = "symmetric"  # the generator's tanh range
     sample_range = (-1.0, 1.0)
@@ -107,14 +106,17 @@ class AdversarialModel(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return self.generator(self.noise(n, generator))
 
-    def make_optimizer(self, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-        """Adam with the config's rates for D and G; the trainer's `lr` does not apply."""
+    def configure_optimizers(self, lr: float, weight_decay: float = 0.0) -> dict:
+        """Adam for D and for G, at the config's rates; the trainer's `lr` does not apply."""
         cfg = self.config
-        return torch.optim.Adam(
-            [{"params": list(self.discriminator.parameters()), "lr": cfg.lr_d},
-             {"params": list(self.generator.parameters()), "lr": cfg.lr_g}],
-            betas=tuple(cfg.betas),
-        )  # fmt: skip
+        return {
+            "discriminator": torch.optim.Adam(
+                self.discriminator.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas)
+            ),
+            "generator": torch.optim.Adam(
+                self.generator.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas)
+            ),
+        }
 
     def discriminator_features(self, x: Tensor) -> Tensor:
         """D's penultimate layer, (B, F), as a representation of real images (DCGAN,

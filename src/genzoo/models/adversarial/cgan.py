@@ -70,7 +70,7 @@ class ConditionalDiscriminator(nn.Module):
 class CGAN(AdversarialModel):
     Config = CGANConfig
     capabilities = Capability.SAMPLE | Capability.CONDITIONAL
-    uses_labels = True
+    streams = ("x", "label")
 
     def __init__(self, config: CGANConfig, data):
         super().__init__(config, data)
@@ -80,17 +80,19 @@ class CGAN(AdversarialModel):
     def generate(self, z: Tensor, y: Tensor) -> Tensor:
         return self.generator(torch.cat([z, F.one_hot(y, self.config.n_classes).to(z.dtype)], 1))
 
-    def update(self, x: Tensor, optimizer, y: Tensor) -> dict[str, Tensor]:
+    def training_step(self, batch, step, optimizers, backward) -> dict[str, Tensor]:
+        x, y = batch["x"], batch["label"]
         if int(y.max()) >= self.config.n_classes:
             raise GenzooError(f"label {int(y.max())} >= n_classes={self.config.n_classes}")
         x_fake = self.generate(self.noise(len(x)), y)
         d_real, d_fake = self.discriminator(x, y), self.discriminator(x_fake.detach(), y)
         d_loss = discriminator_loss(d_real, d_fake)
-        gradient_step(optimizer, d_loss, list(self.discriminator.parameters()))
+        gradient_step(optimizers["discriminator"], d_loss, self.discriminator.parameters(),
+                      backward)  # fmt: skip
         logs = discriminator_logs(d_loss, d_real, d_fake)
         if self.generator_turn(self.config.k):
             g_loss = generator_loss(self.discriminator(x_fake, y))
-            gradient_step(optimizer, g_loss, list(self.generator.parameters()))
+            gradient_step(optimizers["generator"], g_loss, self.generator.parameters(), backward)
             logs["g_loss"] = g_loss.detach()
         return logs
 

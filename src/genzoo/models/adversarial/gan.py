@@ -63,15 +63,19 @@ class GAN(AdversarialModel):
         self.generator = Generator(config, data, config.latent_dim, self.batch_norm)
         self.discriminator = Discriminator(config, data, self.batch_norm)
 
-    def update(self, x: Tensor, optimizer) -> dict[str, Tensor]:
+    def training_step(self, batch, step, optimizers, backward) -> dict[str, Tensor]:
+        """Algorithm 1: a discriminator step on every batch, a generator step after every
+        k-th."""
+        x = batch["x"]
         z = self.noise(len(x))
         x_fake = self.generator(z)
         d_real, d_fake = self.discriminator(x), self.discriminator(x_fake.detach())
         d_loss = discriminator_loss(d_real, d_fake)
-        gradient_step(optimizer, d_loss, list(self.discriminator.parameters()))
+        gradient_step(optimizers["discriminator"], d_loss, self.discriminator.parameters(),
+                      backward)  # fmt: skip
         logs = discriminator_logs(d_loss, d_real, d_fake)
         if self.generator_turn(self.config.k):
             g_loss = generator_loss(self.discriminator(x_fake), self.config.generator_loss)
-            gradient_step(optimizer, g_loss, list(self.generator.parameters()))
+            gradient_step(optimizers["generator"], g_loss, self.generator.parameters(), backward)
             logs["g_loss"] = g_loss.detach()
         return logs

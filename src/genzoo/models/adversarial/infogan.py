@@ -109,13 +109,15 @@ class InfoGAN(AdversarialModel):
         cont = 0.5 * (q[:, K:] - c_cont).pow(2).sum(1).mean()
         return self.config.lambda_cat * cat + self.config.lambda_cont * cont
 
-    def update(self, x: Tensor, optimizer) -> dict[str, Tensor]:
+    def training_step(self, batch, step, optimizers, backward) -> dict[str, Tensor]:
+        x = batch["x"]
         z, (c_cat, c_cont) = self.noise(len(x)), self.codes(len(x))
         x_fake = self.generate(z, c_cat, c_cont)
         (d_real, _), (d_fake, q_fake) = self.discriminator(x), self.discriminator(x_fake.detach())
         d_loss = discriminator_loss(d_real, d_fake)
         info = self.information_loss(q_fake, c_cat, c_cont)
-        gradient_step(optimizer, d_loss + info, list(self.discriminator.parameters()))
+        gradient_step(optimizers["discriminator"], d_loss + info, self.discriminator.parameters(),
+                      backward)  # fmt: skip
         K = self.config.n_categories
         # L_I of the categorical code alone, in nats: H(c_cat) − cross-entropy
         mi_cat = math.log(K) - F.cross_entropy(q_fake[:, :K], c_cat)
@@ -123,7 +125,7 @@ class InfoGAN(AdversarialModel):
         if self.generator_turn(self.config.k):
             d_fake, q_fake = self.discriminator(x_fake)
             g_loss = generator_loss(d_fake) + self.information_loss(q_fake, c_cat, c_cont)
-            gradient_step(optimizer, g_loss, list(self.generator.parameters()))
+            gradient_step(optimizers["generator"], g_loss, self.generator.parameters(), backward)
             logs["g_loss"] = g_loss.detach()
         return logs
 

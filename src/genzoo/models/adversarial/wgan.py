@@ -80,30 +80,34 @@ class WGAN(AdversarialModel):
         if config.network == "conv":  # DCGAN's initialisation is for its conv nets
             dcgan_init(self)
 
-    def make_optimizer(self, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    def configure_optimizers(self, lr: float, weight_decay: float = 0.0) -> dict:
+        """RMSprop for the critic and for G (Sec. 4.3), at α."""
         cfg = self.config
-        return torch.optim.RMSprop(
-            [{"params": list(self.discriminator.parameters()), "lr": cfg.lr_d},
-             {"params": list(self.generator.parameters()), "lr": cfg.lr_g}]
-        )  # fmt: skip
+        return {
+            "discriminator": torch.optim.RMSprop(self.discriminator.parameters(), lr=cfg.lr_d),
+            "generator": torch.optim.RMSprop(self.generator.parameters(), lr=cfg.lr_g),
+        }
 
-    def critic_step(self, x: Tensor, x_fake: Tensor, optimizer) -> dict[str, Tensor]:
-        f_real, f_fake = self.discriminator(x), self.discriminator(x_fake)
+    def training_step(self, batch, step, optimizers, backward) -> dict[str, Tensor]:
+        """Algorithm 1: a clipped critic step on every batch, a generator step after every
+        n_critic-th (or on the authors' warm-up schedule)."""
+        cfg, x = self.config, batch["x"]
+        f_real = self.discriminator(x)
+        f_fake = self.discriminator(self.generator(self.noise(len(x))).detach())
         loss = critic_loss(f_real, f_fake)
-        gradient_step(optimizer, loss, list(self.discriminator.parameters()))
-        clip_weights(self.discriminator, self.config.clip)
-        return {"loss": loss.detach(), "wasserstein": wasserstein_estimate(f_real, f_fake).detach()}
-
-    def update(self, x: Tensor, optimizer) -> dict[str, Tensor]:
-        cfg = self.config
-        logs = self.critic_step(x, self.generator(self.noise(len(x))).detach(), optimizer)
-        if cfg.critic_warmup:
-            self.d_steps += 1
-            generator_turn = critic_steps_end_here(int(self.d_steps), cfg.n_critic)
-        else:
-            generator_turn = self.generator_turn(cfg.n_critic)
-        if generator_turn:
+        gradient_step(optimizers["discriminator"], loss, self.discriminator.parameters(), backward)
+        clip_weights(self.discriminator, cfg.clip)
+        logs = {"loss": loss.detach(), "wasserstein": wasserstein_estimate(f_real, f_fake).detach()}
+        if self.critic_run_ends():
             g_loss = -self.discriminator(self.generator(self.noise(len(x)))).mean()
-            gradient_step(optimizer, g_loss, list(self.generator.parameters()))
+            gradient_step(optimizers["generator"], g_loss, self.generator.parameters(), backward)
             logs["g_loss"] = g_loss.detach()
         return logs
+
+    def critic_run_ends(self) -> bool:
+        """Count a critic step; True when the generator steps after it: every n_critic-th,
+        or on the authors' warm-up schedule."""
+        if self.config.critic_warmup:
+            self.d_steps += 1
+            return critic_steps_end_here(int(self.d_steps), self.config.n_critic)
+        return self.generator_turn(self.config.n_critic)

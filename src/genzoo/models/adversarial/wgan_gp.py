@@ -20,12 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
-from genzoo.models.adversarial.base import AdversarialConfig
+from genzoo.models.adversarial.base import AdversarialConfig, AdversarialModel
 from genzoo.models.adversarial.losses import (
     critic_loss,
     gradient_penalty,
@@ -50,14 +49,21 @@ class WGANGP(WGAN):
     Config = WGANGPConfig
     critic_batch_norm = False  # Sec. 4
 
-    def make_optimizer(self, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-        return super(WGAN, self).make_optimizer(lr, weight_decay)  # Adam, not RMSprop
+    configure_optimizers = AdversarialModel.configure_optimizers  # Adam (Alg. 1), not RMSprop
 
-    def critic_step(self, x: Tensor, x_fake: Tensor, optimizer) -> dict[str, Tensor]:
+    def training_step(self, batch, step, optimizers, backward) -> dict[str, Tensor]:
+        """Algorithm 1: a critic step with the penalty on every batch, a generator step
+        after every n_critic-th; no clipping."""
+        cfg, x = self.config, batch["x"]
+        x_fake = self.generator(self.noise(len(x))).detach()
         f_real, f_fake = self.discriminator(x), self.discriminator(x_fake)
-        x_hat = interpolates(x, x_fake)
-        penalty = gradient_penalty(self.discriminator, x_hat)
-        loss = critic_loss(f_real, f_fake) + self.config.gp_weight * penalty
-        gradient_step(optimizer, loss, list(self.discriminator.parameters()))
-        return {"loss": loss.detach(), "gradient_penalty": penalty.detach(),
+        penalty = gradient_penalty(self.discriminator, interpolates(x, x_fake))
+        loss = critic_loss(f_real, f_fake) + cfg.gp_weight * penalty  # Eq. 3
+        gradient_step(optimizers["discriminator"], loss, self.discriminator.parameters(), backward)
+        logs = {"loss": loss.detach(), "gradient_penalty": penalty.detach(),
                 "wasserstein": wasserstein_estimate(f_real, f_fake).detach()}  # fmt: skip
+        if self.critic_run_ends():
+            g_loss = -self.discriminator(self.generator(self.noise(len(x)))).mean()
+            gradient_step(optimizers["generator"], g_loss, self.generator.parameters(), backward)
+            logs["g_loss"] = g_loss.detach()
+        return logs

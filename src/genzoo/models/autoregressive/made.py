@@ -144,11 +144,13 @@ class MADE(AutoregressiveModel):
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
 
-    def make_optimizer(self, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    def configure_optimizers(self, lr: float, weight_decay: float = 0.0) -> dict:
         """Adam (the default), or Adagrad as in the authors' code, at the trainer's lr."""
         if self.config.optimizer == "adagrad":
-            return torch.optim.Adagrad(self.parameters(), lr=lr, weight_decay=weight_decay)
-        return super().make_optimizer(lr, weight_decay)
+            return {
+                "model": torch.optim.Adagrad(self.parameters(), lr=lr, weight_decay=weight_decay)
+            }
+        return super().configure_optimizers(lr, weight_decay)
 
     # ------------------------------------------------------------ masks
 
@@ -216,7 +218,7 @@ class MADE(AutoregressiveModel):
         log_p = torch.stack([self.log_prob_mask(x, m) for m in range(M)])  # (M, B)
         return torch.logsumexp(log_p, dim=0) - math.log(M)
 
-    def training_step(self, x: Tensor) -> dict[str, Tensor]:
+    def objective(self, x: Tensor) -> dict[str, Tensor]:
         """One step on one mask set: −mean log p_m(x), m drawn per `resample`."""
         if self.config.resample == "every_step":
             order = torch.randperm(self.data.n_dims)  # global RNG: restored on resume

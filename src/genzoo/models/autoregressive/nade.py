@@ -272,7 +272,7 @@ class NADE(AutoregressiveModel):
         a = torch.addmm(self.c, x, self.W.t())  # (B, H)
         return torch.relu(a) if self.relu else torch.sigmoid(a)
 
-    def training_step(self, x: Tensor) -> dict[str, Tensor]:
+    def objective(self, x: Tensor) -> dict[str, Tensor]:
         x_o, W, V, b = self._in_order(x)
         loss = _MeanNLL.apply(x_o, W, V, b, self.c, self.relu, torch.is_grad_enabled())
         return {"loss": loss}

@@ -63,7 +63,6 @@ class AAEConfig(CoderConfig):
 class AAE(ReconstructionModel):
     Config = AAEConfig
     capabilities = Capability.SAMPLE | Capability.ENCODE
-    owns_updates = True
 
     def __init__(self, config: AAEConfig, data):
         super().__init__(config, data)
@@ -76,7 +75,7 @@ class AAE(ReconstructionModel):
                     f"supervised=true needs prior=mixture (not {config.prior}): each label "
                     f"picks one of its {N_COMPONENTS} components"
                 )
-            self.uses_labels = True
+            self.streams = ("x", "label")
             self.capabilities = self.capabilities | Capability.CONDITIONAL
             n_labels = N_COMPONENTS
         self.discriminator = mlp(
@@ -96,20 +95,22 @@ class AAE(ReconstructionModel):
             z = torch.cat([z, F.one_hot(y, N_COMPONENTS).to(z.dtype)], dim=1)
         return self.discriminator(z)
 
-    def discriminator_step(self, x: Tensor, optimizer, y: Tensor | None = None):
+    def discriminator_step(self, x: Tensor, optimizer, backward, y: Tensor | None = None):
         real, fake = self.sample_prior(len(x), y=y), self.encode(x).detach()
         d_real, d_fake = self.critic(real, y), self.critic(fake, y)
         loss = discriminator_loss(d_real, d_fake)
-        gradient_step(optimizer, loss, list(self.discriminator.parameters()))
+        gradient_step(optimizer, loss, self.discriminator.parameters(), backward)
         return {"d_loss": loss.detach(), "d_real": torch.sigmoid(d_real).mean().detach(),
                 "d_fake": torch.sigmoid(d_fake).mean().detach()}  # fmt: skip
 
-    def generator_step(self, x: Tensor, optimizer, y: Tensor | None = None):
+    def generator_step(self, x: Tensor, optimizer, backward, y: Tensor | None = None):
         loss = generator_loss(self.critic(self.encode(x), y))
-        gradient_step(optimizer, loss, list(self.encoder.parameters()))
+        gradient_step(optimizer, loss, self.encoder.parameters(), backward)
         return {"g_loss": loss.detach()}
 
-    def update(self, x: Tensor, optimizer, y: Tensor | None = None) -> dict[str, Tensor]:
+    def training_step(self, batch, step, optimizers, backward) -> dict[str, Tensor]:
+        """The paper's two phases (Sec. 2), three steps of the one optimizer."""
+        x, y, optimizer = batch["x"], batch.get("label"), optimizers["model"]
         outside = y[(y < 0) | (y >= N_COMPONENTS)] if y is not None else ()
         if len(outside):
             raise GenzooError(
@@ -118,10 +119,10 @@ class AAE(ReconstructionModel):
             )
         reconstruction = self.validation_nll(x).mean()
         coder = [*self.encoder.parameters(), *self.decoder.parameters()]
-        gradient_step(optimizer, reconstruction, coder)
+        gradient_step(optimizer, reconstruction, coder, backward)
         logs = {"loss": reconstruction.detach(), "reconstruction": reconstruction.detach()}
-        logs.update(self.discriminator_step(x, optimizer, y))
-        logs.update(self.generator_step(x, optimizer, y))
+        logs.update(self.discriminator_step(x, optimizer, backward, y))
+        logs.update(self.generator_step(x, optimizer, backward, y))
         return logs
 
     @torch.no_grad()

@@ -35,5 +35,5 @@ class Autoencoder(ReconstructionModel):
         "(a prior fitted adversarially) to sample."
     )
 
-    def training_step(self, x: Tensor) -> dict[str, Tensor]:
+    def objective(self, x: Tensor) -> dict[str, Tensor]:
         return {"loss": self.validation_nll(x).mean()}

@@ -128,7 +128,7 @@ class VAE(LatentModel):
                  for i in range(0, k, chunk)]  # fmt: skip
         return torch.logsumexp(torch.stack(parts), 0) - math.log(k)
 
-    def training_step(self, x: Tensor) -> dict[str, Tensor]:
+    def objective(self, x: Tensor) -> dict[str, Tensor]:
         cfg = self.config
         t = self.terms(x, cfg.k)
         reconstruction = -t["log_px_z"].mean(0)  # −E_q log p(x | z), per example
