@@ -161,6 +161,8 @@ def fit(
         raise GenzooError(f"{type(model).__name__} learns from labels: use a labelled dataset")
     from lightning_fabric import Fabric
 
+    if callbacks and (config.devices > 1 or launched_by_torchrun()):
+        raise GenzooError("callbacks run in the trainer's process: use them with devices=1")
     if launched_by_torchrun():
         local = int(os.environ["LOCAL_WORLD_SIZE"])
         nodes = int(os.environ.get("WORLD_SIZE", local)) // local
@@ -170,8 +172,6 @@ def fit(
         job = _ParallelJob(model, train, valid, config, transform, run_dir, resume, labels)
         return job.run(fabric, model)
     if config.devices > 1:
-        if callbacks:
-            raise GenzooError("callbacks run in the trainer's process: use them with devices=1")
         return _fit_spawned(model, train, valid, config, transform, run_dir, resume, labels)
     fabric = Fabric(accelerator=config.accelerator, devices=1, precision=config.precision)
     return _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks, labels)
