@@ -197,7 +197,7 @@ def test_nade_hidden_features_are_the_hidden_layer_after_all_of_x():
     torch.manual_seed(0)
     nade = create_model("nade", DataInfo((1, 4, 4), 2), hidden_dim=7, order="random")
     x = torch.bernoulli(torch.full((5, 1, 4, 4), 0.4))
-    h = nade.hidden_features(x)
+    h = nade.features(x)
     assert h.shape == (5, 7)
     assert torch.allclose(h, torch.sigmoid(x.flatten(1) @ nade.W.t() + nade.c), atol=1e-6)
 

@@ -159,6 +159,47 @@ def test_declared_capabilities_match_methods(name):
         assert (capability in model.capabilities) == implemented, (capability, method)
 
 
+# instances whose capabilities follow from their config, beside every registered default
+VARIANTS = [(name, {}) for name in NAMES] + [
+    ("aae", {"prior": "mixture", "supervised": True}),  # CONDITIONAL on a label
+    ("vae", {"objective": "iwae", "k": 2}),
+]
+
+
+def first_condition(model):
+    condition = model.condition
+    return 0 if condition.kind == "label" else {condition.codes[0]: 0}
+
+
+# what apps call for each capability, and a check of what it returns; a model that does not
+# declare the capability has no such method or refuses with a GenzooError
+CALLS = {
+    Capability.FEATURES: lambda m, x: (
+        m.features(x).flatten(1).shape[0] == len(x) and isinstance(m.features_name, str)
+    ),
+    Capability.DISCRIMINATE: lambda m, x: m.discriminator_score(x).shape == (len(x),),
+    Capability.CONDITIONAL: lambda m, x: m.sample(2, condition=first_condition(m)).shape[0] == 2,
+    Capability.ELBO: lambda m, x: (
+        m.evaluation_terms(x, 2)["iwae_nll"].shape == (len(x),) and m.eval_k >= 1
+    ),
+}
+
+
+@pytest.mark.parametrize("name, settings", VARIANTS, ids=lambda v: str(v))
+def test_each_instance_declares_what_its_methods_do(name, settings):
+    torch.manual_seed(0)
+    spec = next(s for s in list_models() if s.name == name)
+    model = create_model(name, info_for(spec.cls), **(TINY.get(name, {}) | settings))
+    model.eval()
+    x = examples(model, 4)
+    for capability, works in CALLS.items():
+        if capability in model.capabilities:
+            assert works(model, x), capability
+        else:
+            with pytest.raises((GenzooError, AttributeError)):
+                works(model, x)
+
+
 @pytest.mark.parametrize("name", sorted(set(NAMES) - set(SAMPLERS)))
 def test_models_that_cannot_sample_say_why(name):
     with pytest.raises(GenzooError, match="cannot sample: .{40,}"):

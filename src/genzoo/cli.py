@@ -88,15 +88,21 @@ def cmd_sample(args) -> int:
     if args.complete is not None:
         return _complete(args, run)
     model, nrow = run.model, None
-    if args.traverse is not None:
-        _require(model, "traversal", "--traverse needs an InfoGAN run")
-        x = model.traversal(args.traverse)
-        nrow = 10 if args.traverse == "cat" else len(x) // model.config.n_categories
-    elif args.label is not None or args.code is not None:
+    if args.traverse is not None or args.label is not None or args.code is not None:
         from genzoo.core.capabilities import Capability
 
         if Capability.CONDITIONAL not in model.capabilities:
             raise GenzooError(f"{run.model_name} does not sample conditionally")
+        condition = model.condition
+        wanted = "label" if args.label is not None else "codes"
+        if condition.kind != wanted:
+            option = "--label" if wanted == "label" else "--code and --traverse"
+            raise GenzooError(f"{run.model_name} is conditioned on {condition.kind}, so "
+                              f"{option} does not apply")  # fmt: skip
+    if args.traverse is not None:
+        x = model.traversal(args.traverse)  # a row per value of the categorical code
+        nrow = 10 if args.traverse == "cat" else len(x) // model.condition.n_classes
+    elif args.label is not None or args.code is not None:
         x = model.sample(args.n, condition=_condition(args))
     else:
         x = model.sample(args.n)
@@ -104,13 +110,6 @@ def cmd_sample(args) -> int:
                      nrow=nrow)  # fmt: skip
     print(f"wrote {len(x)} samples to {path}")
     return 0
-
-
-def _require(model, method: str, message: str) -> None:
-    from genzoo.core.errors import GenzooError
-
-    if not hasattr(model, method):
-        raise GenzooError(message)
 
 
 def _condition(args):
@@ -304,6 +303,7 @@ def cmd_latent(args) -> int:
         run_inputs,
         share_on_own_component,
     )
+    from genzoo.core.capabilities import Capability
     from genzoo.metrics.mmd import mmd2
     from genzoo.train.run import load_run
 
@@ -322,7 +322,8 @@ def cmd_latent(args) -> int:
         f"  MMD^2(codes, {name} prior) = {distance:.4f}  (unbiased; Gaussian kernels at "
         "0.25-4x the prior's median distance; 0 when the codes follow the prior)"
     )
-    if getattr(model.config, "supervised", False) and labels is not None:
+    labelled = Capability.CONDITIONAL in model.capabilities and model.condition.kind == "label"
+    if labelled and labels is not None:
         share = share_on_own_component(codes, labels)
         print(f"  codes nearest their label's mixture component: {share:.1%} (chance: 10%)")
     if codes.shape[1] == 2:

@@ -69,8 +69,6 @@ def score_kind(run, k: int | None = None) -> str:
 
 def _scorer(run, k: int | None):
     """(score(batch) -> (B,) higher = more anomalous, its kind, whether it is in nats of x)."""
-    from genzoo.models.adversarial.base import AdversarialModel
-
     model, caps = run.model, run.model.capabilities
     if k is not None and (Capability.ELBO not in caps or k < 1):
         raise GenzooError("--k (importance samples, at least 1) applies to models with an ELBO")
@@ -79,28 +77,21 @@ def _scorer(run, k: int | None):
     if Capability.ELBO in caps:
         if k is None:
             return model.validation_nll, "-ELBO (bound)", True
-        from genzoo.models.latent.vae import EVAL_SEED
 
-        # a fresh generator per batch, as `evaluation_terms`: repeatable numbers
         def iwae(xb):
-            return -model.iwae_bound(xb, k, torch.Generator().manual_seed(EVAL_SEED))
+            return -model.evaluation_terms(xb, k)["iwae_nll"]
 
         return iwae, f"nll estimate (IWAE, k={k})", True
     if Capability.ENCODE in caps:  # the autoencoder, and the AAE (it samples, but has no p(x))
         return model.validation_nll, "reconstruction (not a density)", True
-    if isinstance(model, AdversarialModel):
-        if model.uses_labels:
-            raise GenzooError(
-                f"{run.model_name}'s discriminator scores D(x | y) and needs a label y for "
-                "every input, which anomaly scoring does not have: score a gan, dcgan, "
-                "infogan or wgan run instead"
-            )
-
-        def minus_logit(xb):
-            out = model.discriminator(xb)
-            return -(out[0] if isinstance(out, tuple) else out)  # InfoGAN: (logit, Q's codes)
-
-        return minus_logit, "discriminator score (heuristic)", False
+    if Capability.DISCRIMINATE in caps:
+        return (lambda xb: -model.discriminator_score(xb)), "discriminator score (heuristic)", False
+    if model.uses_labels:  # a CGAN: its D(x | y) has no score of x alone
+        raise GenzooError(
+            f"{run.model_name}'s discriminator scores D(x | y) and needs a label y for "
+            "every input, which anomaly scoring does not have: score a gan, dcgan, "
+            "infogan or wgan run instead"
+        )
     raise GenzooError(
         f"{run.model_name} declares neither a likelihood, a bound, an encoder nor a "
         "discriminator: it has nothing to score inputs with"

@@ -194,7 +194,7 @@ def measure_run(run_dir: Path, out_dir: Path, data_root=None,
             r = run.evaluate(splits, "test")
             row.nll, row.bits_per_dim, row.nll_kind = r["nll_nats"], r["bits_per_dim"], "exact"
         else:
-            k = model.config.eval_k
+            k = model.eval_k
             r = run.evaluate(splits, "test", k)
             row.nll, row.bits_per_dim = r["iwae_nll_nats"], r["iwae_bits_per_dim"]
             row.nll_kind = f"bound (IWAE, k={k})"

@@ -7,11 +7,9 @@ of k-nearest neighbours in the same features. DCGAN (Radford, Metz and Chintala,
 Bengio ("Understanding intermediate layers using linear classifier probes", 2016,
 arXiv:1610.01644) name the method.
 
-Features, from what the model offers:
-
-    ENCODE          encode(x): the code; the posterior mean μ(x) for the VAE
-    NADE            act(c + W x): the hidden units once the recurrence has read all of x
-    GANs            D's penultimate layer (InfoGAN: the body that D and Q share)
+Features are what a model with the FEATURES capability offers as `features(x)`, e.g. the
+code (the posterior mean μ(x) for the VAE), NADE's hidden units once the recurrence has
+read all of x, or a GAN's discriminator's penultimate layer.
 
 Two baselines share the table, so that a number means something: the raw pixels (the
 inputs the model sees, after the run's transform), and the same architecture at random
@@ -41,36 +39,26 @@ K_NEIGHBOURS = 5
 
 def feature_source(model) -> str:
     """What `model_features` returns for this model, in words (raises if nothing)."""
-    from genzoo.models.adversarial.base import AdversarialModel
-    from genzoo.models.autoregressive.nade import NADE
-
-    if Capability.ENCODE in model.capabilities:
-        return "posterior mean" if Capability.ELBO in model.capabilities else "code"
-    # no capability declares these features: the classes that offer them are named here
-    if isinstance(model, NADE):
-        return "hidden units"
-    if isinstance(model, AdversarialModel):  # cgan's D(x | y) refuses when called
-        return "discriminator features"
+    if Capability.FEATURES in model.capabilities:
+        return model.features_name
+    if model.uses_labels:  # a CGAN
+        raise GenzooError(
+            f"{type(model).__name__} offers no features to probe: its discriminator scores "
+            "D(x | y) and needs the label of every input"
+        )
     raise GenzooError(
-        f"{type(model).__name__} offers no features to probe: use a run of ae, vae, aae, "
-        "nade or a GAN"
+        f"{type(model).__name__} offers no features to probe: use a run of a model whose "
+        "capabilities include features (`genzoo models`), e.g. ae, vae, aae, nade or dcgan"
     )
 
 
 @torch.no_grad()
 def model_features(model, x: Tensor, batch_size: int = BATCH) -> Tensor:
     """Features (N, F) of model inputs x (after the run's transform), in batches."""
-    from genzoo.models.autoregressive.nade import NADE
-
     feature_source(model)
     was_training = model.training
     model.eval()  # BatchNorm with its running statistics: a feature of x alone
-    if Capability.ENCODE in model.capabilities:
-        f = model.encode
-    elif isinstance(model, NADE):
-        f = model.hidden_features
-    else:
-        f = model.discriminator_features
+    f = model.features
     out = torch.cat([f(x[i : i + batch_size].to(model.device)).flatten(1).cpu()
                      for i in range(0, len(x), batch_size)])  # fmt: skip
     model.train(was_training)

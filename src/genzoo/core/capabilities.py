@@ -1,19 +1,43 @@
-"""What a model can do. Apps and the CLI read these instead of probing for methods."""
+"""What a model can do. Apps and the CLI read these instead of probing for methods or
+naming model classes; a model that declares one implements its method (the contract test
+calls each on every registered model, config-dependent instances included)."""
+
+from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from typing import Literal
 
 
 class Capability(enum.Flag):
     SAMPLE = enum.auto()  # model.sample(n)
     LOG_PROB = enum.auto()  # model.log_prob(x): exact log-likelihood in nats, shape (B,)
-    ELBO = enum.auto()  # model.elbo(x): a lower bound on log p(x) in nats, shape (B,)
-    ENCODE = enum.auto()  # model.encode(x): features for downstream tasks
-    CONDITIONAL = enum.auto()  # model.sample(n, condition=...)
+    ELBO = enum.auto()  # model.elbo(x): a lower bound on log p(x) in nats, shape (B,);
+    #                     evaluation_terms(x, k) and eval_k for reports and IWAE estimates
+    ENCODE = enum.auto()  # model.encode(x): the latent code z of x, (B, latent_dim)
+    FEATURES = enum.auto()  # model.features(x): a representation (B, F) for probes, named
+    #                         by model.features_name
+    DISCRIMINATE = enum.auto()  # model.discriminator_score(x): D's logit (critic's score),
+    #                             (B,), higher = more like the training data
+    CONDITIONAL = enum.auto()  # model.sample(n, condition=...), typed by model.condition
     TRANSLATE = enum.auto()  # model.translate(x): image-to-image
 
     @property
     def names(self) -> list[str]:
         return [c.name.lower() for c in Capability if c in self]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a CONDITIONAL model's `sample(n, condition=...)` takes.
+
+    label: an int in 0..n_classes-1 (a CGAN's digit, a supervised AAE's component);
+    codes: a dict of named codes, e.g. {"cat": 3, "cont0": 0.5} (InfoGAN), where "cat"
+    takes 0..n_classes-1 and `traversal(name)` draws a grid that varies one of them."""
+
+    kind: Literal["label", "codes"]
+    n_classes: int
+    codes: tuple[str, ...] = ()
 
 
 def density_kind(capabilities: Capability) -> str:

@@ -134,6 +134,11 @@ class GenerativeModel(nn.Module):
         optimizer.step()
         return logs
 
+    def objective_note(self) -> str | None:
+        """A line for run reports when the training objective was not the reported one
+        (a VAE trained with beta != 1); None otherwise."""
+        return None
+
     def on_train_step_end(self, step: int) -> None:
         """Called after every training step (`step` counts from 1): EMA weights, fade-in,
         stage changes. Nothing by default."""

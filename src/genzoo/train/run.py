@@ -307,7 +307,7 @@ def likelihood_table(run: Run, splits, result) -> list[str]:
             lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
         best = f"Weights: the best validation NLL ({result.best_val_nll:.2f} nats)."
         return [*lines, "", best, ""]
-    k = model.config.eval_k
+    k = model.eval_k
     lines = [
         "−ELBO = reconstruction + prior fitting is an upper bound on the NLL; the IWAE "
         f"estimate with k={k} is a tighter one (Burda et al. 2016). All in nats per example.",
@@ -325,9 +325,8 @@ def likelihood_table(run: Run, splits, result) -> list[str]:
         )
     bound = VALIDATION_NAMES[model.validation_metric]
     lines += ["", f"Weights: the best validation {bound} ({result.best_val_nll:.2f} nats).", ""]
-    if getattr(model.config, "beta", 1.0) != 1.0:
-        lines += [f"Trained with beta={model.config.beta}: the training objective was not an "
-                  "ELBO; the bounds above use beta = 1.", ""]  # fmt: skip
+    if model.objective_note():
+        lines += [model.objective_note(), ""]
     return lines
 
 

@@ -81,7 +81,8 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 class AdversarialModel(GenerativeModel):
-    capabilities = Capability.SAMPLE
+    capabilities = Capability.SAMPLE | Capability.FEATURES | Capability.DISCRIMINATE
+    features_name = "discriminator features"
     data_kinds = frozenset({"continuous"})
     validation_metric = None
     continuous_scale = "symmetric"  # the generator's tanh range
@@ -118,14 +119,23 @@ class AdversarialModel(GenerativeModel):
             ),
         }
 
-    def discriminator_features(self, x: Tensor) -> Tensor:
-        """D's penultimate layer, (B, F), as a representation of real images (DCGAN,
-        Sec. 5.1, classifies CIFAR-10 from its discriminator's features)."""
+    def discriminator_score(self, x: Tensor) -> Tensor:
+        """D's logit (WGAN: the critic's score), (B,): higher = more like the data."""
+        self.require_x_alone()
+        return self.discriminator(x)
+
+    def require_x_alone(self) -> None:
+        """A conditional D(x | y) has no score or features of x alone: say so."""
         if self.uses_labels:
             raise GenzooError(
                 f"{type(self).__name__}'s discriminator scores D(x | y) and needs the label "
-                "y of every input: it has no features of x alone"
+                "y of every input: it has no score or features of x alone"
             )
+
+    def features(self, x: Tensor) -> Tensor:
+        """D's penultimate layer, (B, F), as a representation of real images (DCGAN,
+        Sec. 5.1, classifies CIFAR-10 from its discriminator's features)."""
+        self.require_x_alone()
         body = getattr(self.discriminator, "body", None)
         if body is not None:  # InfoGAN: the body that D and Q share
             return body(x)

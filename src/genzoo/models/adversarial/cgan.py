@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.capabilities import Capability
+from genzoo.core.capabilities import Capability, Condition
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo, gradient_step
 from genzoo.core.registry import register
@@ -69,13 +69,17 @@ class ConditionalDiscriminator(nn.Module):
 @register("cgan", family="adversarial", description="conditional GAN: sample a chosen class")
 class CGAN(AdversarialModel):
     Config = CGANConfig
-    capabilities = Capability.SAMPLE | Capability.CONDITIONAL
+    capabilities = Capability.SAMPLE | Capability.CONDITIONAL  # D(x | y): no score of x alone
     streams = ("x", "label")
 
     def __init__(self, config: CGANConfig, data):
         super().__init__(config, data)
         self.generator = Generator(config, data, config.latent_dim + config.n_classes, False)
         self.discriminator = ConditionalDiscriminator(config, data)
+
+    @property
+    def condition(self) -> Condition:
+        return Condition("label", self.config.n_classes)
 
     def generate(self, z: Tensor, y: Tensor) -> Tensor:
         return self.generator(torch.cat([z, F.one_hot(y, self.config.n_classes).to(z.dtype)], 1))

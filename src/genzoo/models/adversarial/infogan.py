@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.capabilities import Capability
+from genzoo.core.capabilities import Capability, Condition
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
@@ -82,7 +82,8 @@ class InfoDiscriminator(nn.Module):
 @register("infogan", family="adversarial", description="InfoGAN: categorical + continuous codes")
 class InfoGAN(AdversarialModel):
     Config = InfoGANConfig
-    capabilities = Capability.SAMPLE | Capability.CONDITIONAL
+    capabilities = (Capability.SAMPLE | Capability.CONDITIONAL | Capability.FEATURES
+                    | Capability.DISCRIMINATE)  # fmt: skip
 
     def __init__(self, config: InfoGANConfig, data):
         super().__init__(config, data)
@@ -129,8 +130,17 @@ class InfoGAN(AdversarialModel):
             logs["g_loss"] = g_loss.detach()
         return logs
 
+    @property
+    def condition(self) -> Condition:
+        """The codes that sample(condition=...) fixes and traversal(code) varies."""
+        names = ("cat", *(f"cont{j}" for j in range(self.config.n_continuous)))
+        return Condition("codes", self.config.n_categories, names)
+
+    def discriminator_score(self, x: Tensor) -> Tensor:
+        return self.discriminator(x)[0]  # D's logit; Q's outputs are [1]
+
     def parse_code(self, condition) -> dict[str, float]:
-        names = ["cat", *(f"cont{j}" for j in range(self.config.n_continuous))]
+        names = self.condition.codes
         condition = dict(condition or {})
         unknown = set(condition) - set(names)
         if unknown:

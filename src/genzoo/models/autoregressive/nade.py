@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from genzoo.core import AutoregressiveModel, DataInfo, register
+from genzoo.core import AutoregressiveModel, Capability, DataInfo, register
 from genzoo.models.autoregressive.ordering import pixel_order
 
 
@@ -236,6 +236,8 @@ class _MeanNLL(torch.autograd.Function):
 )
 class NADE(AutoregressiveModel):
     Config = NADEConfig
+    capabilities = Capability.SAMPLE | Capability.LOG_PROB | Capability.FEATURES
+    features_name = "hidden units"
 
     def __init__(self, config: NADEConfig, data: DataInfo):
         super().__init__(config, data)
@@ -263,7 +265,7 @@ class NADE(AutoregressiveModel):
 
     # log_prob: AutoregressiveModel's, on top of the fast `conditionals` above.
 
-    def hidden_features(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
         """act(c + W x), (B, H): the recurrence's hidden state once it has read all of x,
         i.e. a_{D+1} of Alg. 1 through the activation (the last conditional's h_D plus the
         last dimension's term). A fixed-size representation of x for linear probes; the

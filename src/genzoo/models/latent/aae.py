@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genzoo.core.capabilities import Capability
+from genzoo.core.capabilities import Capability, Condition
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
@@ -62,7 +62,7 @@ class AAEConfig(CoderConfig):
 @register("aae", family="latent", description="adversarial autoencoder; any sampleable prior")
 class AAE(ReconstructionModel):
     Config = AAEConfig
-    capabilities = Capability.SAMPLE | Capability.ENCODE
+    capabilities = Capability.SAMPLE | Capability.ENCODE | Capability.FEATURES
 
     def __init__(self, config: AAEConfig, data):
         super().__init__(config, data)
@@ -82,6 +82,13 @@ class AAE(ReconstructionModel):
             [config.latent_dim + n_labels, *config.discriminator_dims, 1],
             activation="leaky-relu",
         )
+
+    @property
+    def condition(self) -> Condition:
+        """supervised=true: the label picks the mixture component of z."""
+        if not self.config.supervised:
+            raise GenzooError("only a supervised=true AAE samples a chosen label")
+        return Condition("label", N_COMPONENTS)
 
     def sample_prior(self, n: int, generator=None, y: Tensor | None = None) -> Tensor:
         """n draws of p(z); with labels y (n,), each from its label's mixture component."""

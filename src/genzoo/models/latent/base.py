@@ -77,6 +77,10 @@ class LatentModel(GenerativeModel):
         """The code of x, (B, latent_dim): the posterior mean for the VAE."""
         return self.encoder(x)[..., : self.config.latent_dim]
 
+    def features(self, x: Tensor) -> Tensor:
+        """The code as the representation of x for probes."""
+        return self.encode(x)
+
     def log_likelihood(self, x: Tensor, z: Tensor) -> Tensor:
         """log p(x | z) in nats, summed over pixels; z (..., B, L) gives (..., B)."""
         params = self.decoder(z)
@@ -98,7 +102,8 @@ class LatentModel(GenerativeModel):
 class ReconstructionModel(LatentModel):
     """Validation is the reconstruction NLL, −log p(x | z = encode(x)): not a density of x."""
 
-    capabilities = Capability.ENCODE
+    capabilities = Capability.ENCODE | Capability.FEATURES
+    features_name = "code"
     validation_metric = "reconstruction"
 
     def validation_nll(self, x: Tensor) -> Tensor:

@@ -83,7 +83,8 @@ def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
 @register("vae", family="latent", description="variational autoencoder; ELBO or IWAE objective")
 class VAE(LatentModel):
     Config = VAEConfig
-    capabilities = Capability.SAMPLE | Capability.ELBO | Capability.ENCODE
+    capabilities = Capability.SAMPLE | Capability.ELBO | Capability.ENCODE | Capability.FEATURES
+    features_name = "posterior mean"
     validation_metric = "neg_elbo"
     encoder_outputs = 2
 
@@ -150,6 +151,17 @@ class VAE(LatentModel):
             if self.config.objective == "iwae":
                 return -self.iwae_bound(x, self.config.k, generator)
             return -self.elbo(x, generator)
+
+    @property
+    def eval_k(self) -> int:
+        """Importance samples for the IWAE estimate in reports."""
+        return self.config.eval_k
+
+    def objective_note(self) -> str | None:
+        if self.config.beta == 1.0:
+            return None
+        return (f"Trained with beta={self.config.beta}: the training objective was not an "
+                "ELBO; the bounds above use beta = 1.")  # fmt: skip
 
     @torch.no_grad()
     def evaluation_terms(self, x: Tensor, k: int | None = None) -> dict[str, Tensor]:
