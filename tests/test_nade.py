@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genzoo.core import DataInfo
+from genzoo.core import DataInfo, discrete_log_prob
 from genzoo.models import create_model
-from genzoo.models.autoregressive.nade import _Conditionals, _MeanNLL
+from genzoo.nn.nade_kernel import Conditionals, MeanNLL
 
 ACTIVATIONS = ["sigmoid", "relu"]
 ORDERS = ["raster", "snake", "random"]
@@ -100,6 +100,35 @@ def test_nade_fast_path_matches_direct(activation, order):
         assert torch.allclose(g_fast, g_ref, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_nade_kernel_matches_the_papers_recurrence(activation):
+    """The fused kernel (log_prob through `Conditionals`, the loss through `MeanNLL`)
+    against `conditionals_reference`, the loop of Alg. 1: values and every gradient."""
+    model = random_nade((3, 4), hidden_dim=6, activation=activation, order="random", seed=5)
+    x = (torch.rand(25, 3, 4, dtype=torch.float64) < 0.5).double().requires_grad_(True)
+    params = [x, *model.parameters()]
+    ref_logits = model.conditionals_reference(x)
+    torch.testing.assert_close(model.conditionals(x), ref_logits)
+
+    u = torch.randn(25, dtype=torch.float64)  # arbitrary per-example weights
+    fast = model.log_prob(x)
+    ref = discrete_log_prob(ref_logits, x.reshape(25, -1), 2).sum(1)
+    torch.testing.assert_close(fast, ref)
+    for g_fast, g_ref in zip(
+        torch.autograd.grad((u * fast).sum(), params),
+        torch.autograd.grad((u * ref).sum(), params, retain_graph=True),
+        strict=True,
+    ):
+        torch.testing.assert_close(g_fast, g_ref)
+
+    loss, ref_loss = model.objective(x)["loss"], -ref.mean()
+    torch.testing.assert_close(loss, ref_loss)
+    for g_fast, g_ref in zip(
+        torch.autograd.grad(loss, params), torch.autograd.grad(ref_loss, params), strict=True
+    ):
+        torch.testing.assert_close(g_fast, g_ref)
+
+
 def test_nade_float32_and_batches_larger_than_one_sweep():
     """600 rows: the sweep splits the batch into blocks of 512 and sums the gradients."""
     model = random_nade((6,), hidden_dim=5, std=0.5).float()
@@ -128,8 +157,8 @@ def test_nade_hand_written_backward_gradcheck(relu):
     x = torch.tensor([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0]], dtype=torch.float64)
     x_o, W, V, b = model._in_order(x)
     inputs = (x_o.requires_grad_(True), W, V, b, model.c)
-    assert torch.autograd.gradcheck(lambda *a: _Conditionals.apply(*a, relu), inputs)
-    assert torch.autograd.gradcheck(lambda *a: _MeanNLL.apply(*a, relu, True), inputs)
+    assert torch.autograd.gradcheck(lambda *a: Conditionals.apply(*a, relu), inputs)
+    assert torch.autograd.gradcheck(lambda *a: MeanNLL.apply(*a, relu, True), inputs)
 
 
 def chi2_quantile(k: int, z: float) -> float:

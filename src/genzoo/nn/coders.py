@@ -103,16 +103,3 @@ class ConvDecoder(nn.Module):
         c, h, w = self.shape
         y = y[:, :, :h, :w].reshape(-1, c, self.n_params, h, w).permute(0, 1, 3, 4, 2)
         return y.reshape(*lead, c, h, w, self.n_params)
-
-
-def make_encoder(network: str, shape, out_dim: int, hidden_dims, channels, activation: str):
-    if network == "mlp":
-        return MLPEncoder(shape, out_dim, hidden_dims, activation)
-    return ConvEncoder(shape, out_dim, channels, activation)
-
-
-def make_decoder(network: str, in_dim: int, shape, n_params: int, hidden_dims, channels,
-                 activation: str):  # fmt: skip
-    if network == "mlp":
-        return MLPDecoder(in_dim, shape, n_params, tuple(reversed(hidden_dims)), activation)
-    return ConvDecoder(in_dim, shape, n_params, channels, activation)

@@ -20,7 +20,7 @@ from torch import Tensor
 from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo, GenerativeModel
-from genzoo.nn.coders import make_decoder, make_encoder
+from genzoo.nn.coders import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from genzoo.nn.pixel_heads import BernoulliHead, GaussianHead, LogisticMixtureHead
 
 DECODERS = {"binary": "bernoulli", "categorical": "logistic", "continuous": "gaussian"}
@@ -65,13 +65,13 @@ class LatentModel(GenerativeModel):
         if config.network == "conv" and (len(data.shape) != 3 or len(config.channels) != 2):
             raise GenzooError("network=conv takes images (C, H, W) and two channels=C1,C2")
         self.head = decoder_head(config, data)
-        shared = dict(hidden_dims=config.hidden_dims, channels=config.channels,
-                      activation=config.activation)  # fmt: skip
-        out = self.encoder_outputs * config.latent_dim
-        self.encoder = make_encoder(config.network, data.shape, out, **shared)
-        self.decoder = make_decoder(
-            config.network, config.latent_dim, data.shape, self.head.n_params, **shared
-        )
+        L, P, act = config.latent_dim, self.head.n_params, config.activation
+        if config.network == "mlp":  # the decoder mirrors the encoder's hidden sizes
+            self.encoder = MLPEncoder(data.shape, self.encoder_outputs * L, config.hidden_dims, act)
+            self.decoder = MLPDecoder(L, data.shape, P, config.hidden_dims[::-1], act)
+        else:
+            self.encoder = ConvEncoder(data.shape, self.encoder_outputs * L, config.channels, act)
+            self.decoder = ConvDecoder(L, data.shape, P, config.channels, act)
 
     def encode(self, x: Tensor) -> Tensor:
         """The code of x, (B, latent_dim): the posterior mean for the VAE."""
