@@ -176,11 +176,12 @@ def main() -> None:
 
     from genzoo import data as gdata
     from genzoo.apps.quality import evaluate_samples
+    from genzoo.apps.report import train_and_report
     from genzoo.cli import parse_sets
     from genzoo.data import Transform
     from genzoo.metrics.features import feature_network
     from genzoo.metrics.quality import sample_metrics
-    from genzoo.train.run import load_run, train_run
+    from genzoo.train.run import load_run
 
     print(f"# command: {' '.join(['.venv/bin/python', *sys.argv])}")
     print(f"# cpu: {cpu_model()}; torch {torch.__version__}, 1 thread; load {loadavg()}")
@@ -202,7 +203,7 @@ def main() -> None:
                     "seed": str(args.seed)}  # fmt: skip
         settings.update(parse_sets(args.set))
         if not (run_dir / "report.md").exists():
-            train_run(name, "mnist", settings, run_dir=run_dir, data_root=args.data_root,
+            train_and_report(name, "mnist", settings, run_dir=run_dir, data_root=args.data_root,
                       command=f"benchmarks/gan_budget.py ({name})")  # fmt: skip
         run = runs[name] = load_run(run_dir)
         r, _ = evaluate_samples(run, metrics, args.n, "test", 0, args.data_root)

@@ -156,11 +156,19 @@ def test_missing_file_offline(tmp_path):
     result = genzoo("--data-root", str(tmp_path), "train", "fvsbn", "--data", "binarized-mnist",
                     env={"GENZOO_DATA_URL": "http://127.0.0.1:9"})  # fmt: skip
     assert_one_line_error(result, "binarized_mnist_", str(tmp_path))
+    # the global options also go after the verb, as users type them
+    result = genzoo("train", "fvsbn", "--data", "binarized-mnist", "--data-root", str(tmp_path),
+                    env={"GENZOO_DATA_URL": "http://127.0.0.1:9"})  # fmt: skip
+    assert_one_line_error(result, "binarized_mnist_", str(tmp_path))
 
 
 def test_debug_shows_the_traceback():
     result = genzoo("--debug", "train", "no-such-model")
     assert result.returncode != 0 and "Traceback" in result.stderr
+    result = genzoo("train", "no-such-model", "--debug")
+    assert result.returncode != 0 and "Traceback" in result.stderr
+    result = genzoo("train", "no-such-model")  # without it: one line
+    assert_one_line_error(result, "no-such-model")
 
 
 def test_help_is_fast_because_nothing_heavy_is_imported():

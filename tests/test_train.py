@@ -215,13 +215,15 @@ def test_cpu_budget_stops_training_and_says_so(tmp_path):
 
 
 def test_an_interrupted_report_names_the_validation_number_and_how_to_resume(tmp_path):
+    from genzoo.apps.report import write_report
     from genzoo.train.loop import FitResult
-    from genzoo.train.run import load_splits, train_run, write_report
+    from genzoo.train.run import train_run
 
     settings = {"max_steps": "2", "progress": "false", "tensorboard": "false", "n_samples": "0"}
     run = train_run("fvsbn", "digits", settings, run_dir=tmp_path / "run")
-    splits = load_splits("digits", None, run.train_config)
-    write_report(run, splits, FitResult(step=2, stopped="interrupted", best_val_nll=30.5), 1.0)
+    assert run.result.stopped == "completed" and run.result.step == 2
+    assert not (run.path / "report.md").exists()  # the trainer writes no report
+    write_report(run, run.splits, FitResult(step=2, stopped="interrupted", best_val_nll=30.5), 1.0)
     report = (run.path / "report.md").read_text()
     assert "Best validation NLL so far: 30.50 nats" in report
     assert f"genzoo train --resume {run.path}" in report
@@ -232,7 +234,7 @@ SHORT_RUN = {"max_steps": "2", "progress": "false", "tensorboard": "false", "n_s
 
 
 def test_init_from_starts_a_new_run_from_another_runs_weights(tmp_path):
-    from genzoo.train.run import train_run
+    from genzoo.apps.report import train_and_report as train_run
 
     source = train_run("vae", "digits", SHORT_RUN, run_dir=tmp_path / "vae")
     iwae = dict(SHORT_RUN, objective="iwae", k="4", lr="0")  # lr 0: the weights stay as loaded

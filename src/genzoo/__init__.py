@@ -28,6 +28,7 @@ _EXPORTS = {
     "load": "genzoo.train",
     "load_run": "genzoo.train",
     "train_run": "genzoo.train",
+    "train_and_report": "genzoo.apps.report",
 }
 
 __all__ = sorted(_EXPORTS)

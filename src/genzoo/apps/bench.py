@@ -136,8 +136,8 @@ def train_or_reuse(model: str, preset: Preset, runs_dir: Path, data_root=None,
                    progress: bool = True) -> Path:  # fmt: skip
     """The run of `model` under `runs_dir`: reused when finished, resumed when interrupted,
     trained with the preset's settings otherwise."""
+    from genzoo.apps.report import train_and_report
     from genzoo.models import get_model
-    from genzoo.train.run import train_run
 
     run_dir = runs_dir / model
     if (run_dir / "report.md").exists():
@@ -152,7 +152,7 @@ def train_or_reuse(model: str, preset: Preset, runs_dir: Path, data_root=None,
     command = f"genzoo bench: genzoo train {model} --data {preset.data} " + " ".join(
         f"--set {k}={v}" for k, v in overrides.items()
     )
-    train_run(model, preset.data, {} if resume else overrides, run_dir, data_root,
+    train_and_report(model, preset.data, {} if resume else overrides, run_dir, data_root,
               resume=resume, command=command)  # fmt: skip
     return run_dir
 
@@ -171,9 +171,10 @@ def _cell(row: Row, column: str, measure: Callable[[], None]) -> None:
 def measure_run(run_dir: Path, out_dir: Path, data_root=None,
                 labels_per_class: int = 10) -> Row:  # fmt: skip
     """Every number of the report for one run; images are copied under `out_dir`."""
+    from genzoo.apps.report import describe_transform, evaluate
     from genzoo.models import get_model
     from genzoo.train.checkpoint import training_state
-    from genzoo.train.run import describe_transform, load_run, load_splits
+    from genzoo.train.run import load_run, load_splits
 
     run = load_run(run_dir)
     spec = get_model(run.model_name)
@@ -191,11 +192,11 @@ def measure_run(run_dir: Path, out_dir: Path, data_root=None,
     def nll():
         run.require_likelihood()
         if Capability.LOG_PROB in caps:
-            r = run.evaluate(splits, "test")
+            r = evaluate(run, splits, "test")
             row.nll, row.bits_per_dim, row.nll_kind = r["nll_nats"], r["bits_per_dim"], "exact"
         else:
             k = model.eval_k
-            r = run.evaluate(splits, "test", k)
+            r = evaluate(run, splits, "test", k)
             row.nll, row.bits_per_dim = r["iwae_nll_nats"], r["iwae_bits_per_dim"]
             row.nll_kind = f"bound (IWAE, k={k})"
 

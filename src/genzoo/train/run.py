@@ -20,19 +20,16 @@ from genzoo.core.capabilities import Capability
 from genzoo.core.config import apply_overrides, config_from_json, config_to_json
 from genzoo.core.errors import CheckpointError, GenzooError, UnknownNameError
 from genzoo.core.model import DataInfo, GenerativeModel
-from genzoo.core.units import bits_per_dim
 from genzoo.io.files import read_json, write_json
 from genzoo.models import get_model
 from genzoo.train.checkpoint import RUN_FORMAT, load_model_weights
 from genzoo.train.config import TrainConfig
 
-# how reports name each model's validation metric (GenerativeModel.validation_metric)
-VALIDATION_NAMES = {"nll": "NLL", "neg_elbo": "−ELBO", "neg_iwae": "−IWAE_k"}
-
 
 @dataclass
 class Run:
-    """A trained model with everything needed to evaluate and sample it."""
+    """A trained model with everything needed to evaluate and sample it (genzoo.apps.report
+    evaluates it and writes its report)."""
 
     path: Path
     model: GenerativeModel
@@ -41,7 +38,11 @@ class Run:
     train_config: TrainConfig
     transform: object  # genzoo.data.Transform
     protocol: str
-    stopped: str | None = None  # after train_run: how training ended (FitResult.stopped)
+    # set by train_run: how training ended, the wall seconds of this command, and the data
+    # as training saw it (for the report)
+    result: object = None  # genzoo.train.loop.FitResult
+    seconds: float | None = None
+    splits: object = None  # genzoo.data.Splits
 
     @property
     def has_likelihood(self) -> bool:
@@ -54,32 +55,6 @@ class Run:
             kind = density_kind(self.model.capabilities)
             what = "not a generative model" if kind == "none" else "an implicit model"
             raise GenzooError(f"{self.model_name} is {what}: it has no likelihood to evaluate")
-
-    def evaluate(self, splits, split: str, k: int | None = None) -> dict[str, float]:
-        """NLL of a split of the run's dataset, in nats and bits/dim, as in training.
-
-        Models with an ELBO report −ELBO (an upper bound on the NLL) split into its
-        reconstruction and prior-fitting terms and, with `k`, the IWAE_k estimate of the
-        NLL ("iwae_nll_nats"); exact models report "nll_nats".
-        """
-        from genzoo.metrics.likelihood import mean_terms, nll_report
-
-        self.require_likelihood()
-        model, cfg, n_dims = self.model, self.train_config, self.model.data.n_dims
-        x = self.transform.fixed(splits.split(split), split)
-        if Capability.LOG_PROB in model.capabilities:
-            score = lambda xb: {"nll": model.validation_nll(xb)}  # noqa: E731
-        else:
-            score = lambda xb: model.evaluation_terms(xb, k)  # noqa: E731
-        terms = mean_terms(model, x, score, self.transform, cfg.eval_batch_size, cfg.seed)
-        out = {"n_examples": x.shape[0]}
-        if "nll" in terms:
-            return out | nll_report(terms["nll"], n_dims)
-        out |= {f"{key}_nats": value for key, value in terms.items()}
-        out["bits_per_dim_bound"] = bits_per_dim(terms["neg_elbo"], n_dims)
-        if "iwae_nll" in terms:
-            out["iwae_bits_per_dim"] = bits_per_dim(terms["iwae_nll"], n_dims)
-        return out
 
 
 def split_overrides(model_name: str, overrides: dict[str, str]) -> tuple[dict, dict]:
@@ -148,7 +123,8 @@ def train_run(
     init_from: str | Path | None = None,
 ) -> Run | None:
     """Train (or resume) `model_name` on `data_name` in a run directory; returns the Run
-    (None in the other processes of a `torchrun` launch: the first one reports).
+    (None in the other processes of a `torchrun` launch), with the FitResult as
+    `run.result`; genzoo.apps.report.train_and_report also writes its report.
 
     `init_from` starts a new run from another run's trained weights (its model.safetensors)
     with a fresh optimizer and schedule, e.g. a VAE continued under the IWAE objective.
@@ -224,12 +200,11 @@ def train_run(
                  resume=resume, callbacks=callbacks, labels=splits.train_labels)  # fmt: skip
     for callback in callbacks:
         callback.finish()
-    if not first_process:  # the first process writes the report
+    if not first_process:  # the first process returns the run
         return None
     seconds = time.perf_counter() - started
     run = load_run(run_dir)
-    run.stopped = result.stopped
-    write_report(run, splits, result, seconds)
+    run.result, run.seconds, run.splits = result, seconds, splits
     return run
 
 
@@ -243,98 +218,6 @@ def init_weights(model, model_name: str, info: DataInfo, source: Path) -> Path:
                           f"alphabet ({cfg.get('data_info')}, here {info.to_json()})")  # fmt: skip
     load_model_weights(source / "model.safetensors", model, "the model configured here")
     return source
-
-
-def write_report(run: Run, splits, result, seconds: float) -> None:
-    """samples.png and report.md for a finished (or interrupted) run."""
-    from genzoo.io.images import save_grid, to_unit_range
-
-    model, cfg = run.model, run.train_config
-    config = read_json(run.path / "config.json")
-    init_from = config.get("init_from")
-    lines = [
-        f"# {run.model_name} on {run.data_name}",
-        "",
-        *(f"- command: `{c}`" for c in config["commands"]),
-        *([f"- initialised from the trained weights of `{init_from}`"] if init_from else []),
-        f"- stopped: {result.stopped} at step {result.step} "
-        f"(epoch {result.step / math.ceil(len(splits.train) / cfg.batch_size):.1f})",
-        f"- training loop, all sessions: {result.cpu_seconds:.0f} s CPU, "
-        f"{result.wall_seconds:.0f} s wall; this command: {seconds:.0f} s wall",
-        f"- parameters: {model.n_parameters():,}",
-        f"- data: {run.protocol}",
-        f"- transform: {describe_transform(run.transform)}",
-        "",
-    ]
-    if run.has_likelihood and result.stopped != "interrupted":
-        lines += likelihood_table(run, splits, result)
-    elif result.best_val_nll is not None and run.has_likelihood:  # interrupted
-        what = VALIDATION_NAMES[model.validation_metric]
-        lines += [f"Best validation {what} so far: {result.best_val_nll:.2f} nats per example. "
-                  "Interrupted: the valid and test table is written when the run completes "
-                  f"(`genzoo train --resume {run.path}`).", ""]  # fmt: skip
-    elif result.best_val_nll is not None:
-        lines += [f"Best validation {model.validation_metric}: {result.best_val_nll:.2f} "
-                  "nats per example (not a likelihood of x).", ""]  # fmt: skip
-    warnings = run.path / "progress" / "warnings.txt"
-    if warnings.exists():
-        lines += ["Warnings during training:", "",
-                  *(f"- {w}" for w in warnings.read_text().splitlines()), ""]  # fmt: skip
-    if cfg.n_samples and Capability.SAMPLE in model.capabilities:
-        torch.manual_seed(cfg.seed)
-        x = model.sample(cfg.n_samples)
-        save_grid(
-            to_unit_range(x, model.data.n_values, run.transform.scale), run.path / "samples.png"
-        )
-        lines += ["![samples](samples.png)", ""]
-    if Capability.ENCODE in model.capabilities and hasattr(model, "reconstruct"):
-        x = run.transform.fixed(splits.test[:32], "test")
-        x = run.transform.batch(x, torch.Generator().manual_seed(cfg.seed)).to(model.device)
-        pairs = torch.stack([x, model.reconstruct(x)], dim=1).flatten(0, 1)
-        path = run.path / "reconstructions.png"
-        save_grid(to_unit_range(pairs, model.data.n_values, run.transform.scale), path, nrow=16)
-        lines += ["Test images (left) beside their reconstructions (right):", "",
-                  "![reconstructions](reconstructions.png)", ""]  # fmt: skip
-    (run.path / "report.md").write_text("\n".join(lines))
-
-
-def likelihood_table(run: Run, splits, result) -> list[str]:
-    model = run.model
-    if Capability.LOG_PROB in model.capabilities:
-        lines = ["| split | NLL (nats) | bits/dim |", "|---|---|---|"]
-        for split in ("valid", "test"):
-            r = run.evaluate(splits, split)
-            lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
-        best = f"Weights: the best validation NLL ({result.best_val_nll:.2f} nats)."
-        return [*lines, "", best, ""]
-    k = model.eval_k
-    lines = [
-        "−ELBO = reconstruction + prior fitting is an upper bound on the NLL; the IWAE "
-        f"estimate with k={k} is a tighter one (Burda et al. 2016). All in nats per example.",
-        "",
-        f"| split | −ELBO | reconstruction | prior fitting (KL) | NLL ≤ (IWAE, k={k}) "
-        "| bits/dim (IWAE) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for split in ("valid", "test"):
-        r = run.evaluate(splits, split, k)
-        lines.append(
-            f"| {split} | {r['neg_elbo_nats']:.2f} | {r['reconstruction_nats']:.2f} "
-            f"| {r['prior_fitting_nats']:.2f} | {r['iwae_nll_nats']:.2f} "
-            f"| {r['iwae_bits_per_dim']:.4f} |"
-        )
-    bound = VALIDATION_NAMES[model.validation_metric]
-    lines += ["", f"Weights: the best validation {bound} ({result.best_val_nll:.2f} nats).", ""]
-    if model.objective_note():
-        lines += [model.objective_note(), ""]
-    return lines
-
-
-def describe_transform(t) -> str:
-    parts = [f"binarize={t.binarize}", f"scale={t.scale}"]
-    if t.dequantize:
-        parts.append("uniform dequantisation (NLL of the 8-bit data)")
-    return ", ".join(parts)
 
 
 def read_run_config(path: Path) -> dict:

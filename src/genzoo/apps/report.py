@@ -1,0 +1,152 @@
+"""A run's report and its likelihood numbers: what `genzoo train` writes into report.md and
+`genzoo eval` prints, read from a trained run (genzoo.train.run) and its data.
+
+    evaluate(run, splits, split, k)   NLL (or −ELBO = reconstruction + prior fitting, and
+                                      IWAE_k) of a split, in nats and bits/dim
+    write_report(run, splits)         samples.png, reconstructions.png and report.md
+    train_and_report(...)             genzoo.train.run.train_run, then the report
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from genzoo.core.capabilities import Capability
+from genzoo.core.units import bits_per_dim
+from genzoo.io.files import read_json
+from genzoo.train.run import Run
+
+# how reports name each model's validation metric (GenerativeModel.validation_metric)
+VALIDATION_NAMES = {"nll": "NLL", "neg_elbo": "−ELBO", "neg_iwae": "−IWAE_k"}
+
+
+def evaluate(run: Run, splits, split: str, k: int | None = None) -> dict[str, float]:
+    """NLL of a split of the run's dataset, in nats and bits/dim, as in training.
+
+    Models with an ELBO report −ELBO (an upper bound on the NLL) split into its
+    reconstruction and prior-fitting terms and, with `k`, the IWAE_k estimate of the
+    NLL ("iwae_nll_nats"); exact models report "nll_nats".
+    """
+    from genzoo.metrics.likelihood import mean_terms, nll_report
+
+    run.require_likelihood()
+    model, cfg, n_dims = run.model, run.train_config, run.model.data.n_dims
+    x = run.transform.fixed(splits.split(split), split)
+    if Capability.LOG_PROB in model.capabilities:
+        score = lambda xb: {"nll": model.validation_nll(xb)}  # noqa: E731
+    else:
+        score = lambda xb: model.evaluation_terms(xb, k)  # noqa: E731
+    terms = mean_terms(model, x, score, run.transform, cfg.eval_batch_size, cfg.seed)
+    out = {"n_examples": x.shape[0]}
+    if "nll" in terms:
+        return out | nll_report(terms["nll"], n_dims)
+    out |= {f"{key}_nats": value for key, value in terms.items()}
+    out["bits_per_dim_bound"] = bits_per_dim(terms["neg_elbo"], n_dims)
+    if "iwae_nll" in terms:
+        out["iwae_bits_per_dim"] = bits_per_dim(terms["iwae_nll"], n_dims)
+    return out
+
+
+def write_report(run: Run, splits, result, seconds: float) -> None:
+    """samples.png and report.md for a finished (or interrupted) run."""
+    from genzoo.io.images import save_grid, to_unit_range
+
+    model, cfg = run.model, run.train_config
+    config = read_json(run.path / "config.json")
+    init_from = config.get("init_from")
+    lines = [
+        f"# {run.model_name} on {run.data_name}",
+        "",
+        *(f"- command: `{c}`" for c in config["commands"]),
+        *([f"- initialised from the trained weights of `{init_from}`"] if init_from else []),
+        f"- stopped: {result.stopped} at step {result.step} "
+        f"(epoch {result.step / math.ceil(len(splits.train) / cfg.batch_size):.1f})",
+        f"- training loop, all sessions: {result.cpu_seconds:.0f} s CPU, "
+        f"{result.wall_seconds:.0f} s wall; this command: {seconds:.0f} s wall",
+        f"- parameters: {model.n_parameters():,}",
+        f"- data: {run.protocol}",
+        f"- transform: {describe_transform(run.transform)}",
+        "",
+    ]
+    if run.has_likelihood and result.stopped != "interrupted":
+        lines += likelihood_table(run, splits, result)
+    elif result.best_val_nll is not None and run.has_likelihood:  # interrupted
+        what = VALIDATION_NAMES[model.validation_metric]
+        lines += [f"Best validation {what} so far: {result.best_val_nll:.2f} nats per example. "
+                  "Interrupted: the valid and test table is written when the run completes "
+                  f"(`genzoo train --resume {run.path}`).", ""]  # fmt: skip
+    elif result.best_val_nll is not None:
+        lines += [f"Best validation {model.validation_metric}: {result.best_val_nll:.2f} "
+                  "nats per example (not a likelihood of x).", ""]  # fmt: skip
+    warnings = run.path / "progress" / "warnings.txt"
+    if warnings.exists():
+        lines += ["Warnings during training:", "",
+                  *(f"- {w}" for w in warnings.read_text().splitlines()), ""]  # fmt: skip
+    if cfg.n_samples and Capability.SAMPLE in model.capabilities:
+        torch.manual_seed(cfg.seed)
+        x = model.sample(cfg.n_samples)
+        save_grid(
+            to_unit_range(x, model.data.n_values, run.transform.scale), run.path / "samples.png"
+        )
+        lines += ["![samples](samples.png)", ""]
+    if Capability.ENCODE in model.capabilities and hasattr(model, "reconstruct"):
+        x = run.transform.fixed(splits.test[:32], "test")
+        x = run.transform.batch(x, torch.Generator().manual_seed(cfg.seed)).to(model.device)
+        pairs = torch.stack([x, model.reconstruct(x)], dim=1).flatten(0, 1)
+        path = run.path / "reconstructions.png"
+        save_grid(to_unit_range(pairs, model.data.n_values, run.transform.scale), path, nrow=16)
+        lines += ["Test images (left) beside their reconstructions (right):", "",
+                  "![reconstructions](reconstructions.png)", ""]  # fmt: skip
+    (run.path / "report.md").write_text("\n".join(lines))
+
+
+def likelihood_table(run: Run, splits, result) -> list[str]:
+    model = run.model
+    if Capability.LOG_PROB in model.capabilities:
+        lines = ["| split | NLL (nats) | bits/dim |", "|---|---|---|"]
+        for split in ("valid", "test"):
+            r = evaluate(run, splits, split)
+            lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
+        best = f"Weights: the best validation NLL ({result.best_val_nll:.2f} nats)."
+        return [*lines, "", best, ""]
+    k = model.eval_k
+    lines = [
+        "−ELBO = reconstruction + prior fitting is an upper bound on the NLL; the IWAE "
+        f"estimate with k={k} is a tighter one (Burda et al. 2016). All in nats per example.",
+        "",
+        f"| split | −ELBO | reconstruction | prior fitting (KL) | NLL ≤ (IWAE, k={k}) "
+        "| bits/dim (IWAE) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for split in ("valid", "test"):
+        r = evaluate(run, splits, split, k)
+        lines.append(
+            f"| {split} | {r['neg_elbo_nats']:.2f} | {r['reconstruction_nats']:.2f} "
+            f"| {r['prior_fitting_nats']:.2f} | {r['iwae_nll_nats']:.2f} "
+            f"| {r['iwae_bits_per_dim']:.4f} |"
+        )
+    bound = VALIDATION_NAMES[model.validation_metric]
+    lines += ["", f"Weights: the best validation {bound} ({result.best_val_nll:.2f} nats).", ""]
+    if model.objective_note():
+        lines += [model.objective_note(), ""]
+    return lines
+
+
+def describe_transform(t) -> str:
+    parts = [f"binarize={t.binarize}", f"scale={t.scale}"]
+    if t.dequantize:
+        parts.append("uniform dequantisation (NLL of the 8-bit data)")
+    return ", ".join(parts)
+
+
+def train_and_report(*args, **kwargs) -> Run | None:
+    """`genzoo.train.run.train_run` (same arguments), then the run's report; None in the
+    other processes of a torchrun launch."""
+    from genzoo.train.run import train_run
+
+    run = train_run(*args, **kwargs)
+    if run is not None:
+        write_report(run, run.splits, run.result, run.seconds)
+    return run

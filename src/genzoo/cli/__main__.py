@@ -1,0 +1,5 @@
+"""`python -m genzoo.cli`."""
+
+from genzoo.cli import run
+
+run()

@@ -1,0 +1,323 @@
+"""`genzoo eval`, `genzoo score` and `genzoo probe`: the three uses of a trained model,
+measured (likelihood or sample quality, anomaly scores, linear probes)."""
+
+from __future__ import annotations
+
+from genzoo.cli.common import SPLITS, add, output_path, print_table
+
+
+def add_eval(sub, common) -> None:
+    p = add(
+        sub, common, "eval", help="NLL (or its bounds) of a run on a split; --metrics: FID etc."
+    )
+    p.add_argument("run", help="run directory")
+    p.add_argument("--split", default="test", choices=SPLITS)
+    p.add_argument(
+        "--k", type=int, help="VAE: also estimate the NLL by importance sampling with k samples"
+    )
+    p.add_argument(
+        "--metrics",
+        help="sample quality instead, for any model that samples: a list of fid,kid,is,pr",
+    )
+    p.add_argument("--n", type=int, default=10_000, help="with --metrics: samples (10000)")
+    p.add_argument("--seed", type=int, default=0, help="with --metrics: sampling seed")
+    p.add_argument(
+        "--inception",
+        metavar="FILE",
+        help="with --metrics: standard FID Inception-v3 weights (.safetensors, converted from "
+        "pytorch-fid's pt_inception-2015-12-05-6726825d.pth) instead of genzoo's classifier",
+    )
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args) -> int:
+    from genzoo.apps.report import describe_transform, evaluate
+    from genzoo.core.capabilities import Capability
+    from genzoo.core.errors import GenzooError
+    from genzoo.train.run import load_run, load_splits
+
+    run = load_run(args.run)
+    if args.metrics:
+        return _sample_metrics(args, run)
+    if args.inception:
+        raise GenzooError("--inception FILE applies to --metrics (fid, kid, is, pr)")
+    run.require_likelihood()  # before loading any data
+    bound = Capability.ELBO in run.model.capabilities
+    if args.k is not None and (not bound or args.k < 1):
+        raise GenzooError("--k (importance samples, at least 1) applies to models with an ELBO")
+    splits = load_splits(run.data_name, args.data_root, run.train_config)
+    r = evaluate(run, splits, args.split, args.k)
+    print(f"{run.model_name} on {run.data_name} ({args.split}, {r['n_examples']:,} examples)")
+    if bound:
+        print(f"  -ELBO: {r['neg_elbo_nats']:.3f} nats = reconstruction "
+              f"{r['reconstruction_nats']:.3f} + prior fitting {r['prior_fitting_nats']:.3f}"
+              f"   (NLL <= this; {r['bits_per_dim_bound']:.4f} bits/dim)")  # fmt: skip
+        if args.k:
+            print(f"  NLL estimate (IWAE, k={args.k}): {r['iwae_nll_nats']:.3f} nats   "
+                  f"{r['iwae_bits_per_dim']:.4f} bits/dim (a stochastic upper bound)")  # fmt: skip
+    else:
+        print(f"  NLL: {r['nll_nats']:.3f} nats   {r['bits_per_dim']:.4f} bits/dim")
+    print(f"  data: {run.protocol}")
+    print(f"  transform: {describe_transform(run.transform)}")
+    return 0
+
+
+def _sample_metrics(args, run) -> int:
+    """`genzoo eval RUN --metrics fid,kid,is,pr`: samples against a split of the run's data,
+    in the features of genzoo's classifier for the dataset, or with `--inception FILE` in
+    the standard FID Inception-v3's pool3."""
+    from genzoo.apps.quality import evaluate_samples
+
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    r, info = evaluate_samples(
+        run, names, args.n, args.split, args.seed, args.data_root, args.inception
+    )
+    print(f"{run.model_name} on {run.data_name}: {r['n_samples']:,} samples vs "
+          f"{r['n_reference']:,} {args.split} images (seed {args.seed})")  # fmt: skip
+    if args.inception:
+        print(f"  features: Inception-v3 pool3 (weights sha256 {info['sha256'][:16]}), "
+              "images resized to 299x299; standard FID for RGB data like CIFAR-10, comparable "
+              "with papers only at their sample counts and reference set")  # fmt: skip
+        if info["stand_in"]:
+            print(f"  WARNING: {args.inception} holds genzoo's random stand-in weights, not "
+                  "Inception's: these numbers measure nothing")  # fmt: skip
+    else:
+        print(f"  features: {info['identifier']}, genzoo's classifier for {info['dataset']} "
+              f"(test accuracy {info['test_accuracy']:.4f}); not Inception: compare only with "
+              "numbers from the same feature network")  # fmt: skip
+    if "fid" in r:
+        print(f"  FID: {r['fid']:.3f}")
+    if "kid_mean" in r:
+        print(f"  KID: {r['kid_mean']:.4f} +- {r['kid_std']:.4f} (unbiased; subsets)")
+    if "is" in r and args.inception:
+        print(f"  IS: {r['is']:.3f} (softmax over Inception's 1008 unbiased logits; "
+              "one split, where papers average 10)")  # fmt: skip
+    elif "is" in r:
+        print(f"  IS: {r['is']:.3f} (classifier-softmax score; at most the number of classes)")
+        counts = r["class_counts"]
+        print(f"  samples per class 0-{len(counts) - 1} (classifier's argmax): "
+              + " ".join(str(c) for c in counts))  # fmt: skip
+    if "precision" in r:
+        print(f"  precision: {r['precision']:.4f}   recall: {r['recall']:.4f} (k = 3)")
+    return 0
+
+
+def add_score(sub, common) -> None:
+    p = add(sub, common, "score", help="anomaly scores of a split; with an OOD set: AUROC etc.")
+    p.add_argument("run", help="run directory (any model with a likelihood, bound, encoder or D)")
+    p.add_argument("--data", help="in-distribution dataset (default: the run's)")
+    p.add_argument("--split", default="test", choices=SPLITS)
+    ood = p.add_mutually_exclusive_group()
+    ood.add_argument(
+        "--ood",
+        metavar="NAME",
+        help="a dataset of the same image shape (its test split), or "
+        "corrupt:noise | corrupt:invert | corrupt:flip | corrupt:blur",
+    )
+    ood.add_argument(
+        "--ood-classes",
+        metavar="C[,C...]",
+        help="leave-classes-out: these classes of the split are the OOD set",
+    )
+    ood.add_argument("--ood-folder", metavar="DIR", help="every image file in a folder")
+    p.add_argument("--k", type=int, help="VAE: score by the IWAE estimate with k samples")
+    p.add_argument(
+        "--typicality",
+        action="store_true",
+        help="also the typicality test (Nalisnick et al. 2019); likelihood models",
+    )
+    p.add_argument(
+        "--typicality-m",
+        type=int,
+        default=10,
+        metavar="M",
+        help="inputs per tested batch (default 10)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.01,
+        help="typicality test: false-alarm rate on in-distribution batches (0.01)",
+    )
+    p.add_argument(
+        "--typicality-train",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="training examples that estimate the entropy (default 10000)",
+    )
+    p.add_argument("-o", "--output", default="scores.csv", help="CSV path")
+    p.add_argument("--plot", help="histogram PNG path (default: beside the CSV)")
+    p.set_defaults(func=cmd_score)
+
+
+def cmd_score(args) -> int:
+    import csv
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from genzoo import data as gdata
+    from genzoo.apps.anomaly import (
+        anomaly_scores,
+        describe_kind,
+        fit_typicality,
+        held_in,
+        ood_metrics,
+        score_histogram,
+        score_kind,
+        score_sets,
+    )
+    from genzoo.core.errors import GenzooError
+    from genzoo.train.run import load_run
+
+    run = load_run(args.run)
+    kind = score_kind(run, args.k)  # refuses before loading any data
+    if args.typicality and not run.has_likelihood:
+        raise GenzooError(
+            f"--typicality needs a likelihood or a bound; {run.model_name} scores with a {kind}"
+        )
+    has_ood = args.ood is not None or args.ood_classes is not None or args.ood_folder
+    if args.plot and not has_ood:
+        raise GenzooError(
+            "--plot draws in- against out-of-distribution scores: give --ood, "
+            "--ood-classes or --ood-folder"
+        )
+    out = output_path(args.output, ".csv")
+    splits = gdata.load(args.data or run.data_name, args.data_root)
+    inside, ood = score_sets(
+        run, splits, args.split, args.ood, args.ood_classes, args.ood_folder, args.data_root
+    )
+    for note in [*inside.notes, *(ood.notes if ood else [])]:
+        print(f"note: {note}")
+    sets = [("in", inside)] + ([("ood", ood)] if ood else [])
+    inputs = [s.model_inputs(run) for _, s in sets]
+    started = time.perf_counter()
+    scores = [anomaly_scores(run, x, args.k)[0] for x in inputs]
+    seconds = time.perf_counter() - started
+    n = sum(len(x) for x in inputs)
+    what = " and ".join(f"{len(s):,} {s.name}" for _, s in sets)
+    print(f"{run.model_name} ({run.data_name} run): anomaly scores of {what}")
+    print(f"  score: {kind}, higher = more anomalous: {describe_kind(kind)}")
+    threads = torch.get_num_threads()
+    print(
+        f"  speed: {n / max(seconds, 1e-9):,.0f} examples/s ({n:,} examples in "
+        f"{seconds:.2f} s, {threads} thread{'s' if threads > 1 else ''})"
+    )
+
+    typical = None
+    if args.typicality:
+        train_x = held_in(inside, splits, "train", run, limit=args.typicality_train)
+        valid_x = held_in(inside, splits, "valid", run)
+        typical = fit_typicality(
+            anomaly_scores(run, train_x, args.k)[0],
+            anomaly_scores(run, valid_x, args.k)[0],
+            args.typicality_m,
+            args.alpha,
+        )
+        print(
+            f"  typicality test (Nalisnick et al. 2019): H^ = {typical.entropy:.3f} nats "
+            f"(mean {kind} of {typical.n_train:,} train examples); M = {typical.m}, "
+            f"alpha = {typical.alpha}: epsilon = {typical.epsilon:.3f} from "
+            f"{typical.n_bootstrap:,} bootstrap batches of {len(valid_x):,} valid examples"
+        )
+        rates = [
+            f"{name} {typical.flag_rate(s):.3f}" for (name, _), s in zip(sets, scores, strict=True)
+        ]
+        print(
+            f"  batches of {typical.m} flagged out of distribution (1,000 random batches "
+            f"each): {', '.join(rates)}"
+        )
+
+    if ood is not None:
+        m = ood_metrics(*scores)
+        print(
+            f"  AUROC {m['auroc']:.4f}   AUPRC {m['auprc']:.4f}   FPR@95TPR "
+            f"{m['fpr_at_95_tpr']:.4f}   (OOD = positive class; score: {kind})"
+        )
+        if m["auroc"] < 0.5:
+            print(
+                f"  WARNING: the OOD set gets LOWER anomaly scores than the in-distribution "
+                f"data (AUROC {m['auroc']:.3f} < 0.5): the model finds it more typical of "
+                "its data. Likelihood models are known to do this (Nalisnick et al. 2019: "
+                "a model of Fashion-MNIST gives MNIST higher likelihood); try --typicality"
+            )
+        if typical is not None:
+            t = ood_metrics(*(typical.scores(s) for s in scores))
+            print(
+                f"  per-example typicality |score - H^|: AUROC {t['auroc']:.4f}   AUPRC "
+                f"{t['auprc']:.4f}   FPR@95TPR {t['fpr_at_95_tpr']:.4f}"
+            )
+        plot = Path(args.plot) if args.plot else out.with_suffix(".png")
+        title = f"{run.model_name}: AUROC {m['auroc']:.3f}"
+        path = score_histogram(*scores, inside.name, ood.name, kind, plot, title)
+        print(f"  histogram: {path}")
+
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["source", "index", "label", "score"] + (["typicality"] if typical else []))
+        for (source, s), values in zip(sets, scores, strict=True):
+            labels = s.row_labels()
+            typicality = typical.scores(values) if typical is not None else None
+            for i in range(len(s)):
+                row = [
+                    source,
+                    int(s.index[i]),
+                    "" if labels is None else int(labels[i]),
+                    repr(float(values[i])),
+                ]
+                if typicality is not None:
+                    row.append(repr(float(typicality[i])))
+                writer.writerow(row)
+    print(f"  wrote {n:,} rows (source, index, label, score) to {out}")
+    return 0
+
+
+def add_probe(sub, common) -> None:
+    p = add(sub, common, "probe", help="linear-probe and kNN accuracy of a run's features")
+    p.add_argument("run", help="run directory (ae, vae, aae, nade, gan, dcgan, infogan, wgan)")
+    p.add_argument("--data", help="labelled dataset (default: the run's)")
+    p.add_argument(
+        "--labels-per-class",
+        type=int,
+        default=100,
+        help="labelled training examples per class (default 100)",
+    )
+    p.add_argument("--split", default="test", choices=SPLITS, help="evaluation split")
+    p.add_argument("--seed", type=int, default=0, help="draws the labelled examples")
+    p.set_defaults(func=cmd_probe)
+
+
+def cmd_probe(args) -> int:
+    from genzoo import data as gdata
+    from genzoo.apps.probe import K_NEIGHBOURS, feature_source, probe_table
+    from genzoo.train.run import load_run
+
+    run = load_run(args.run)
+    feature_source(run.model)  # refuses before loading any data
+    splits = gdata.load(args.data or run.data_name, args.data_root)
+    rows, p = probe_table(run, splits, args.labels_per_class, args.split, args.seed)
+    print(
+        f"{run.model_name} ({run.data_name} run): linear probe and {K_NEIGHBOURS}-NN "
+        f"accuracy on {splits.name} {p['split']} ({p['n_test']:,} examples)"
+    )
+    print_table(
+        ["features", "linear probe", f"kNN (k={K_NEIGHBOURS})", "dim"],
+        [(r.features, f"{r.linear:.4f}", f"{r.knn:.4f}", r.dim) for r in rows],
+    )
+    print(
+        f"protocol: {p['labels_per_class']} labelled train examples per class "
+        f"({p['n_labelled']:,} in all, {p['n_classes']} classes) drawn with seed {p['seed']}; "
+        "features standardised on them; logistic regression (L2, C=1) and k-NN "
+        f"(Euclidean); accuracy on the {p['split']} split; majority-class rate "
+        f"{p['chance']:.4f}"
+    )
+    return 0
+
+
+VERBS = (
+    add_eval,
+    add_score,
+    add_probe,
+)

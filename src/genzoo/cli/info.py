@@ -1,0 +1,103 @@
+"""`genzoo models`, `genzoo params` and `genzoo data`: what genzoo has, and where."""
+
+from __future__ import annotations
+
+from genzoo.cli.common import EXIT_USAGE, add, print_table
+
+
+def add_models(sub, common) -> None:
+    p = add(sub, common, "models", help="list models, their family and capabilities")
+    p.set_defaults(func=cmd_models)
+
+
+def cmd_models(args) -> int:
+    from genzoo.models import list_models
+
+    rows = [(s.name, s.family, s.density, ", ".join(s.capabilities.names), s.description)
+            for s in list_models()]  # fmt: skip
+    print_table(["model", "family", "density", "can", "description"], rows)
+    return 0
+
+
+def add_params(sub, common) -> None:
+    p = add(sub, common, "params", help="the lecture's parameter counts beside genzoo's models")
+    p.add_argument("--pixels", type=int, default=784, help="number of binary inputs n")
+    p.set_defaults(func=cmd_params)
+
+
+def _big(n: int) -> str:
+    if n < 10**15:
+        return f"{n:,}"
+    digits = str(n)
+    return f"{digits[0]}.{digits[1:4]} x 10^{len(digits) - 1}"
+
+
+def cmd_params(args) -> int:
+    import math
+
+    from genzoo.core import DataInfo, GenzooError
+    from genzoo.models import list_models
+
+    n = args.pixels
+    if n < 1:
+        raise GenzooError("--pixels must be at least 1")
+    print(f"The lecture's counts for a joint over n = {n} binary pixels:")
+    print_table(
+        ["assumption", "formula", "parameters"],
+        [
+            ("fully dependent (full joint)", "2^n - 1", _big(2**n - 1)),
+            ("fully independent", "n", _big(n)),
+            ("Markov chain, AR-1", "2n - 1", _big(2 * n - 1)),
+        ],
+    )
+    print(f"\ngenzoo's models for {n} inputs (default configs):")
+    rows = []
+    for spec in list_models():
+        kind = "binary" if "binary" in spec.cls.data_kinds else sorted(spec.cls.data_kinds)[0]
+        side = math.isqrt(n)
+        shape = (1, side, side) if side * side == n else (1, n)  # images where n is square
+        info = DataInfo(shape, 2 if kind == "binary" else None if kind == "continuous" else 256)
+        try:
+            count = _big(spec.cls(spec.default_config(), info).n_parameters())
+        except (GenzooError, ValueError, RuntimeError) as e:
+            count = f"n/a ({e})"
+        rows.append((spec.name, kind, count))
+    print_table(["model", "data", "parameters"], rows)
+    return 0
+
+
+def add_data(sub, common) -> None:
+    p = add(sub, common, "data", help="list, fetch or verify datasets")
+    p.add_argument("action", choices=["list", "fetch", "verify"])
+    p.add_argument("name", nargs="?", help="a dataset (default: all)")
+    p.set_defaults(func=cmd_data)
+
+
+def cmd_data(args) -> int:
+    from genzoo import data as gdata
+
+    names = [args.name] if args.name else gdata.dataset_names()
+    if args.action == "fetch":
+        if not args.name:
+            from genzoo.core.errors import GenzooError
+
+            raise GenzooError("name the dataset to fetch, e.g. `genzoo data fetch mnist`")
+        for path in gdata.fetch(args.name, args.data_root):
+            print(f"ok  {path}")
+        return 0
+    rows, bad = [], False
+    for name in names:
+        for s in gdata.file_status(name, args.data_root):
+            rows.append((s.dataset, s.file, s.state, str(s.path), s.detail))
+            bad |= s.state == "bad" or (args.action == "verify" and s.state == "missing")
+    if not rows:
+        print(f"(no files: built in) under {gdata.data_root(args.data_root)}")
+    print_table(["dataset", "file", "status", "path", "detail"], rows)
+    return EXIT_USAGE if args.action == "verify" and bad else 0
+
+
+VERBS = (
+    add_models,
+    add_params,
+    add_data,
+)

@@ -1,0 +1,120 @@
+"""`genzoo sample`: samples, conditional samples, traversals and completions as a PNG grid."""
+
+from __future__ import annotations
+
+from genzoo.cli.common import add
+
+
+def add_sample(sub, common) -> None:
+    p = add(sub, common, "sample", help="draw samples from a trained run into a PNG grid")
+    p.add_argument("run", help="run directory")
+    p.add_argument("-n", type=int, help="number of samples (default 64; completions: 8)")
+    p.add_argument("-o", "--output", default="samples.png", help="PNG path")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", type=int, help="conditional models (cgan): the class to sample")
+    p.add_argument("--code", help="infogan: fix latent codes, e.g. cat=3 or cat=3,cont0=0.5")
+    p.add_argument(
+        "--traverse",
+        metavar="CODE",
+        help="infogan: a grid varying one code (cont0, cont1: a row per category; cat)",
+    )
+    p.add_argument(
+        "--complete",
+        metavar="IMAGE",
+        help="complete this image instead (autoregressive models): sample its unknown pixels",
+    )
+    p.add_argument(
+        "--known",
+        default="top-half",
+        help="with --complete: top-half | bottom-half | left-half | right-half | MASK.png "
+        "(white = known); default top-half",
+    )
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from genzoo.core.errors import GenzooError
+    from genzoo.io.images import save_grid, to_unit_range
+    from genzoo.train.run import load_run
+
+    run = load_run(args.run)
+    if args.n is None:
+        args.n = 64 if args.complete is None else 8
+    if args.n < 1:
+        raise GenzooError("-n must be at least 1")
+    torch.manual_seed(args.seed)
+    if args.complete is not None:
+        return _complete(args, run)
+    model, nrow = run.model, None
+    if args.traverse is not None or args.label is not None or args.code is not None:
+        from genzoo.core.capabilities import Capability
+
+        if Capability.CONDITIONAL not in model.capabilities:
+            raise GenzooError(f"{run.model_name} does not sample conditionally")
+        condition = model.condition
+        wanted = "label" if args.label is not None else "codes"
+        if condition.kind != wanted:
+            option = "--label" if wanted == "label" else "--code and --traverse"
+            raise GenzooError(f"{run.model_name} is conditioned on {condition.kind}, so "
+                              f"{option} does not apply")  # fmt: skip
+    if args.traverse is not None:
+        x = model.traversal(args.traverse)  # a row per value of the categorical code
+        nrow = 10 if args.traverse == "cat" else len(x) // model.condition.n_classes
+    elif args.label is not None or args.code is not None:
+        x = model.sample(args.n, condition=_condition(args))
+    else:
+        x = model.sample(args.n)
+    path = save_grid(to_unit_range(x, model.data.n_values, run.transform.scale), args.output,
+                     nrow=nrow)  # fmt: skip
+    print(f"wrote {len(x)} samples to {path}")
+    return 0
+
+
+def _condition(args):
+    """--label 7 -> 7;  --code cat=3,cont0=0.5 -> {"cat": 3.0, "cont0": 0.5}."""
+    from genzoo.core.errors import GenzooError
+
+    if args.label is not None:
+        return args.label
+    code = {}
+    for part in args.code.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            code[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise GenzooError(f"--code takes name=value pairs, e.g. cat=3,cont0=0.5; got {part!r}")
+    return code
+
+
+def _complete(args, run) -> int:
+    """`genzoo sample RUN --complete IMAGE --known REGION`: one row per image, the observed
+    part (unknown pixels grey) then the completions."""
+    import torch
+
+    from genzoo.apps.complete import (
+        complete,
+        read_image,
+        read_known,
+        require_completion,
+        to_model_values,
+    )
+    from genzoo.io.images import save_grid, to_unit_range
+
+    model, n = run.model, args.n
+    require_completion(model)
+    shape, K = model.data.shape, model.data.n_values
+    known = read_known(args.known, shape)
+    x = to_model_values(read_image(args.complete, shape), K)[None]
+    filled = complete(model, x, known, n)  # (1, n, C, H, W)
+    observed = torch.where(known, to_unit_range(x, K), torch.tensor(0.5))
+    rows = torch.cat([observed[:, None], to_unit_range(filled, K)], dim=1)
+    path = save_grid(rows.flatten(0, 1), args.output, nrow=n + 1)
+    print(f"wrote {n} completions of {args.complete} ({args.known} known) to {path}")
+    return 0
+
+
+VERBS = (add_sample,)
