@@ -15,6 +15,8 @@ class TrainConfig:
     # classes left out of every split, e.g. `exclude_classes=9` for leave-classes-out
     # anomaly detection (`genzoo score RUN --ood-classes 9`)
     exclude_classes: tuple[int, ...] = ()
+    # every training batch: flip and/or crop=P (pixels of padding), e.g. "flip,crop=2"
+    augment: str = ""
     # optimisation
     batch_size: int = 100
     # forward/backward in chunks of this many examples, gradients accumulated: the same

@@ -35,6 +35,8 @@ from torch import Tensor
 
 from genzoo.core.config import apply_overrides
 from genzoo.core.errors import GenzooError, TrainingDiverged
+from genzoo.data.augment import Augment
+from genzoo.data.streams import BatchSampler, StreamData, derived_seed
 from genzoo.io.files import load_tensors, save_tensors
 from genzoo.metrics.likelihood import mean_nll, validation_report
 from genzoo.train.checkpoint import MODEL_FORMAT, load_checkpoint, save_checkpoint, save_model
@@ -52,10 +54,6 @@ class FitResult:
     cpu_seconds: float = 0.0  # process CPU time over all sessions of the run (rank 0)
     wall_seconds: float = 0.0
     replicas_agree: bool | None = None  # multi-process runs: all ranks ended with equal weights
-
-
-def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
 def lr_factor(config: TrainConfig, step: int, max_steps: int) -> float:
@@ -116,7 +114,7 @@ class _Logger:
 
 def fit(
     model,
-    train: Tensor,
+    train: Tensor | StreamData,
     valid: Tensor | None = None,
     config: TrainConfig | None = None,
     *,
@@ -127,7 +125,9 @@ def fit(
     labels: Tensor | None = None,
     **overrides,
 ) -> FitResult:
-    """Train `model` on the tensor `train` (N, ...) by its own `training_step`.
+    """Train `model` on `train` by its own `training_step`: a tensor (N, ...) of the data x,
+    or named streams (genzoo.data.streams.StreamData) of which every batch carries the ones
+    in `model.streams`.
 
     `transform.batch(x)` is applied to every batch (dynamic binarisation, dequantisation).
     With `run_dir`, checkpoints, metrics and TensorBoard logs are written there, and
@@ -153,12 +153,9 @@ def fit(
             f"{type(model).__name__} schedules its own learning rates: leave lr_schedule "
             f"constant (not {config.lr_schedule})"
         )
-    missing = [s for s in model.streams if s not in ("x", "label")]
-    if missing:
-        raise GenzooError(f"{type(model).__name__} needs the data stream {missing[0]!r}, "
-                          "which this trainer's data does not carry")  # fmt: skip
-    if model.uses_labels and (labels is None or len(labels) != len(train)):
-        raise GenzooError(f"{type(model).__name__} learns from labels: use a labelled dataset")
+    data = train if isinstance(train, StreamData) else StreamData.from_tensors(train, labels)
+    data.spec.require(model.streams, type(model).__name__)
+    Augment.parse(config.augment)  # a bad augment setting fails before anything starts
     from lightning_fabric import Fabric
 
     if callbacks and (config.devices > 1 or launched_by_torchrun()):
@@ -169,12 +166,12 @@ def fit(
         fabric = Fabric(accelerator=config.accelerator, devices=local, num_nodes=nodes,
                         strategy="ddp", precision=config.precision)  # fmt: skip
         fabric.launch()
-        job = _ParallelJob(model, train, valid, config, transform, run_dir, resume, labels)
+        job = _ParallelJob(model, data, valid, config, transform, run_dir, resume)
         return job.run(fabric, model)
     if config.devices > 1:
-        return _fit_spawned(model, train, valid, config, transform, run_dir, resume, labels)
+        return _fit_spawned(model, data, valid, config, transform, run_dir, resume)
     fabric = Fabric(accelerator=config.accelerator, devices=1, precision=config.precision)
-    return _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks, labels)
+    return _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbacks)
 
 
 def launched_by_torchrun() -> bool:
@@ -182,7 +179,7 @@ def launched_by_torchrun() -> bool:
     return all(v in os.environ for v in ("RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK"))
 
 
-def _fit_spawned(model, train, valid, config, transform, run_dir, resume, labels) -> FitResult:
+def _fit_spawned(model, data, valid, config, transform, run_dir, resume) -> FitResult:
     """Start `devices` processes (gloo on CPU) and wait for them; the weights come back
     through a file, not the launcher's pipe, which a large state would fill and hang on.
 
@@ -194,8 +191,7 @@ def _fit_spawned(model, train, valid, config, transform, run_dir, resume, labels
                     strategy="ddp_spawn", precision=config.precision)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="genzoo-ddp-") as tmp:
         weights = Path(tmp) / "model.safetensors"
-        job = _ParallelJob(model, train, valid, config, transform, run_dir, resume, labels,
-                           weights)  # fmt: skip
+        job = _ParallelJob(model, data, valid, config, transform, run_dir, resume, weights)
         with _StopSignal() as stop:
             result = fabric.launch(job)
         state, _ = load_tensors(weights, MODEL_FORMAT)
@@ -209,9 +205,9 @@ class _ParallelJob:
     """The work of one of several processes. A plain object, because Fabric's launcher
     walks (and rejects frozen dataclasses among) the arguments it is given."""
 
-    def __init__(self, model, train, valid, config, transform, run_dir, resume, labels,
+    def __init__(self, model, data, valid, config, transform, run_dir, resume,
                  weights: Path | None = None):  # fmt: skip
-        self.args = (model, train, valid, config, transform, run_dir, resume, labels)
+        self.args = (model, data, valid, config, transform, run_dir, resume)
         self.weights = weights
 
     def __call__(self, fabric) -> FitResult:
@@ -222,9 +218,8 @@ class _ParallelJob:
     def run(self, fabric, model) -> FitResult:
         import torch.distributed as dist
 
-        _, train, valid, config, transform, run_dir, resume, labels = self.args
-        result = _fit(fabric, model, train, valid, config, transform, run_dir, resume, (),
-                      labels)  # fmt: skip
+        _, data, valid, config, transform, run_dir, resume = self.args
+        result = _fit(fabric, model, data, valid, config, transform, run_dir, resume, ())
         flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
         replicas = [torch.empty_like(flat) for _ in range(fabric.world_size)]
         dist.all_gather(replicas, flat)
@@ -265,8 +260,7 @@ def _share_buffers(model) -> None:
         dist.broadcast(buffer, src=0)
 
 
-def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callbacks,
-         labels=None) -> FitResult:  # fmt: skip
+def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbacks) -> FitResult:
     rank, world = fabric.global_rank, fabric.world_size
     is_main = rank == 0
     model.to(fabric.device)
@@ -284,11 +278,13 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
     for optimizer in optimizers.values():
         optimizer.register_step_pre_hook(_before_step(fabric, config.grad_clip))
 
-    n, batch_size = train.shape[0], config.batch_size
-    steps_per_epoch = math.ceil(n / batch_size)
+    sampler = BatchSampler(data.lengths(), config.batch_size, config.seed)
+    steps_per_epoch = sampler.steps_per_epoch
     max_steps = config.max_steps or config.epochs * steps_per_epoch
     val_every = config.val_every or steps_per_epoch
-    n_dims = math.prod(train.shape[1:])
+    n_dims = math.prod(data.spec["x"].shape)
+    augment = Augment.parse(config.augment)
+    images = [s.name for s in data.spec.streams if s.kind == "image" and s.name in model.streams]
 
     cpu_start, wall_start = time.process_time(), time.perf_counter()
     cpu_before, wall_before = state["cpu_seconds"], state["wall_seconds"]
@@ -316,20 +312,18 @@ def _fit(fabric, model, train, valid, config, transform, run_dir, resume, callba
 
         bar = tqdm(total=max_steps, initial=start_step, unit="step", dynamic_ncols=True)
 
-    perm_epoch, perm = -1, None
     t_last, seen = time.perf_counter(), 0
     with _StopSignal() as stop:
         while state["step"] < max_steps:
             step = state["step"]
-            epoch, i = divmod(step, steps_per_epoch)
-            if epoch != perm_epoch:
-                perm_epoch, perm = epoch, epoch_permutation(n, config.seed, epoch)
-            index = perm[i * batch_size : (i + 1) * batch_size][rank::world]
-            batch = {"x": train[index]}
-            if transform is not None:
-                batch["x"] = transform.batch(batch["x"])
-            if model.uses_labels:
-                batch["label"] = labels[index]
+            indices = {d: index[rank::world] for d, index in sampler.indices(step).items()}
+            batch = data.rows(model.streams, indices)
+            for name in images:
+                if augment:  # drawn from (seed, step, rank): the same again on resume
+                    g = torch.Generator().manual_seed(derived_seed(config.seed, step, rank))
+                    batch[name] = augment(batch[name], g)
+                if transform is not None:
+                    batch[name] = transform.batch(batch[name])
             batch = {key: fabric.to_device(value) for key, value in batch.items()}
 
             model.train()

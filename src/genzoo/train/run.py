@@ -129,6 +129,7 @@ def train_run(
     `init_from` starts a new run from another run's trained weights (its model.safetensors)
     with a fresh optimizer and schedule, e.g. a VAE continued under the IWAE objective.
     """
+    from genzoo.data.streams import StreamData
     from genzoo.train.loop import fit, launched_by_torchrun
 
     overrides = dict(overrides or {})
@@ -156,8 +157,10 @@ def train_run(
     splits = load_splits(data_name, data_root, train_config)
     transform = resolve_transform(train_config, spec.cls, splits.n_levels)
     info = transform.data_info(splits)
+    streams = data_streams(splits, info)
     torch.manual_seed(train_config.seed)
     model = spec.cls(model_config, info)
+    streams.require(model.streams, model_name)
     if init_from is not None:
         init_from = str(init_weights(model, model_name, info, Path(init_from)))
     elif resume:
@@ -177,6 +180,7 @@ def train_run(
                 "model_config": config_to_json(model_config),
                 "data": data_name,
                 "data_info": info.to_json(),
+                "data_spec": streams.to_json(),
                 "transform": dataclasses.asdict(transform),
                 "train": config_to_json(train_config),
                 "protocol": splits.protocol,
@@ -196,8 +200,10 @@ def train_run(
         classifier = cached_classifier(data_name, data_root)
         callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier))
     started = time.perf_counter()
-    result = fit(model, train_x, valid_x, train_config, transform=transform, run_dir=run_dir,
-                 resume=resume, callbacks=callbacks, labels=splits.train_labels)  # fmt: skip
+    labels = splits.train_labels if "label" in streams.names else None
+    data = StreamData.from_tensors(train_x, labels, n_classes(splits))
+    result = fit(model, data, valid_x, train_config, transform=transform, run_dir=run_dir,
+                 resume=resume, callbacks=callbacks)  # fmt: skip
     for callback in callbacks:
         callback.finish()
     if not first_process:  # the first process returns the run
@@ -206,6 +212,25 @@ def train_run(
     run = load_run(run_dir)
     run.result, run.seconds, run.splits = result, seconds, splits
     return run
+
+
+def n_classes(splits) -> int | None:
+    """The number of classes of a labelled dataset (the largest label of any split, + 1)."""
+    if splits.train_labels is None:
+        return None
+    labels = [getattr(splits, f"{s}_labels") for s in ("train", "valid", "test")]
+    return max(int(y.max()) for y in labels if y is not None and len(y)) + 1
+
+
+def data_streams(splits, info: DataInfo):
+    """The named streams of a dataset as the model sees it: images "x", and "label" when
+    the dataset has labels."""
+    from genzoo.data.streams import DataSpec, Stream
+
+    streams = [Stream("x", "image", info.shape)]
+    if splits.train_labels is not None:
+        streams.append(Stream("label", "label", (), n_classes=n_classes(splits)))
+    return DataSpec(tuple(streams))
 
 
 def init_weights(model, model_name: str, info: DataInfo, source: Path) -> Path:
