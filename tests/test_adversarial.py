@@ -276,3 +276,42 @@ def test_the_monitor_warns_of_a_winning_discriminator_and_of_collapse(tmp_path, 
     assert "discriminator's loss collapsed" in warnings[0] and "class 3" in warnings[1]
     assert (tmp_path / "b/progress/diversity.csv").read_text().splitlines()[1] == "1,0.0000,1.0000"
     assert capsys.readouterr().err.count("genzoo: warning:") == 2
+
+
+def test_an_ema_generator_averages_g_and_is_what_samples(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("gan", IMAGES, hidden_dims=(16,), latent_dim=4, ema_decay=0.5)
+    x = torch.rand(32, 1, 8, 8) * 2 - 1
+    optimizers = model.configure_optimizers(0.0)
+    for opt in optimizers.values():
+        opt.param_groups[0]["lr"] = 1e-2
+    expected = None
+    for step in range(4):  # θ̄ starts at θ, then θ̄ ← 0.5 θ̄ + 0.5 θ after every step
+        train_step(model, x, optimizers)
+        model.on_train_step_end(step + 1)
+        weights = [p.detach().clone() for p in model.generator.net.parameters()]
+        expected = weights if expected is None else [
+            0.5 * e + 0.5 * w for e, w in zip(expected, weights, strict=True)]  # fmt: skip
+    for i, e in enumerate(expected):
+        torch.testing.assert_close(getattr(model.generator.ema, f"average_{i}"), e)
+    z = torch.randn(3, 4)
+    with torch.no_grad():
+        model.eval()
+        averaged = model.generator(z)  # sampling (eval mode) uses the average
+        model.train()
+        latest = model.generator(z)
+    assert not torch.allclose(averaged, latest)
+    # the averages are buffers: saved with the weights, resumed exactly, never optimised
+    assert not any("average" in name for name, _ in model.named_parameters())
+    settings = dict(batch_size=16, progress=False, tensorboard=False)
+    torch.manual_seed(1)
+    whole = create_model("gan", IMAGES, hidden_dims=(16,), latent_dim=4, ema_decay=0.9)
+    fit(whole, x, max_steps=6, **settings)
+    torch.manual_seed(1)
+    part = create_model("gan", IMAGES, hidden_dims=(16,), latent_dim=4, ema_decay=0.9)
+    fit(part, x, max_steps=3, run_dir=tmp_path, **settings)
+    torch.manual_seed(1)
+    resumed = create_model("gan", IMAGES, hidden_dims=(16,), latent_dim=4, ema_decay=0.9)
+    fit(resumed, x, max_steps=6, run_dir=tmp_path, resume=True, **settings)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

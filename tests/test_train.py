@@ -1,5 +1,6 @@
 """The trainer: exact resume after a signal, divergence, checkpoints, early stopping, DDP."""
 
+import json
 import math
 import os
 import signal
@@ -357,3 +358,47 @@ def test_every_logged_loss_is_checked_for_nan():
     model.objective = lambda x: objective(x) | {"kl": torch.tensor(float("nan"))}
     with pytest.raises(TrainingDiverged, match="kl became nan at step 1"):
         fit(model, toy_data(), max_steps=3, **QUIET)
+
+
+class ScriptedSelector:
+    """Scores 5, 3, 4, ... at the validation points: the second weights are the best."""
+
+    key, name = "score", "scripted score"
+
+    def __init__(self):
+        self.scores, self.steps = iter([5.0, 3.0, 4.0, 6.0]), []
+
+    def __call__(self, model):
+        self.steps.append(int(model.w.sum().item() * 1000))
+        return next(self.scores)
+
+
+def test_a_selector_keeps_the_weights_it_scores_best(tmp_path):
+    from genzoo.io.files import load_tensors
+    from genzoo.train.checkpoint import MODEL_FORMAT
+
+    select = ScriptedSelector()
+    result = fit(fresh_model(), toy_data(40), max_steps=12, batch_size=10, val_every=3,
+                 patience=0, run_dir=tmp_path, select=select, **QUIET)  # fmt: skip
+    assert result.best_val_nll == 3.0 and result.selected_by == "scripted score"
+    _, meta = load_tensors(tmp_path / "model.safetensors", MODEL_FORMAT)
+    assert meta["step"] == 6  # the second validation point
+    valid = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["score"] for r in valid if r["split"] == "valid"] == [5.0, 3.0, 4.0, 6.0]
+
+
+def test_select_by_fid_keeps_a_gans_best_samples_and_says_so(tmp_path):
+    from genzoo.apps.report import train_and_report
+
+    settings = {"max_steps": "24", "progress": "false", "tensorboard": "false", "network": "mlp",
+                "hidden_dims": "32", "latent_dim": "8", "select_by": "fid",
+                "select_samples": "100", "patience": "0"}  # fmt: skip
+    run = train_and_report("gan", "digits", settings, run_dir=tmp_path / "run")
+    rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    fids = [r["fid"] for r in rows if r["split"] == "valid"]
+    assert len(fids) == 2 and run.result.best_val_nll == min(fids)
+    report = (run.path / "report.md").read_text()
+    assert "Weights: the lowest FID of 100 samples against 100 validation images" in report
+    with pytest.raises(GenzooError, match="does not sample"):
+        train_and_report("ae", "digits", {"select_by": "fid"}, run_dir=tmp_path / "ae")
+    assert not (tmp_path / "ae").exists()  # refused before anything was written

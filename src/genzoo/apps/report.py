@@ -70,7 +70,10 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
         f"- transform: {describe_transform(run.transform)}",
         "",
     ]
-    if run.has_likelihood and result.stopped != "interrupted":
+    interrupted = result.stopped == "interrupted"
+    if result.selected_by is not None and (interrupted or not run.has_likelihood):
+        lines += [weights_line(model, result), ""]
+    elif run.has_likelihood and result.stopped != "interrupted":
         lines += likelihood_table(run, splits, result)
     elif result.best_val_nll is not None and run.has_likelihood:  # interrupted
         what = VALIDATION_NAMES[model.validation_metric]
@@ -102,6 +105,14 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
     (run.path / "report.md").write_text("\n".join(lines))
 
 
+def weights_line(model, result) -> str:
+    """Which weights model.safetensors holds: the best validation loss, or what selected."""
+    if result.selected_by is not None:
+        return f"Weights: the lowest {result.selected_by} ({result.best_val_nll:.2f})."
+    what = VALIDATION_NAMES[model.validation_metric]
+    return f"Weights: the best validation {what} ({result.best_val_nll:.2f} nats)."
+
+
 def likelihood_table(run: Run, splits, result) -> list[str]:
     model = run.model
     if Capability.LOG_PROB in model.capabilities:
@@ -109,8 +120,7 @@ def likelihood_table(run: Run, splits, result) -> list[str]:
         for split in ("valid", "test"):
             r = evaluate(run, splits, split)
             lines.append(f"| {split} | {r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} |")
-        best = f"Weights: the best validation NLL ({result.best_val_nll:.2f} nats)."
-        return [*lines, "", best, ""]
+        return [*lines, "", weights_line(model, result), ""]
     k = model.eval_k
     lines = [
         "−ELBO = reconstruction + prior fitting is an upper bound on the NLL; the IWAE "
@@ -127,8 +137,7 @@ def likelihood_table(run: Run, splits, result) -> list[str]:
             f"| {r['prior_fitting_nats']:.2f} | {r['iwae_nll_nats']:.2f} "
             f"| {r['iwae_bits_per_dim']:.4f} |"
         )
-    bound = VALIDATION_NAMES[model.validation_metric]
-    lines += ["", f"Weights: the best validation {bound} ({result.best_val_nll:.2f} nats).", ""]
+    lines += ["", weights_line(model, result), ""]
     if model.objective_note():
         lines += [model.objective_note(), ""]
     return lines

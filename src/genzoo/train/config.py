@@ -33,6 +33,11 @@ class TrainConfig:
     # validation, early stopping, checkpoints
     val_every: int | None = None  # steps between validations; None: once per epoch
     patience: int = 10  # validations without improvement before stopping; 0: never stop
+    # what keeps the best weights: "auto", the validation loss (the latest weights for models
+    # without one); "fid", the FID of `select_samples` samples against the validation split
+    # in genzoo's feature network (for GANs; the network is trained once if not cached)
+    select_by: Literal["auto", "fid"] = "auto"
+    select_samples: int = 1000
     checkpoint_every: int = 500  # steps
     eval_batch_size: int = 1000
     # hardware and logging

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -45,6 +46,16 @@ from genzoo.train.config import TrainConfig
 Callback = Callable[[int, dict], None]
 
 
+class Selector(Protocol):
+    """A score of the model, lower is better: `key` names it in metrics.jsonl, `name` in
+    reports."""
+
+    key: str
+    name: str
+
+    def __call__(self, model) -> float: ...
+
+
 @dataclass
 class FitResult:
     step: int
@@ -54,6 +65,7 @@ class FitResult:
     cpu_seconds: float = 0.0  # process CPU time over all sessions of the run (rank 0)
     wall_seconds: float = 0.0
     replicas_agree: bool | None = None  # multi-process runs: all ranks ended with equal weights
+    selected_by: str | None = None  # what best_val_nll measures, when a selector chose
 
 
 def lr_factor(config: TrainConfig, step: int, max_steps: int) -> float:
@@ -123,6 +135,7 @@ def fit(
     resume: bool = False,
     callbacks: Sequence[Callback] = (),
     labels: Tensor | None = None,
+    select: Selector | None = None,
     **overrides,
 ) -> FitResult:
     """Train `model` on `train` by its own `training_step`: a tensor (N, ...) of the data x,
@@ -134,6 +147,11 @@ def fit(
     `resume=True` continues exactly from its checkpoint. Models that learn from labels
     (`uses_labels`, e.g. a conditional GAN) get the rows of `labels` (N,) with each batch.
     Overrides such as `max_steps=200` update `config`.
+
+    `select` replaces the validation loss as what keeps the best weights (model.safetensors)
+    and early-stops: a score of the model, lower is better, taken at every validation
+    point, e.g. the FID of a GAN's samples (genzoo.train.run.fid_selector). Without either,
+    the latest weights are kept.
 
     Under `torchrun` every process calls this, and they train together (Fabric's DDP with
     the launcher's world); with `devices=N` this process starts N and waits for them.
@@ -166,12 +184,12 @@ def fit(
         fabric = Fabric(accelerator=config.accelerator, devices=local, num_nodes=nodes,
                         strategy="ddp", precision=config.precision)  # fmt: skip
         fabric.launch()
-        job = _ParallelJob(model, data, valid, config, transform, run_dir, resume)
+        job = _ParallelJob(model, data, valid, config, transform, run_dir, resume, select)
         return job.run(fabric, model)
     if config.devices > 1:
-        return _fit_spawned(model, data, valid, config, transform, run_dir, resume)
+        return _fit_spawned(model, data, valid, config, transform, run_dir, resume, select)
     fabric = Fabric(accelerator=config.accelerator, devices=1, precision=config.precision)
-    return _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbacks)
+    return _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbacks, select)
 
 
 def launched_by_torchrun() -> bool:
@@ -179,7 +197,7 @@ def launched_by_torchrun() -> bool:
     return all(v in os.environ for v in ("RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK"))
 
 
-def _fit_spawned(model, data, valid, config, transform, run_dir, resume) -> FitResult:
+def _fit_spawned(model, data, valid, config, transform, run_dir, resume, select) -> FitResult:
     """Start `devices` processes (gloo on CPU) and wait for them; the weights come back
     through a file, not the launcher's pipe, which a large state would fill and hang on.
 
@@ -191,7 +209,8 @@ def _fit_spawned(model, data, valid, config, transform, run_dir, resume) -> FitR
                     strategy="ddp_spawn", precision=config.precision)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="genzoo-ddp-") as tmp:
         weights = Path(tmp) / "model.safetensors"
-        job = _ParallelJob(model, data, valid, config, transform, run_dir, resume, weights)
+        job = _ParallelJob(model, data, valid, config, transform, run_dir, resume, select,
+                           weights)  # fmt: skip
         with _StopSignal() as stop:
             result = fabric.launch(job)
         state, _ = load_tensors(weights, MODEL_FORMAT)
@@ -205,9 +224,9 @@ class _ParallelJob:
     """The work of one of several processes. A plain object, because Fabric's launcher
     walks (and rejects frozen dataclasses among) the arguments it is given."""
 
-    def __init__(self, model, data, valid, config, transform, run_dir, resume,
+    def __init__(self, model, data, valid, config, transform, run_dir, resume, select,
                  weights: Path | None = None):  # fmt: skip
-        self.args = (model, data, valid, config, transform, run_dir, resume)
+        self.args = (model, data, valid, config, transform, run_dir, resume, select)
         self.weights = weights
 
     def __call__(self, fabric) -> FitResult:
@@ -218,8 +237,8 @@ class _ParallelJob:
     def run(self, fabric, model) -> FitResult:
         import torch.distributed as dist
 
-        _, data, valid, config, transform, run_dir, resume = self.args
-        result = _fit(fabric, model, data, valid, config, transform, run_dir, resume, ())
+        _, data, valid, config, transform, run_dir, resume, select = self.args
+        result = _fit(fabric, model, data, valid, config, transform, run_dir, resume, (), select)
         flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
         replicas = [torch.empty_like(flat) for _ in range(fabric.world_size)]
         dist.all_gather(replicas, flat)
@@ -260,7 +279,8 @@ def _share_buffers(model) -> None:
         dist.broadcast(buffer, src=0)
 
 
-def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbacks) -> FitResult:
+def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbacks,
+         select=None) -> FitResult:  # fmt: skip
     rank, world = fabric.global_rank, fabric.world_size
     is_main = rank == 0
     model.to(fabric.device)
@@ -363,10 +383,16 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
             if bar:
                 bar.update(1)
 
-            if valid is not None and (step % val_every == 0 or step == max_steps):
-                nll = mean_nll(model, valid, transform, config.eval_batch_size, config.seed)
+            validating = valid is not None or select is not None
+            if validating and (step % val_every == 0 or step == max_steps):
+                if select is not None:  # a score of the model itself, e.g. its samples' FID
+                    nll = select(model)
+                    report = {select.key: nll}
+                else:
+                    nll = mean_nll(model, valid, transform, config.eval_batch_size, config.seed)
+                    report = validation_report(model, nll, n_dims)
                 record({"step": step, "epoch": step / steps_per_epoch, "split": "valid",
-                        **validation_report(model, nll, n_dims)})  # fmt: skip
+                        **report})  # fmt: skip
                 if state["best_val_nll"] is None or nll < state["best_val_nll"]:
                     state["best_val_nll"], state["bad_validations"] = nll, 0
                     if is_main and run_dir:
@@ -404,4 +430,5 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
         history,
         cpu_seconds=state["cpu_seconds"],
         wall_seconds=state["wall_seconds"],
+        selected_by=select.name if select is not None else None,
     )

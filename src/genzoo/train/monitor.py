@@ -98,3 +98,33 @@ def cached_classifier(data_name: str, data_root):
     except GenzooError:
         return None
     return net
+
+
+class FIDSelector:
+    """`select_by=fid`: the FID of n samples against the first n validation images, in
+    genzoo's feature network for the dataset (the one `genzoo eval --metrics fid` uses),
+    with a fixed sampling seed; lower is better. A selector for `genzoo.train.fit`."""
+
+    key = "fid"
+
+    def __init__(self, net, valid, model, transform, n: int, data_name: str):
+        from genzoo.io.images import to_unit_range
+        from genzoo.metrics.quality import embed
+
+        self.net, self.transform, self.n = net, transform, n
+        real = to_unit_range(valid[:n], model.data.n_values, transform.scale)
+        self.real = embed(net, real)[0]
+        self.name = (f"FID of {n:,} samples against {len(real):,} validation images in "
+                     f"genzoo's {data_name} feature network")  # fmt: skip
+
+    @torch.no_grad()
+    def __call__(self, model) -> float:
+        from genzoo.io.images import to_unit_range
+        from genzoo.metrics.quality import embed, fid
+
+        was_training = model.training
+        model.eval()
+        x = model.sample(self.n, generator=torch.Generator().manual_seed(0))
+        model.train(was_training)
+        fake = to_unit_range(x, model.data.n_values, self.transform.scale).cpu()
+        return fid(self.real, embed(self.net, fake)[0])

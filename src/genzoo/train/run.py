@@ -161,6 +161,10 @@ def train_run(
     torch.manual_seed(train_config.seed)
     model = spec.cls(model_config, info)
     streams.require(model.streams, model_name)
+    select = None
+    if train_config.select_by == "fid":
+        select = fid_selector(model, model_name, data_name, data_root, splits, transform,
+                              train_config.select_samples)  # fmt: skip
     if init_from is not None:
         init_from = str(init_weights(model, model_name, info, Path(init_from)))
     elif resume:
@@ -203,7 +207,7 @@ def train_run(
     labels = splits.train_labels if "label" in streams.names else None
     data = StreamData.from_tensors(train_x, labels, n_classes(splits))
     result = fit(model, data, valid_x, train_config, transform=transform, run_dir=run_dir,
-                 resume=resume, callbacks=callbacks)  # fmt: skip
+                 resume=resume, callbacks=callbacks, select=select)  # fmt: skip
     for callback in callbacks:
         callback.finish()
     if not first_process:  # the first process returns the run
@@ -212,6 +216,20 @@ def train_run(
     run = load_run(run_dir)
     run.result, run.seconds, run.splits = result, seconds, splits
     return run
+
+
+def fid_selector(model, model_name, data_name, data_root, splits, transform, n: int):
+    """select_by=fid: a FIDSelector on the validation split (genzoo.train.monitor)."""
+    from genzoo.metrics.features import LABELLED_TWIN, feature_network
+    from genzoo.train.monitor import FIDSelector
+
+    if Capability.SAMPLE not in model.capabilities:
+        raise GenzooError(f"select_by=fid judges samples, and {model_name} does not sample")
+    if n < 10:
+        raise GenzooError(f"select_samples={n}: take at least 10 samples")
+    net, _ = feature_network(LABELLED_TWIN.get(data_name, data_name), data_root)
+    valid = transform.fixed(splits.valid[:n], "valid")
+    return FIDSelector(net.to(model.device), valid, model, transform, n, data_name)
 
 
 def n_classes(splits) -> int | None:

@@ -19,6 +19,7 @@ from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo, GenerativeModel
 from genzoo.nn.coders import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from genzoo.nn.ema import EMA
 
 
 @dataclass
@@ -30,6 +31,9 @@ class AdversarialConfig:
     lr_d: float = 2e-4
     lr_g: float = 2e-4
     betas: tuple[float, ...] = (0.5, 0.999)  # Adam
+    # > 0: sample from an exponential moving average of G's weights, updated after every
+    # training step (genzoo.nn.ema; ProGAN uses 0.999); 0: from G's latest weights
+    ema_decay: float = 0.0
 
 
 class Generator(nn.Module):
@@ -41,8 +45,11 @@ class Generator(nn.Module):
             self.net = MLPDecoder(in_dim, data.shape, 1, config.hidden_dims, "relu")
         else:
             self.net = ConvDecoder(in_dim, data.shape, 1, config.channels, "relu", batch_norm)
+        self.ema = EMA(self.net, config.ema_decay) if config.ema_decay else None
 
     def forward(self, z: Tensor) -> Tensor:
+        if self.ema is not None and not self.training:  # sampling: the averaged weights
+            return torch.tanh(self.ema.averaged(self.net, z)[..., 0])
         return torch.tanh(self.net(z)[..., 0])
 
 
@@ -140,6 +147,10 @@ class AdversarialModel(GenerativeModel):
         if body is not None:  # InfoGAN: the body that D and Q share
             return body(x)
         return body_features(self.discriminator.net, x)
+
+    def on_train_step_end(self, step: int) -> None:
+        if self.generator.ema is not None:
+            self.generator.ema.update(self.generator.net)
 
     def generator_turn(self, every: int) -> bool:
         """Count a discriminator step; True when the generator steps after it, i.e. after
