@@ -204,3 +204,34 @@ def test_each_instance_declares_what_its_methods_do(name, settings):
 def test_models_that_cannot_sample_say_why(name):
     with pytest.raises(GenzooError, match="cannot sample: .{40,}"):
         tiny(name).sample(2)
+
+
+OPTIONED = [s.name for s in list_models() if s.cls.sample_options]
+
+
+@pytest.mark.parametrize("name", OPTIONED)
+def test_declared_sampling_options_work_and_their_neutral_value_changes_nothing(name):
+    model = tiny(name)
+    model.eval()
+    for option in model.sample_options:
+        x = model.sample(6, generator=torch.Generator().manual_seed(0), **{option.name: 0.5})
+        assert x.shape == (6, *model.data.shape) and torch.isfinite(x).all()
+    plain = model.sample(6, generator=torch.Generator().manual_seed(0))
+    neutral = {"truncation": 1e9, "temperature": 1.0}  # no truncation; T = 1
+    for option in model.sample_options:
+        same = model.sample(6, generator=torch.Generator().manual_seed(0),
+                            **{option.name: neutral[option.name]})  # fmt: skip
+        assert torch.equal(same, plain), option.name
+
+
+def test_truncated_noise_stays_inside_and_the_cli_checks_options(capsys):
+    from genzoo.cli.sampling import sample_options
+
+    gan = tiny("gan")
+    z = gan.noise(2000, torch.Generator().manual_seed(0), truncation=0.5)
+    assert z.abs().max() <= 0.5 and 0.26 < z.std() < 0.31  # N(0, 1) on [-0.5, 0.5]: sd 0.283
+    assert sample_options(gan, ["truncation=0.7"]) == {"truncation": 0.7}
+    for bad, message in (("truncation=0", "lies in"), ("temperature=1", "no sampling option"),
+                         ("truncation=x", "expected a number")):  # fmt: skip
+        with pytest.raises(GenzooError, match=message):
+            sample_options(gan, [bad])

@@ -13,9 +13,10 @@ def add_models(sub, common) -> None:
 def cmd_models(args) -> int:
     from genzoo.models import list_models
 
-    rows = [(s.name, s.family, s.density, ", ".join(s.capabilities.names), s.description)
+    rows = [(s.name, s.family, s.density, ", ".join(s.capabilities.names),
+             ", ".join(o.name for o in s.cls.sample_options) or "-", s.description)
             for s in list_models()]  # fmt: skip
-    print_table(["model", "family", "density", "can", "description"], rows)
+    print_table(["model", "family", "density", "can", "sample options", "description"], rows)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genzoo.cli.common import add
+from genzoo.cli.common import add, parse_sets
 
 
 def add_sample(sub, common) -> None:
@@ -12,6 +12,14 @@ def add_sample(sub, common) -> None:
     p.add_argument("-o", "--output", default="samples.png", help="PNG path")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, help="conditional models (cgan): the class to sample")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a sampling option the model declares (repeatable), e.g. truncation=0.7 for "
+        "GANs, temperature=0.8 for the VAE; `genzoo models` lists them",
+    )
     p.add_argument("--code", help="infogan: fix latent codes, e.g. cat=3 or cat=3,cont0=0.5")
     p.add_argument(
         "--traverse",
@@ -48,6 +56,7 @@ def cmd_sample(args) -> int:
     if args.complete is not None:
         return _complete(args, run)
     model, nrow = run.model, None
+    options = sample_options(model, args.option)
     if args.traverse is not None or args.label is not None or args.code is not None:
         from genzoo.core.capabilities import Capability
 
@@ -63,13 +72,35 @@ def cmd_sample(args) -> int:
         x = model.traversal(args.traverse)  # a row per value of the categorical code
         nrow = 10 if args.traverse == "cat" else len(x) // model.condition.n_classes
     elif args.label is not None or args.code is not None:
-        x = model.sample(args.n, condition=_condition(args))
+        x = model.sample(args.n, condition=_condition(args), **options)
     else:
-        x = model.sample(args.n)
+        x = model.sample(args.n, **options)
     path = save_grid(to_unit_range(x, model.data.n_values, run.transform.scale), args.output,
                      nrow=nrow)  # fmt: skip
     print(f"wrote {len(x)} samples to {path}")
     return 0
+
+
+def sample_options(model, pairs: list[str]) -> dict[str, float]:
+    """--option name=value pairs, checked against the options the model declares."""
+    from genzoo.core.errors import GenzooError
+
+    declared = {o.name: o for o in model.sample_options}
+    options = {}
+    for name, value in parse_sets(pairs).items():
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise GenzooError(f"{type(model).__name__} has no sampling option {name!r} "
+                              f"(its options: {known})")  # fmt: skip
+        try:
+            options[name] = float(value)
+        except ValueError:
+            raise GenzooError(f"--option {name}={value}: expected a number") from None
+        option = declared[name]
+        if not option.low < options[name] <= option.high:
+            raise GenzooError(f"--option {name}={value}: {name} lies in "
+                              f"({option.low:g}, {option.high:g}]")  # fmt: skip
+    return options
 
 
 def _condition(args):

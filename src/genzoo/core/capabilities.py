@@ -40,6 +40,18 @@ class Condition:
     codes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class SampleOption:
+    """A knob of `sample(n, ..., name=value)` that a model declares in `sample_options`
+    (a GAN's truncation, a VAE's temperature); the CLI and apps read these, and a value
+    must lie in (low, high]. None, the default, leaves sampling as trained."""
+
+    name: str
+    low: float
+    high: float
+    help: str
+
+
 def density_kind(capabilities: Capability) -> str:
     """The lecture's split: explicit models write p(x) down, implicit ones only sample."""
     if Capability.LOG_PROB in capabilities:

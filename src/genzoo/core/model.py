@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.capabilities import Capability
+from genzoo.core.capabilities import Capability, SampleOption
 from genzoo.core.errors import GenzooError
 
 
@@ -86,6 +86,8 @@ class GenerativeModel(nn.Module):
     # where continuous samples lie: the data's range, or None where the density's support
     # is unbounded (a Gaussian's)
     sample_range: ClassVar[tuple[float, float] | None] = (0.0, 1.0)
+    # keyword options that `sample` takes, e.g. a GAN's truncation (see SampleOption)
+    sample_options: ClassVar[tuple[SampleOption, ...]] = ()
     progress_grids: ClassVar[bool] = False  # the trainer saves a fixed-noise grid per epoch
 
     def __init__(self, config, data: DataInfo):

@@ -8,6 +8,7 @@ no validation loss; its runs are judged by sample metrics (`genzoo eval --metric
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.capabilities import Capability
+from genzoo.core.capabilities import Capability, SampleOption
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo, GenerativeModel
 from genzoo.nn.coders import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
@@ -94,6 +95,10 @@ class AdversarialModel(GenerativeModel):
     validation_metric = None
     continuous_scale = "symmetric"  # the generator's tanh range
     sample_range = (-1.0, 1.0)
+    sample_options = (
+        SampleOption("truncation", 0.0, math.inf, "draw z from N(0, I) truncated to [−τ, τ]: "
+                     "the truncation trick (Brock et al. 2019), fidelity for variety"),
+    )  # fmt: skip
     dequantize_continuous = False  # no likelihood, so nothing to make comparable
     progress_grids = True  # the trainer saves a fixed-noise grid every epoch
     generator: nn.Module
@@ -107,12 +112,20 @@ class AdversarialModel(GenerativeModel):
         # with the weights so that a resumed run keeps the schedule
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
 
-    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+    def noise(self, n: int, generator=None, truncation: float | None = None) -> Tensor:
+        """z ~ N(0, I), (n, latent_dim); with `truncation` τ, from the normal truncated to
+        [−τ, τ] in every coordinate (each z_i outside is drawn again)."""
+        z = torch.randn(n, self.config.latent_dim, generator=generator)
+        if truncation is not None:
+            outside = z.abs() > truncation
+            while outside.any():
+                z[outside] = torch.randn(int(outside.sum()), generator=generator)
+                outside = z.abs() > truncation
+        return z.to(self.device)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return self.generator(self.noise(n, generator))
+    def sample(self, n: int, generator=None, truncation: float | None = None) -> Tensor:
+        return self.generator(self.noise(n, generator, truncation))
 
     def configure_optimizers(self, lr: float, weight_decay: float = 0.0) -> dict:
         """Adam for D and for G, at the config's rates; the trainer's `lr` does not apply."""

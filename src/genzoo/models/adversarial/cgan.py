@@ -101,9 +101,9 @@ class CGAN(AdversarialModel):
         return logs
 
     @torch.no_grad()
-    def sample(self, n: int, generator=None, condition=None) -> Tensor:
+    def sample(self, n: int, generator=None, condition=None, truncation=None) -> Tensor:
         y = labels_to_sample(n, condition, self.config.n_classes, self.device)
-        return self.generate(self.noise(n, generator), y)
+        return self.generate(self.noise(n, generator, truncation), y)
 
 
 def labels_to_sample(n: int, condition, n_classes: int, device=None) -> Tensor:

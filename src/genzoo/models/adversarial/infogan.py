@@ -150,10 +150,11 @@ class InfoGAN(AdversarialModel):
         return condition
 
     @torch.no_grad()
-    def sample(self, n: int, generator=None, condition: dict | None = None) -> Tensor:
+    def sample(self, n: int, generator=None, condition: dict | None = None,
+               truncation: float | None = None) -> Tensor:  # fmt: skip
         """Samples; `condition` fixes codes, e.g. {"cat": 3} or {"cat": 3, "cont0": 0.5}."""
         condition = self.parse_code(condition)
-        z = self.noise(n, generator)
+        z = self.noise(n, generator, truncation)
         c_cat, c_cont = self.codes(n, generator)
         if "cat" in condition:
             c_cat[:] = int(condition["cat"])

@@ -39,7 +39,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from genzoo.core.capabilities import Capability
+from genzoo.core.capabilities import Capability, SampleOption
 from genzoo.core.errors import GenzooError
 from genzoo.core.registry import register
 from genzoo.models.latent.base import CoderConfig, LatentModel
@@ -85,6 +85,10 @@ class VAE(LatentModel):
     Config = VAEConfig
     capabilities = Capability.SAMPLE | Capability.ELBO | Capability.ENCODE | Capability.FEATURES
     features_name = "posterior mean"
+    sample_options = (
+        SampleOption("temperature", 0.0, math.inf, "z ~ N(0, T² I): T < 1 gives more typical, "
+                     "less varied samples"),
+    )  # fmt: skip
     validation_metric = "neg_elbo"
     encoder_outputs = 2
 
@@ -175,6 +179,9 @@ class VAE(LatentModel):
         return out
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, n: int, generator=None, temperature: float | None = None) -> Tensor:
+        """x ~ p(x | z), z ~ N(0, I), or N(0, T² I) at `temperature` T."""
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        if temperature is not None:
+            z = z * temperature
         return self.decode_sample(z, generator)
