@@ -179,6 +179,9 @@ CALLS = {
     ),
     Capability.DISCRIMINATE: lambda m, x: m.discriminator_score(x).shape == (len(x),),
     Capability.CONDITIONAL: lambda m, x: m.sample(2, condition=first_condition(m)).shape[0] == 2,
+    Capability.COMPLETE: lambda m, x: torch.equal(
+        m.complete(x, torch.ones_like(x, dtype=torch.bool)), x
+    ),  # all known: x itself
     Capability.ELBO: lambda m, x: (
         m.evaluation_terms(x, 2)["iwae_nll"].shape == (len(x),) and m.eval_k >= 1
     ),

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from genzoo.core import AutoregressiveModel, GenzooError
+from genzoo.core import Capability, GenzooError
 from genzoo.models.autoregressive.pixel import KNOWN_REGIONS, known_region
 
 
@@ -54,7 +54,7 @@ def read_known(spec: str, shape: tuple[int, ...]) -> Tensor:
 
 
 def require_completion(model) -> None:
-    if not isinstance(model, AutoregressiveModel) or model.data.n_values is None:
+    if Capability.COMPLETE not in model.capabilities:
         raise GenzooError(
             f"completion samples pixels in order from p(x_d | x_<d); {type(model).__name__} "
             "is not a discrete autoregressive model"

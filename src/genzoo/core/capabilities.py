@@ -19,6 +19,8 @@ class Capability(enum.Flag):
     #                         by model.features_name
     DISCRIMINATE = enum.auto()  # model.discriminator_score(x): D's logit (critic's score),
     #                             (B,), higher = more like the training data
+    COMPLETE = enum.auto()  # model.complete(x, known): sample the unknown pixels given the
+    #                         known ones, in the model's order (discrete autoregressive models)
     CONDITIONAL = enum.auto()  # model.sample(n, condition=...), typed by model.condition
     TRANSLATE = enum.auto()  # model.translate(x): image-to-image
 

@@ -252,6 +252,7 @@ class AutoregressiveModel(LikelihoodModel):
     and (B, D, K) for K-valued data. `order[t]` is the dimension generated t-th.
     """
 
+    capabilities = Capability.SAMPLE | Capability.LOG_PROB | Capability.COMPLETE
     order: Tensor
 
     def conditionals(self, x: Tensor) -> Tensor:

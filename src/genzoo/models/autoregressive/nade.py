@@ -55,7 +55,8 @@ class NADEConfig:
 )
 class NADE(AutoregressiveModel):
     Config = NADEConfig
-    capabilities = Capability.SAMPLE | Capability.LOG_PROB | Capability.FEATURES
+    capabilities = (Capability.SAMPLE | Capability.LOG_PROB | Capability.COMPLETE
+                    | Capability.FEATURES)  # fmt: skip
     features_name = "hidden units"
 
     def __init__(self, config: NADEConfig, data: DataInfo):
