@@ -402,3 +402,55 @@ def test_select_by_fid_keeps_a_gans_best_samples_and_says_so(tmp_path):
     with pytest.raises(GenzooError, match="does not sample"):
         train_and_report("ae", "digits", {"select_by": "fid"}, run_dir=tmp_path / "ae")
     assert not (tmp_path / "ae").exists()  # refused before anything was written
+
+
+def blow_up_at(model, at_step):
+    """A callback that makes a weight infinite after step `at_step`: the step's logged loss
+    was finite, as when one huge update is what diverges."""
+
+    def poison(step, logs):
+        if step == at_step:
+            with torch.no_grad():
+                model.alpha.fill_(float("inf"))
+
+    return poison
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path):
+    x = toy_data()
+    model = fresh_model()
+    fit(model, x, max_steps=5, checkpoint_every=5, run_dir=tmp_path, **QUIET)
+    before = (tmp_path / "checkpoint.safetensors").read_bytes()
+    with pytest.raises(
+        TrainingDiverged, match=r"weights \(alpha\).*last good checkpoint \(step 5\)"
+    ):
+        fit(model, x, max_steps=20, checkpoint_every=5, resume=True, run_dir=tmp_path,
+            callbacks=[blow_up_at(model, 10)], **QUIET)  # fmt: skip
+    assert (tmp_path / "checkpoint.safetensors").read_bytes() == before
+    # resuming from it trains on: the good checkpoint really is good
+    fit(fresh_model(), x, max_steps=8, resume=True, run_dir=tmp_path, **QUIET)
+
+
+def test_divergence_before_any_checkpoint_says_there_is_none(tmp_path):
+    model = fresh_model()
+    with pytest.raises(TrainingDiverged, match="no checkpoint was written"):
+        fit(model, toy_data(), max_steps=20, checkpoint_every=10, run_dir=tmp_path,
+            callbacks=[blow_up_at(model, 3)], **QUIET)  # fmt: skip
+    assert not (tmp_path / "checkpoint.safetensors").exists()
+
+
+def test_a_loss_that_grows_by_orders_of_magnitude_is_reported(capsys):
+    model = fresh_model()
+    objective = model.objective
+    calls = []
+
+    def exploding(x):
+        calls.append(1)
+        out = objective(x)
+        return out | {"loss": out["loss"] * (1e30 if len(calls) > 5 else 1.0)}
+
+    model.objective = exploding
+    result = fit(model, toy_data(), max_steps=8, lr=0.0, **QUIET)
+    assert result.stopped == "completed" and len(result.warnings) == 1
+    assert "more than 1000 times its first value" in result.warnings[0]
+    assert "genzoo: warning: step 6" in capsys.readouterr().err

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genzoo.core.capabilities import Capability
-from genzoo.core.errors import GenzooError, UnknownNameError
+from genzoo.core.errors import GenzooError, UnknownNameError, did_you_mean
 
 ANOMALY_OOD = "corrupt:flip"
 FAMILY_ORDER = ("autoregressive", "latent", "adversarial")
@@ -493,7 +493,8 @@ def bench(preset_name: str, models: Sequence[str] | None, out_dir: Path, data_ro
           progress: bool = True, log=print) -> tuple[Path, Path]:  # fmt: skip
     """Train (or reuse) a run per model under `out_dir/runs`, then report on all of them."""
     if preset_name not in PRESETS:
-        raise UnknownNameError(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}")
+        hint = did_you_mean(preset_name, PRESETS)
+        raise UnknownNameError(f"unknown preset {preset_name!r}{hint}; known: {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
     run_dirs = []
     for name in bench_models(models):

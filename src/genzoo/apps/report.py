@@ -83,10 +83,12 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
     elif result.best_val_nll is not None:
         lines += [f"Best validation {model.validation_metric}: {result.best_val_nll:.2f} "
                   "nats per example (not a likelihood of x).", ""]  # fmt: skip
-    warnings = run.path / "progress" / "warnings.txt"
-    if warnings.exists():
-        lines += ["Warnings during training:", "",
-                  *(f"- {w}" for w in warnings.read_text().splitlines()), ""]  # fmt: skip
+    warnings = list(getattr(result, "warnings", []))  # the trainer's, then the monitor's
+    monitor = run.path / "progress" / "warnings.txt"
+    if monitor.exists():
+        warnings += monitor.read_text().splitlines()
+    if warnings:
+        lines += ["Warnings during training:", "", *(f"- {w}" for w in warnings), ""]
     if cfg.n_samples and Capability.SAMPLE in model.capabilities:
         torch.manual_seed(cfg.seed)
         x = model.sample(cfg.n_samples)

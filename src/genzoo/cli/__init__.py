@@ -53,6 +53,32 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `genzoo models | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # a path the system refused: one line that names it
+        if args.debug:
+            raise
+        print(f"genzoo: error: {os_error_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def os_error_line(e: OSError) -> str:
+    """An OSError as one line that names the path and what to do."""
+    import errno
+
+    path = e.filename if e.filename is not None else "a file"
+    hints = {
+        errno.ENOSPC: "no space left on the device: free some space (files genzoo wrote "
+        "before are intact: every write is atomic)",
+        errno.EDQUOT: "disk quota exceeded: free some space",
+        errno.EACCES: "permission denied: check its permissions, or choose another path",
+        errno.EPERM: "operation not permitted: check its permissions, or choose another path",
+        errno.EISDIR: "is a folder: give a file path",
+        errno.ENOTDIR: "a part of this path is a file, not a folder: give another path",
+        errno.EEXIST: "exists and is a file, not a folder: give another path",
+        errno.ENOENT: "not found: check the path",
+        errno.EROFS: "read-only file system: choose a writable path",
+    }
+    hint = hints.get(e.errno, e.strerror or str(e))
+    return f"{path}: {hint}"
 
 
 def run() -> None:

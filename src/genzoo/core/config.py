@@ -1,4 +1,6 @@
-"""Config dataclasses: overrides from Python or from `--set key=value` strings."""
+"""Config dataclasses: overrides from Python or from `--set key=value` strings, each checked
+against its field's declared choices (a Literal) or range (field metadata from `at_least` or
+`above`) when set."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import types
 import typing
 from typing import Any
 
-from genzoo.core.errors import GenzooError, UnknownNameError
+from genzoo.core.errors import GenzooError, UnknownNameError, did_you_mean
 
 
 def _parse(value: str, annotation: Any, key: str) -> Any:
@@ -38,6 +40,47 @@ def _parse(value: str, annotation: Any, key: str) -> Any:
     raise GenzooError(f"{key} cannot be set from the command line")
 
 
+def at_least(low: float) -> dict:
+    """Field metadata: the value (or each element of a tuple) is >= low (None is allowed
+    where the type allows it)."""
+    return {"low": low, "open": False}
+
+
+def above(low: float) -> dict:
+    """Field metadata: the value is > low."""
+    return {"low": low, "open": True}
+
+
+def validate(config) -> None:
+    """A one-line GenzooError for the first field outside its declared range or choices."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        choices = _choices(hints[f.name])
+        for v in values:
+            if v is None:
+                continue
+            if choices is not None and v not in choices:
+                raise GenzooError(f"{f.name}={v!r}: expected one of {', '.join(map(str, choices))}")
+            if "low" in f.metadata and isinstance(v, int | float) and not isinstance(v, bool):
+                low, strict = f.metadata["low"], f.metadata["open"]
+                if v < low or (strict and v == low):
+                    what = "above" if strict else "at least"
+                    raise GenzooError(f"{f.name}={v}: must be {what} {low}")
+
+
+def _choices(annotation) -> tuple | None:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return args
+    if origin in (typing.Union, types.UnionType):
+        for a in args:
+            if typing.get_origin(a) is typing.Literal:
+                return typing.get_args(a)
+    return None
+
+
 def apply_overrides(config, overrides: dict[str, Any]):
     """A copy of the dataclass `config` with `overrides`; strings are parsed by field type."""
     if not overrides:
@@ -48,11 +91,14 @@ def apply_overrides(config, overrides: dict[str, Any]):
     for key, value in overrides.items():
         if key not in fields:
             raise UnknownNameError(
-                f"unknown setting {key!r} for {type(config).__name__}; "
+                f"unknown setting {key!r} for {type(config).__name__}"
+                f"{did_you_mean(key, fields)}; "
                 f"known: {', '.join(sorted(fields))}"
             )
         changes[key] = _parse(value, hints[key], key) if isinstance(value, str) else value
-    return dataclasses.replace(config, **changes)
+    config = dataclasses.replace(config, **changes)
+    validate(config)
+    return config
 
 
 def config_to_json(config) -> dict:
@@ -70,4 +116,6 @@ def config_from_json(cls, d: dict):
     out = {}
     for k, v in d.items():
         out[k] = tuple(v) if typing.get_origin(hints[k]) is tuple and v is not None else v
-    return cls(**out)
+    config = cls(**out)
+    validate(config)
+    return config

@@ -9,6 +9,23 @@ class GenzooError(Exception):
     """A problem with the user's input or environment, explained in one line."""
 
 
+def did_you_mean(name: str, known) -> str:
+    """ " (did you mean 'x'?)" for the known name closest to a misspelt one, else "": case
+    and '_' / '-' are ignored first (NADE, wgan_gp), then difflib finds near spellings."""
+    import difflib
+
+    def norm(s: str) -> str:
+        return str(s).lower().replace("_", "-")
+
+    known = list(known)
+    same = [k for k in known if norm(k) == norm(name)]
+    close = same or difflib.get_close_matches(norm(name), [norm(k) for k in known], n=1)
+    if not close:
+        return ""
+    match = same[0] if same else next(k for k in known if norm(k) == close[0])
+    return f" (did you mean {match!r}?)"
+
+
 class UnknownNameError(GenzooError, KeyError):
     """An unknown model, dataset or config key."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from genzoo.core.capabilities import Capability, density_kind
 from genzoo.core.config import apply_overrides
-from genzoo.core.errors import UnknownNameError
+from genzoo.core.errors import UnknownNameError, did_you_mean
 from genzoo.core.model import DataInfo, GenerativeModel
 
 
@@ -57,7 +57,9 @@ def list_models() -> list[ModelSpec]:
 def get_model(name: str) -> ModelSpec:
     if name not in _REGISTRY:
         known = ", ".join(_REGISTRY)
-        raise UnknownNameError(f"unknown model {name!r}; known models: {known}")
+        raise UnknownNameError(
+            f"unknown model {name!r}{did_you_mean(name, _REGISTRY)}; known models: {known}"
+        )
     return _REGISTRY[name]
 
 

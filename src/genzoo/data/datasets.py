@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genzoo.core.errors import DataError, UnknownNameError
+from genzoo.core.errors import DataError, UnknownNameError, did_you_mean
 from genzoo.data.catalog import (
     BUILTIN,
     DATASETS,
@@ -155,7 +155,8 @@ def _load_folder(name: str) -> Splits:
 def _spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
         known = ", ".join([*dataset_names(), "folder:PATH"])
-        raise UnknownNameError(f"unknown dataset {name!r}: expected one of {known}")
+        raise UnknownNameError(f"unknown dataset {name!r}{did_you_mean(name, DATASETS)}: "
+                               f"expected one of {known}")  # fmt: skip
     return DATASETS[name]
 
 

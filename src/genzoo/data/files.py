@@ -43,13 +43,17 @@ USER_AGENT = "genzoo (+https://pypi.org/project/genzoo)"
 def data_root(explicit: str | Path | None = None) -> Path:
     """The directory that holds `<dataset>/<file>`: explicit > $GENZOO_DATA > user cache."""
     if explicit is not None:
-        return Path(explicit).expanduser()
-    env = os.environ.get("GENZOO_DATA")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
+        root, what = Path(explicit).expanduser(), "--data-root"
+    elif os.environ.get("GENZOO_DATA"):
+        root, what = Path(os.environ["GENZOO_DATA"]).expanduser(), "GENZOO_DATA"
+    else:
+        import platformdirs
 
-    return Path(platformdirs.user_cache_dir("genzoo")) / "datasets"
+        root, what = Path(platformdirs.user_cache_dir("genzoo")) / "datasets", "the cache"
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{what} {root} is a file, not a folder: give the folder that holds "
+                        "<dataset>/<file>")  # fmt: skip
+    return root
 
 
 def one_line(text: object) -> str:

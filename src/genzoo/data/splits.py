@@ -47,6 +47,9 @@ def without_classes(splits: Splits, classes: tuple[int, ...]) -> Splits:
         keep = ~torch.isin(getattr(splits, f"{name}_labels"), drop)
         kept[name] = getattr(splits, name)[keep]
         kept[f"{name}_labels"] = getattr(splits, f"{name}_labels")[keep]
+    if len(kept["train"]) == 0:
+        raise GenzooError(f"exclude_classes={','.join(map(str, classes))} removes every class of "
+                          f"{splits.name}: nothing is left to train on")  # fmt: skip
     names = ",".join(map(str, drop.tolist()))
     protocol = f"{splits.protocol}; class {names} removed from every split"
     return dataclasses.replace(splits, **kept, protocol=protocol)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,16 @@ def atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete what an `atomic_write` killed mid-write (kill -9) left in `directory`: its
+    ".NAME.XXXX.tmp" files, which can be as large as a checkpoint. Call it when a run starts,
+    before anything of this session writes there."""
+    stale = sorted(Path(directory).glob(".*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def _umask() -> int:
@@ -55,11 +66,23 @@ def read_json(path: Path) -> dict:
 
 
 def save_tensors(path: Path, tensors: dict[str, Tensor], fmt: str, meta: dict) -> None:
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     metadata = {"format": fmt, "state": json.dumps(meta)}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+    def write(tmp: str) -> None:
+        try:
+            save_file(tensors, tmp, metadata=metadata)
+        except SafetensorError as e:  # its I/O errors are not OSErrors: make them so
+            code = re.search(r"os error (\d+)", str(e))
+            if code is None:
+                raise
+            number = int(code.group(1))
+            raise OSError(number, os.strerror(number), str(path)) from None
+
+    atomic_write(path, write)
 
 
 def load_tensors(

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genzoo.core.errors import GenzooError
+
 
 def to_unit_range(x: Tensor, n_values: int | None, scale: str = "unit") -> Tensor:
     """Model-space values -> [0, 1] for display."""
@@ -19,8 +21,21 @@ def to_unit_range(x: Tensor, n_values: int | None, scale: str = "unit") -> Tenso
     return x.clamp(0, 1)
 
 
+def check_image_path(path: str | Path) -> None:
+    """A one-line GenzooError for an output path PIL cannot write an image to (an unknown
+    extension), before anything is drawn."""
+    from PIL import Image
+
+    Image.init()
+    suffix = Path(path).suffix.lower()
+    if suffix not in Image.registered_extensions():
+        raise GenzooError(f"{path}: {suffix or 'no extension'} is not an image format PIL "
+                          "writes: use .png (or .jpg, .gif, ...)")  # fmt: skip
+
+
 def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1) -> Path:
     """Tile images (N, C, H, W) with values in [0, 1] into one PNG, upscaled for small images."""
+    check_image_path(path)
     x = x.detach().float().cpu()
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"expected images (N, 1 or 3, H, W), got {tuple(x.shape)}")

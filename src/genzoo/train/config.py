@@ -1,9 +1,13 @@
-"""Training settings. Every field can be set with `--set key=value` on the command line."""
+"""Training settings. Every field can be set with `--set key=value` on the command line, and
+is checked when set: a choice (a Literal) or a range (`at_least`, `above`), so that a bad value
+is one line naming the field, the value and what is allowed, before anything runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from genzoo.core.config import above, at_least
 
 
 @dataclass
@@ -14,37 +18,45 @@ class TrainConfig:
     dequantize: bool | None = None  # None: only for continuous models on 8-bit data
     # classes left out of every split, e.g. `exclude_classes=9` for leave-classes-out
     # anomaly detection (`genzoo score RUN --ood-classes 9`)
-    exclude_classes: tuple[int, ...] = ()
+    exclude_classes: tuple[int, ...] = field(default=(), metadata=at_least(0))
     # every training batch: flip and/or crop=P (pixels of padding), e.g. "flip,crop=2"
     augment: str = ""
     # optimisation
-    batch_size: int = 100
+    batch_size: int = field(default=100, metadata=at_least(1))
     # forward/backward in chunks of this many examples, gradients accumulated: the same
     # step, a smaller working set; None: the model's `micro_batch`; 0: the whole batch
-    micro_batch: int | None = None
-    lr: float = 1e-3
+    micro_batch: int | None = field(default=None, metadata=at_least(0))
+    lr: float = field(default=1e-3, metadata=at_least(0.0))
     lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: lr -> 0 at the last step
-    weight_decay: float = 0.0
-    grad_clip: float | None = None  # max gradient norm; None: no clipping
-    epochs: int = 10
-    max_steps: int | None = None  # when set, overrides epochs
-    cpu_budget: float | None = None  # stop after this many CPU seconds of this session
-    seed: int = 0
+    weight_decay: float = field(default=0.0, metadata=at_least(0.0))
+    # max gradient norm; None: no clipping
+    grad_clip: float | None = field(default=None, metadata=above(0.0))
+    epochs: int = field(default=10, metadata=at_least(1))
+    max_steps: int | None = field(default=None, metadata=at_least(1))  # when set, overrides epochs
+    # stop after this many CPU seconds of this session
+    cpu_budget: float | None = field(default=None, metadata=above(0.0))
+    seed: int = field(default=0, metadata=at_least(0))
     # validation, early stopping, checkpoints
-    val_every: int | None = None  # steps between validations; None: once per epoch
-    patience: int = 10  # validations without improvement before stopping; 0: never stop
+    # steps between validations; None: once per epoch
+    val_every: int | None = field(default=None, metadata=at_least(1))
+    # validations without improvement before stopping; 0: never stop
+    patience: int = field(default=10, metadata=at_least(0))
     # what keeps the best weights: "auto", the validation loss (the latest weights for models
     # without one); "fid", the FID of `select_samples` samples against the validation split
     # in genzoo's feature network (for GANs; the network is trained once if not cached)
     select_by: Literal["auto", "fid"] = "auto"
-    select_samples: int = 1000
-    checkpoint_every: int = 500  # steps
-    eval_batch_size: int = 1000
+    select_samples: int = field(default=1000, metadata=at_least(10))
+    checkpoint_every: int = field(default=500, metadata=at_least(1))  # steps
+    eval_batch_size: int = field(default=1000, metadata=at_least(1))
     # hardware and logging
-    accelerator: str = "cpu"
-    devices: int = 1  # processes on this machine, each on its share of every batch
-    precision: str = "32-true"  # Fabric's: "bf16-mixed" autocasts the training step
-    num_threads: int | None = None  # torch intra-op threads; None: torch's default
+    accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"] = "cpu"
+    # processes on this machine, each on its share of every batch
+    devices: int = field(default=1, metadata=at_least(1))
+    # Fabric's: "bf16-mixed" autocasts the training step
+    precision: Literal["32-true", "64-true", "bf16-mixed", "16-mixed", "bf16-true"] = "32-true"
+    # torch intra-op threads; None: torch's default
+    num_threads: int | None = field(default=None, metadata=at_least(1))
     progress: bool = True
     tensorboard: bool = True
-    n_samples: int = 64  # samples drawn for the grid at the end of training
+    # samples drawn for the grid at the end of training
+    n_samples: int = field(default=64, metadata=at_least(0))

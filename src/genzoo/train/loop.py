@@ -24,6 +24,7 @@ import json
 import math
 import os
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from genzoo.core.config import apply_overrides
+from genzoo.core.config import apply_overrides, validate
 from genzoo.core.errors import GenzooError, TrainingDiverged
 from genzoo.data.augment import Augment
 from genzoo.data.streams import BatchSampler, StreamData, derived_seed
@@ -44,6 +45,7 @@ from genzoo.train.checkpoint import MODEL_FORMAT, load_checkpoint, save_checkpoi
 from genzoo.train.config import TrainConfig
 
 Callback = Callable[[int, dict], None]
+LOSS_GROWTH = 1e3  # a loss this many times its first value gets a warning
 
 
 class Selector(Protocol):
@@ -66,6 +68,7 @@ class FitResult:
     wall_seconds: float = 0.0
     replicas_agree: bool | None = None  # multi-process runs: all ranks ended with equal weights
     selected_by: str | None = None  # what best_val_nll measures, when a selector chose
+    warnings: list[str] = field(default_factory=list)  # said during training, for the report
 
 
 def lr_factor(config: TrainConfig, step: int, max_steps: int) -> float:
@@ -162,22 +165,11 @@ def fit(
         torch.set_num_threads(config.num_threads)
     if resume and not (run_dir and (run_dir / "checkpoint.safetensors").exists()):
         raise GenzooError(f"nothing to resume: no checkpoint.safetensors in {run_dir}")
-    if config.micro_batch is not None and config.micro_batch < 0:
-        raise GenzooError(
-            f"micro_batch={config.micro_batch}: use a positive chunk size, or 0 for none"
-        )
-    if config.lr_schedule != "constant" and model.schedules_own_lr:
-        raise GenzooError(
-            f"{type(model).__name__} schedules its own learning rates: leave lr_schedule "
-            f"constant (not {config.lr_schedule})"
-        )
+    check_settings(model, config, callbacks)
     data = train if isinstance(train, StreamData) else StreamData.from_tensors(train, labels)
     data.spec.require(model.streams, type(model).__name__)
-    Augment.parse(config.augment)  # a bad augment setting fails before anything starts
     from lightning_fabric import Fabric
 
-    if callbacks and (config.devices > 1 or launched_by_torchrun()):
-        raise GenzooError("callbacks run in the trainer's process: use them with devices=1")
     if launched_by_torchrun():
         local = int(os.environ["LOCAL_WORLD_SIZE"])
         nodes = int(os.environ.get("WORLD_SIZE", local)) // local
@@ -190,6 +182,25 @@ def fit(
         return _fit_spawned(model, data, valid, config, transform, run_dir, resume, select)
     fabric = Fabric(accelerator=config.accelerator, devices=1, precision=config.precision)
     return _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbacks, select)
+
+
+def check_settings(model, config: TrainConfig, callbacks: Sequence = ()) -> None:
+    """What fit refuses before it starts, beyond each setting's own range (genzoo.train.run
+    calls this too, before it writes anything)."""
+    validate(config)
+    if config.lr_schedule != "constant" and model.schedules_own_lr:
+        raise GenzooError(
+            f"{type(model).__name__} schedules its own learning rates: leave lr_schedule "
+            f"constant (not {config.lr_schedule})"
+        )
+    Augment.parse(config.augment)
+    if config.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise GenzooError(f"accelerator={config.accelerator}, but torch finds no CUDA GPU here "
+                          "(torch.cuda.is_available() is False): use accelerator=cpu")  # fmt: skip
+    if config.accelerator == "mps" and not torch.backends.mps.is_available():
+        raise GenzooError("accelerator=mps, but this machine has no Apple GPU: use accelerator=cpu")
+    if callbacks and (config.devices > 1 or launched_by_torchrun()):
+        raise GenzooError("callbacks run in the trainer's process: use them with devices=1")
 
 
 def launched_by_torchrun() -> bool:
@@ -291,6 +302,7 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
              "wall_seconds": 0.0}  # fmt: skip
     if resume:
         state.update(load_checkpoint(run_dir / "checkpoint.safetensors", model, optimizers))
+        state["checkpoint_step"] = state["step"]  # the checkpoint just loaded is good
     else:
         torch.manual_seed(config.seed)  # the same on every rank: models draw in lockstep
     if config.micro_batch is not None:
@@ -312,16 +324,44 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
     history: list[dict] = []
     start_step, stopped = state["step"], "completed"
 
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        if is_main:
+            print(f"genzoo: warning: {message}", file=sys.stderr)
+
     def record(entry: dict) -> None:
         entry["wall_s"] = round(wall_before + time.perf_counter() - wall_start, 3)
         history.append(entry)
         if is_main:
             logger.log(entry)
 
+    def diverged(what: str) -> TrainingDiverged:
+        good = state.get("checkpoint_step")
+        if run_dir is None:
+            where = ""
+        elif good is None:
+            where = f"; no checkpoint was written before it, so {run_dir} has none to resume"
+        else:
+            where = (f"; the last good checkpoint (step {good}) is in {run_dir}: resume it "
+                     "with a lower lr or grad_clip")  # fmt: skip
+        return TrainingDiverged(f"{what}{where}" + ("" if good else ": lower lr or set grad_clip"))
+
+    def require_finite_weights() -> None:
+        """Nothing non-finite is ever written: a step can blow the weights up while the
+        loss it logged, computed before the step, was still finite."""
+        bad = next((name for name, t in model.state_dict().items()
+                    if t.is_floating_point() and not torch.isfinite(t).all()), None)  # fmt: skip
+        if bad is not None:
+            raise diverged(f"the weights ({bad}) became non-finite by step {state['step']}")
+
     def checkpoint() -> None:
         state["cpu_seconds"] = cpu_before + time.process_time() - cpu_start
         state["wall_seconds"] = wall_before + time.perf_counter() - wall_start
+        require_finite_weights()
         if is_main and run_dir:
+            state["checkpoint_step"] = state["step"]
             save_checkpoint(run_dir / "checkpoint.safetensors", model, optimizers, state)
             if state["best_val_nll"] is None:  # no validation set: the latest is the best
                 save_model(run_dir / "model.safetensors", model, {"step": state["step"]})
@@ -363,11 +403,13 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
             logs = dict(zip(out, values.tolist(), strict=True))
             bad = [key for key, value in logs.items() if not math.isfinite(value)]
             if bad:
-                where = f"; the last good checkpoint is in {run_dir}" if run_dir else ""
-                raise TrainingDiverged(
-                    f"{bad[0]} became {logs[bad[0]]} at step {step + 1}{where}: "
-                    "lower lr or set grad_clip"
-                )
+                raise diverged(f"{bad[0]} became {logs[bad[0]]} at step {step + 1}")
+            scale = state.setdefault("loss_scale", max(abs(logs["loss"]), 1.0))
+            if abs(logs["loss"]) > LOSS_GROWTH * scale and not state.get("loss_warned"):
+                state["loss_warned"] = True
+                warn(f"step {step + 1}: the loss is {logs['loss']:.3g}, more than "
+                     f"{LOSS_GROWTH:g} times its first value ({scale:.3g}); training may be "
+                     "diverging: lower lr or set grad_clip")  # fmt: skip
             state["step"] = step = step + 1
             seen += len(batch["x"]) * world
 
@@ -395,6 +437,7 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
                         **report})  # fmt: skip
                 if state["best_val_nll"] is None or nll < state["best_val_nll"]:
                     state["best_val_nll"], state["bad_validations"] = nll, 0
+                    require_finite_weights()
                     if is_main and run_dir:
                         save_model(run_dir / "model.safetensors", model, {"step": step})
                 else:
@@ -431,4 +474,5 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
         cpu_seconds=state["cpu_seconds"],
         wall_seconds=state["wall_seconds"],
         selected_by=select.name if select is not None else None,
+        warnings=warnings,
     )

@@ -18,9 +18,9 @@ import torch
 
 from genzoo.core.capabilities import Capability
 from genzoo.core.config import apply_overrides, config_from_json, config_to_json
-from genzoo.core.errors import CheckpointError, GenzooError, UnknownNameError
+from genzoo.core.errors import CheckpointError, GenzooError, UnknownNameError, did_you_mean
 from genzoo.core.model import DataInfo, GenerativeModel
-from genzoo.io.files import read_json, write_json
+from genzoo.io.files import read_json, remove_stale_temporaries, write_json
 from genzoo.models import get_model
 from genzoo.train.checkpoint import RUN_FORMAT, load_model_weights
 from genzoo.train.config import TrainConfig
@@ -69,7 +69,10 @@ def split_overrides(model_name: str, overrides: dict[str, str]) -> tuple[dict, d
             train_overrides[key] = value
         else:
             known = ", ".join(sorted(model_fields | train_fields))
-            raise UnknownNameError(f"unknown setting {key!r} for {model_name}; known: {known}")
+            hint = did_you_mean(key, model_fields | train_fields)
+            raise UnknownNameError(
+                f"unknown setting {key!r} for {model_name}{hint}; known: {known}"
+            )
     return model_overrides, train_overrides
 
 
@@ -130,7 +133,7 @@ def train_run(
     with a fresh optimizer and schedule, e.g. a VAE continued under the IWAE objective.
     """
     from genzoo.data.streams import StreamData
-    from genzoo.train.loop import fit, launched_by_torchrun
+    from genzoo.train.loop import check_settings, fit, launched_by_torchrun
 
     overrides = dict(overrides or {})
     run_dir_given = run_dir
@@ -140,6 +143,12 @@ def train_run(
         run_dir = Path(run_dir)
         cfg = read_run_config(run_dir)
         model_name, data_name = cfg["model"], cfg["data"]
+        if not (run_dir / "checkpoint.safetensors").exists():
+            raise GenzooError(
+                f"{run_dir} has no checkpoint: its training stopped before the first one. "
+                f"Start it again with `genzoo train {model_name} --data {data_name} --run-dir "
+                f"{run_dir}` (the folder is reused)"
+            )
     spec = get_model(model_name)
     model_overrides, train_overrides = split_overrides(model_name, overrides)
     if resume:
@@ -151,8 +160,10 @@ def train_run(
         train_config = apply_overrides(TrainConfig(), train_overrides)
         model_config = apply_overrides(spec.default_config(), model_overrides)
         run_dir = Path(run_dir) if run_dir else default_run_dir(model_name, data_name)
-        if (run_dir / "config.json").exists():
+        if (run_dir / "checkpoint.safetensors").exists():
             raise GenzooError(f"{run_dir} already holds a run: use --resume or another --run-dir")
+        # a folder whose run stopped before its first checkpoint is reused (its files are
+        # overwritten as the new run writes them)
 
     splits = load_splits(data_name, data_root, train_config)
     transform = resolve_transform(train_config, spec.cls, splits.n_levels)
@@ -174,7 +185,23 @@ def train_run(
     first_process = os.environ.get("RANK", "0") == "0"  # torchrun starts several
     if launched_by_torchrun() and run_dir_given is None:
         raise GenzooError("under torchrun give --run-dir: every process must use the same one")
+    check_settings(model, train_config)
+    # everything is checked: from here on, the run directory changes
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(run_dir)
+    if not resume:  # a reused folder: the stopped run's log is not this run's
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    train_x = transform.fixed(splits.train, "train")
+    valid_x = transform.fixed(splits.valid, "valid") if model.validation_metric else None
+    callbacks = []
+    # the grid monitor holds this process's model: with several processes, none is kept
+    several = train_config.devices > 1 or launched_by_torchrun()
+    if model.progress_grids and train_config.n_samples and not several:
+        from genzoo.train.monitor import SampleMonitor, cached_classifier
+
+        steps_per_epoch = math.ceil(len(train_x) / train_config.batch_size)
+        classifier = cached_classifier(data_name, data_root)
+        callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier))
     if first_process:
         write_json(
             run_dir / "config.json",
@@ -192,17 +219,6 @@ def train_run(
                 "commands": ([*cfg.get("commands", [])] if resume else []) + [command],
             },
         )
-    train_x = transform.fixed(splits.train, "train")
-    valid_x = transform.fixed(splits.valid, "valid") if model.validation_metric else None
-    callbacks = []
-    # the grid monitor holds this process's model: with several processes, none is kept
-    several = train_config.devices > 1 or launched_by_torchrun()
-    if model.progress_grids and train_config.n_samples and not several:
-        from genzoo.train.monitor import SampleMonitor, cached_classifier
-
-        steps_per_epoch = math.ceil(len(train_x) / train_config.batch_size)
-        classifier = cached_classifier(data_name, data_root)
-        callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier))
     started = time.perf_counter()
     labels = splits.train_labels if "label" in streams.names else None
     data = StreamData.from_tensors(train_x, labels, n_classes(splits))
@@ -263,6 +279,10 @@ def init_weights(model, model_name: str, info: DataInfo, source: Path) -> Path:
     return source
 
 
+RUN_SCHEMA = {"model": str, "model_config": dict, "data": str, "data_info": dict,
+              "transform": dict, "train": dict, "protocol": str, "commands": list}  # fmt: skip
+
+
 def read_run_config(path: Path) -> dict:
     """config.json of the run directory `path`, checked to be a genzoo run's."""
     if not path.is_dir():
@@ -270,6 +290,10 @@ def read_run_config(path: Path) -> dict:
     cfg = read_json(path / "config.json")
     if cfg.get("format") != RUN_FORMAT:
         raise CheckpointError(f"{path / 'config.json'} is not a genzoo run config")
+    for key, kind in RUN_SCHEMA.items():  # everything read before the configs are parsed
+        if not isinstance(cfg.get(key), kind):
+            what = "missing" if key not in cfg else f"not a {kind.__name__}"
+            raise CheckpointError(f"{path / 'config.json'} is damaged: {key!r} is {what}")
     return cfg
 
 

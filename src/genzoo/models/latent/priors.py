@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from genzoo.core.errors import GenzooError, UnknownNameError
+from genzoo.core.errors import GenzooError, UnknownNameError, did_you_mean
 
 Prior = Callable[[int, int, torch.Generator | None], Tensor]
 
@@ -78,5 +78,6 @@ def register_prior(name: str, prior: Prior) -> None:
 
 def get_prior(name: str) -> Prior:
     if name not in PRIORS:
-        raise UnknownNameError(f"unknown prior {name!r}; known priors: {', '.join(PRIORS)}")
+        raise UnknownNameError(f"unknown prior {name!r}{did_you_mean(name, PRIORS)}; "
+                               f"known priors: {', '.join(PRIORS)}")  # fmt: skip
     return PRIORS[name]
