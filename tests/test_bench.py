@@ -145,3 +145,30 @@ def test_presets_name_a_step_budget_for_every_family():
     for preset in PRESETS.values():
         for spec in list_models():
             assert preset.steps(spec.name, spec.family) > 0
+
+
+def test_ctrl_c_stops_the_whole_bench_and_the_next_one_resumes_the_run(tmp_path, monkeypatch,
+                                                                       capsys):  # fmt: skip
+    import signal
+
+    from genzoo.train import loop
+
+    class InterruptedAtOnce(loop._StopSignal):
+        """A Ctrl-C arriving during the first step of training."""
+
+        def __enter__(self):
+            super().__enter__()
+            self.received = signal.SIGINT
+            return self
+
+    monkeypatch.setattr(loop, "_StopSignal", InterruptedAtOnce)
+    out = tmp_path / "b"
+    assert main(["bench", "--models", "fvsbn,nade", "-o", str(out)]) == 130
+    assert "fvsbn was interrupted; the next bench resumes it" in capsys.readouterr().err
+    assert not (out / "runs" / "nade").exists()  # the bench stopped: nade never started
+    assert "stopped: interrupted" in (out / "runs" / "fvsbn" / "report.md").read_text()
+    monkeypatch.undo()
+    assert main(["bench", "--models", "fvsbn", "-o", str(out)]) == 0
+    commands = json.loads((out / "runs" / "fvsbn" / "config.json").read_text())["commands"]
+    assert len(commands) == 2  # trained, then resumed: not counted as done
+    assert "stopped: completed" in (out / "runs" / "fvsbn" / "report.md").read_text()

@@ -454,3 +454,13 @@ def test_a_loss_that_grows_by_orders_of_magnitude_is_reported(capsys):
     assert result.stopped == "completed" and len(result.warnings) == 1
     assert "more than 1000 times its first value" in result.warnings[0]
     assert "genzoo: warning: step 6" in capsys.readouterr().err
+
+
+def test_a_run_stopped_before_its_first_validation_still_reports(tmp_path):
+    from genzoo.apps.report import train_and_report
+
+    settings = dict(SHORT_RUN, max_steps="50", cpu_budget="0.000001")
+    run = train_and_report("fvsbn", "digits", settings, run_dir=tmp_path / "run")
+    assert run.result.stopped == "cpu_budget" and run.result.step == 1
+    assert "Weights: the latest (training stopped before its first validation)" in (
+        run.path / "report.md").read_text()  # fmt: skip

@@ -132,15 +132,22 @@ def bench_models(names: Sequence[str] | None = None) -> list[str]:
     return [s.name for s in specs]
 
 
+FINISHED = ("completed", "early_stopping", "cpu_budget")
+
+
 def train_or_reuse(model: str, preset: Preset, runs_dir: Path, data_root=None,
                    progress: bool = True) -> Path:  # fmt: skip
     """The run of `model` under `runs_dir`: reused when finished, resumed when interrupted,
     trained with the preset's settings otherwise."""
     from genzoo.apps.report import train_and_report
     from genzoo.models import get_model
+    from genzoo.train.checkpoint import training_state
 
     run_dir = runs_dir / model
-    if (run_dir / "report.md").exists():
+    checkpoint = run_dir / "checkpoint.safetensors"
+    # finished: a report, and a checkpoint that does not say otherwise (older ones did not say)
+    stood = training_state(run_dir).get("stopped") if checkpoint.exists() else None
+    if (run_dir / "report.md").exists() and stood in (None, *FINISHED):
         return run_dir
     overrides = {
         **preset.settings,
@@ -148,12 +155,14 @@ def train_or_reuse(model: str, preset: Preset, runs_dir: Path, data_root=None,
         "progress": str(progress).lower(),
         "tensorboard": "false",
     }
-    resume = (run_dir / "checkpoint.safetensors").exists()
+    resume = checkpoint.exists()
     command = f"genzoo bench: genzoo train {model} --data {preset.data} " + " ".join(
         f"--set {k}={v}" for k, v in overrides.items()
     )
-    train_and_report(model, preset.data, {} if resume else overrides, run_dir, data_root,
-              resume=resume, command=command)  # fmt: skip
+    run = train_and_report(model, preset.data, {} if resume else overrides, run_dir, data_root,
+                           resume=resume, command=command)  # fmt: skip
+    if run.result.stopped == "interrupted":  # one Ctrl-C stops the whole bench (exit 130)
+        raise KeyboardInterrupt(f"{model} was interrupted; the next bench resumes it")
     return run_dir
 
 

@@ -109,6 +109,8 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
 
 def weights_line(model, result) -> str:
     """Which weights model.safetensors holds: the best validation loss, or what selected."""
+    if result.best_val_nll is None:  # e.g. a cpu_budget spent before the first validation
+        return "Weights: the latest (training stopped before its first validation)."
     if result.selected_by is not None:
         return f"Weights: the lowest {result.selected_by} ({result.best_val_nll:.2f})."
     what = VALIDATION_NAMES[model.validation_metric]

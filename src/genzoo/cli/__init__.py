@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"genzoo: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("genzoo: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"genzoo: interrupted{': ' if str(e) else ''}{e}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `genzoo models | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

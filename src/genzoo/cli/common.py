@@ -10,6 +10,34 @@ SPLITS = ["train", "valid", "test"]
 EXIT_INTERRUPTED = 130
 
 
+MAX_GRID = 10_000  # images in one PNG grid: 100 x 100, past which a grid is not useful
+MEMORY_BUDGET = 2 * 2**30  # bytes of float32 images a command may hold at once
+
+
+def check_grid(n: int, what: str) -> None:
+    """A one-line GenzooError for a grid too large to be a useful picture."""
+    from genzoo.core.errors import GenzooError
+
+    if n > MAX_GRID:
+        raise GenzooError(f"{what}: a grid of {n:,} images is not a useful picture (at most "
+                          f"{MAX_GRID:,}); to measure many samples use `genzoo eval RUN "
+                          "--metrics fid --n N`")  # fmt: skip
+
+
+def check_memory(n: int, shape, what: str) -> None:
+    """A one-line GenzooError when n float32 images of `shape` exceed MEMORY_BUDGET."""
+    import math
+
+    from genzoo.core.errors import GenzooError
+
+    needed = n * math.prod(shape) * 4
+    if needed > MEMORY_BUDGET:
+        most = MEMORY_BUDGET // (math.prod(shape) * 4)
+        raise GenzooError(f"{what}: {n:,} images of {tuple(shape)} need {needed / 2**30:.1f} "
+                          f"GiB; at most {most:,} fit in genzoo's {MEMORY_BUDGET // 2**30} GiB "
+                          "budget")  # fmt: skip
+
+
 def add(sub, common: argparse.ArgumentParser, name: str, help: str, **kwargs):
     """A verb's parser, with the global options, and its help as the page's description."""
     return sub.add_parser(name, help=help, description=help, parents=[common], **kwargs)

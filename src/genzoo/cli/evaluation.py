@@ -3,7 +3,7 @@ measured (likelihood or sample quality, anomaly scores, linear probes)."""
 
 from __future__ import annotations
 
-from genzoo.cli.common import SPLITS, add, output_path, print_table
+from genzoo.cli.common import SPLITS, add, check_memory, output_path, print_table
 
 
 def add_eval(sub, common) -> None:
@@ -69,6 +69,7 @@ def _sample_metrics(args, run) -> int:
     from genzoo.apps.quality import evaluate_samples
 
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    check_memory(2 * args.n, run.model.data.shape, f"--n {args.n}")  # samples + reference
     r, info = evaluate_samples(
         run, names, args.n, args.split, args.seed, args.data_root, args.inception
     )

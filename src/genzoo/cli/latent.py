@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genzoo.cli.common import SPLITS, add, output_path
+from genzoo.cli.common import SPLITS, add, check_grid, output_path
 
 
 def add_encode(sub, common) -> None:
@@ -57,6 +57,9 @@ def cmd_interpolate(args) -> int:
     from genzoo.train.run import load_run
 
     run = load_run(args.run)
+    if args.steps < 1:
+        raise GenzooError("--steps must be at least 1")
+    check_grid(len(args.pair or ["0,1"]) * (args.steps + 2), f"--steps {args.steps}")
     require_encoder(run.model, run.model_name)
     x = run_inputs(run, gdata.load(run.data_name, args.data_root), args.split)
     rows = []

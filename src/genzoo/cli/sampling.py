@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genzoo.cli.common import add, parse_sets
+from genzoo.cli.common import add, check_grid, parse_sets
 
 
 def add_sample(sub, common) -> None:
@@ -52,6 +52,7 @@ def cmd_sample(args) -> int:
         args.n = 64 if args.complete is None else 8
     if args.n < 1:
         raise GenzooError("-n must be at least 1")
+    check_grid(args.n * (1 if args.complete is None else 2), f"-n {args.n}")
     torch.manual_seed(args.seed)
     if args.complete is not None:
         return _complete(args, run)

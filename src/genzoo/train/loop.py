@@ -357,6 +357,10 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
             raise diverged(f"the weights ({bad}) became non-finite by step {state['step']}")
 
     def checkpoint() -> None:
+        # how the run stands, for whoever reads the checkpoint (genzoo bench resumes runs
+        # that did not finish)
+        done = stopped != "completed" or state["step"] >= max_steps
+        state["stopped"] = stopped if done else "in progress"
         state["cpu_seconds"] = cpu_before + time.process_time() - cpu_start
         state["wall_seconds"] = wall_before + time.perf_counter() - wall_start
         require_finite_weights()
