@@ -258,7 +258,8 @@ def test_score_command_writes_scores_metrics_and_plot(runs, tmp_path, capsys):
     assert plot.exists()
     with open(out) as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 600 and set(rows[0]) == {"source", "index", "label", "score", "typicality"}
+    assert len(rows) == 600
+    assert set(rows[0]) == {"source", "index", "file", "label", "score", "typicality"}
     assert [r["source"] for r in rows].count("ood") == 300
     assert rows[0]["label"] != "" and math.isfinite(float(rows[0]["score"]))
 
@@ -327,6 +328,56 @@ def test_ood_folder_skips_non_images_and_resizes(runs, tmp_path, capsys):
     assert "notes.txt" in text and "skipped" in text and "resized" in text and "b.png" in text
     with open(out) as f:
         assert [r["source"] for r in csv.DictReader(f)].count("ood") == 2
+
+
+def test_ood_folder_recurses_labels_by_subfolder_and_scales_16_bit(runs, tmp_path, capsys):
+    from genzoo.apps.anomaly import folder_set
+    from genzoo.train.run import load_run
+
+    run = load_run(runs / "nade")
+    folder = tmp_path / "held-out"
+    for sub in ("cats", "dogs"):
+        (folder / sub).mkdir(parents=True)
+    grey = np.array([[0, 32768, 65535, 257]] * 8, dtype=np.uint16).repeat(2, axis=1)  # 8x8
+    Image.fromarray(grey).save(folder / "dogs" / "deep.png")  # mode I;16
+    Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).save(folder / "cats" / "flat.png")
+    images = folder_set(folder, run)
+    assert images.names == ["cats/flat.png", "dogs/deep.png"]
+    assert images.labels.tolist() == [0, 1] and "cats = 0, dogs = 1" in " ".join(images.notes)
+    assert "16-bit" in " ".join(images.notes)
+    # 0, 32768, 65535, 257 of 65535 are 0, 128, 255, 1 of 255, in the run's 17 levels
+    expected = torch.round(torch.tensor([0.0, 128, 255, 1]) * 16 / 255).repeat_interleave(2)
+    assert torch.equal(images.images[1, 0, 0].float(), expected)
+    out = tmp_path / "s.csv"
+    assert main(["score", str(runs / "nade"), "--ood-folder", str(folder), "-o", str(out)]) == 0
+    with open(out) as f:
+        rows = [r for r in csv.DictReader(f) if r["source"] == "ood"]
+    assert [(r["file"], r["label"]) for r in rows] == [("cats/flat.png", "0"),
+                                                       ("dogs/deep.png", "1")]  # fmt: skip
+    assert "scored all 2 images" in capsys.readouterr().out
+
+
+def test_ood_file_takes_npz_and_idx_arrays_of_the_runs_shape(runs, tmp_path, capsys):
+    import gzip
+
+    nade = str(runs / "nade")
+    x = np.random.default_rng(0).integers(0, 256, (5, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "held.npz", x=x)
+    header = (0x803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (5, 8, 8))
+    (tmp_path / "held-ubyte.gz").write_bytes(gzip.compress(header + x.tobytes()))
+    for name in ("held.npz", "held-ubyte.gz"):
+        out = tmp_path / f"{name}.csv"
+        assert main(["score", nade, "--ood-file", str(tmp_path / name), "-o", str(out)]) == 0
+        with open(out) as f:
+            files = [r["file"] for r in csv.DictReader(f) if r["source"] == "ood"]
+        assert len(files) == 5 and files[0].startswith(name)
+    capsys.readouterr()
+    np.savez(tmp_path / "wrong.npz", x=x[:, :4])
+    assert main(["score", nade, "--ood-file", str(tmp_path / "wrong.npz")]) == 2
+    assert "(N, 1, 8, 8) needed, found uint8 of shape (5, 1, 4, 8)" in error_line(capsys)
+    (tmp_path / "cut-ubyte.gz").write_bytes(gzip.compress(header + x.tobytes()[:100]))
+    assert main(["score", nade, "--ood-file", str(tmp_path / "cut-ubyte.gz")]) == 2
+    assert "truncated IDX file" in error_line(capsys)
 
 
 def test_bad_inputs_give_one_line_errors(runs, tmp_path, capsys):

@@ -261,6 +261,7 @@ class ImageSet:
     labels: Tensor | None = None  # (N,) int64
     index: Tensor | None = None  # None: every row
     notes: list[str] = field(default_factory=list)
+    names: list[str] | None = None  # per image: where it came from (a file, an array row)
 
     def __post_init__(self):
         if self.index is None:
@@ -328,44 +329,114 @@ def corrupt(x: Tensor, kind: str, n_levels: int, seed: int = 0) -> Tensor:
 
 
 def folder_set(folder, run) -> ImageSet:
-    """Every image file in a folder (sorted by name), in the run's channels, size and
-    levels; other files are skipped and named in `notes`."""
+    """Every image file under a folder, subfolders included (sorted by path), in the run's
+    channels, size and levels. When every image lies in a subfolder, the first subfolder is
+    its label. 16-bit greyscale is scaled to 8 bits, not clipped; files PIL cannot read are
+    skipped. Each of these is named in `notes`, and each row keeps its file's path."""
     from PIL import Image, UnidentifiedImageError
 
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise GenzooError(f"--ood-folder {folder}: not a directory")
-    shape = tuple(run.model.data.shape)
-    if len(shape) != 3 or shape[0] not in IMAGE_MODES:
-        raise GenzooError(f"{run.model_name}'s data is not grey or RGB images (shape {shape})")
-    C, H, W = shape
-    images, skipped, resized = [], [], []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    C, H, W = image_shape(run)
+    images, names, skipped, resized, deep = [], [], [], [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = str(path.relative_to(folder))
         try:
             with Image.open(path) as img:
+                if img.mode.startswith("I"):  # 16-bit (or 32-bit) integer greyscale
+                    img = from_16_bit(img, name, deep)
                 img = img.convert(IMAGE_MODES[C])
         except (UnidentifiedImageError, OSError):
-            skipped.append(path.name)
+            skipped.append(name)
             continue
         if img.size != (W, H):
-            resized.append(f"{path.name} ({img.size[0]}x{img.size[1]})")
+            resized.append(f"{name} ({img.size[0]}x{img.size[1]})")
             img = img.resize((W, H), Image.Resampling.LANCZOS)
         pixels = np.asarray(img, dtype=np.uint8)
         images.append(pixels[None] if C == 1 else pixels.transpose(2, 0, 1))
+        names.append(name)
     if not images:
         what = f" (skipped, not images: {', '.join(skipped)})" if skipped else ""
         raise GenzooError(f"--ood-folder {folder}: no readable image file{what}")
-    notes = []
+    notes = [f"scored all {len(images):,} images under {folder}"]
+    labels = None
+    if all(len(Path(n).parts) > 1 for n in names):  # every image in a subfolder
+        classes = sorted({Path(n).parts[0] for n in names})
+        labels = torch.tensor([classes.index(Path(n).parts[0]) for n in names])
+        notes.append("labels are the subfolders: "
+                     + ", ".join(f"{c} = {i}" for i, c in enumerate(classes)))  # fmt: skip
     if skipped:
         notes.append(f"skipped {len(skipped)} file(s) that PIL cannot read as images: "
                      f"{', '.join(skipped)}")  # fmt: skip
+    if deep:
+        notes.append(f"{len(deep)} 16-bit image(s) scaled to 8 bits (round(v * 255 / 65535)): "
+                     f"{', '.join(deep[:5])}{' ...' if len(deep) > 5 else ''}")  # fmt: skip
     if resized:
         notes.append(f"resized {len(resized)} image(s) to the run's {W}x{H} (PIL, Lanczos): "
                      f"{', '.join(resized[:5])}{' ...' if len(resized) > 5 else ''}")  # fmt: skip
     if run.transform.n_levels != 256:
         notes.append(f"8-bit pixels rescaled to the run's {run.transform.n_levels} grey levels")
     x = to_levels(torch.from_numpy(np.stack(images)), 256, run.transform.n_levels)
-    return ImageSet(f"folder {folder}", x, "test", notes=notes)
+    return ImageSet(f"folder {folder}", x, "test", labels, notes=notes, names=names)
+
+
+def image_shape(run) -> tuple[int, int, int]:
+    shape = tuple(run.model.data.shape)
+    if len(shape) != 3 or shape[0] not in IMAGE_MODES:
+        raise GenzooError(f"{run.model_name}'s data is not grey or RGB images (shape {shape})")
+    return shape
+
+
+def from_16_bit(img, name: str, converted: list[str]):
+    """A 16-bit greyscale PIL image as 8-bit "L", scaled (PIL's convert would clip)."""
+    from PIL import Image
+
+    a = np.asarray(img, dtype=np.float64)
+    if a.size and (a.min() < 0 or a.max() > 65535):
+        raise GenzooError(f"{name}: integer pixels outside 0..65535 (mode {img.mode}): "
+                          "save it as 8- or 16-bit")  # fmt: skip
+    converted.append(name)
+    return Image.fromarray(np.round(a * 255 / 65535).astype(np.uint8), "L")
+
+
+def array_set(path, run) -> ImageSet:
+    """Images from an array file: `.npz` (its one array, or the one named x or images) or
+    an IDX file of images (`*-ubyte`, gzipped or not), uint8 (N, H, W) or (N, C, H, W) of
+    the run's shape."""
+    from genzoo.data.files import IDX_IMAGES, read_idx
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise GenzooError(f"--ood-file {path}: not a file")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            keys = [k for k in ("x", "images") if k in z.files] or z.files
+            if len(keys) != 1:
+                raise GenzooError(f"--ood-file {path} holds arrays {', '.join(z.files)}: name "
+                                  "the images x (or images), or keep one array")  # fmt: skip
+            a = z[keys[0]]
+        what = f"{path.name}[{keys[0]!r}]"
+    elif path.name.endswith(("-ubyte", "-ubyte.gz")):
+        try:
+            a = read_idx(path, IDX_IMAGES)
+        except GenzooError as e:
+            raise GenzooError(f"--ood-file {path}: {e}") from None
+        what = path.name
+    else:
+        raise GenzooError(f"--ood-file {path}: expected a .npz array or an IDX file of images "
+                          "(*-ubyte or *-ubyte.gz)")  # fmt: skip
+    shape = image_shape(run)
+    if a.ndim == 3:
+        a = a[:, None]
+    if a.dtype != np.uint8 or tuple(a.shape[1:]) != shape:
+        raise GenzooError(f"{what}: uint8 images of shape (N, {', '.join(map(str, shape))}) "
+                          f"needed, found {a.dtype} of shape {a.shape}")  # fmt: skip
+    x = to_levels(torch.from_numpy(np.require(a, requirements=["C", "W"])), 256,
+                  run.transform.n_levels)  # fmt: skip
+    notes = [f"scored all {len(a):,} images of {what}"]
+    names = [f"{what}[{i}]" for i in range(len(a))]
+    return ImageSet(f"file {path}", x, "test", notes=notes, names=names)
 
 
 def parse_classes(spec: str) -> list[int]:
@@ -379,7 +450,8 @@ def parse_classes(spec: str) -> list[int]:
 
 
 def score_sets(run, splits, split: str, ood: str | None = None, ood_classes: str | None = None,
-               ood_folder=None, data_root=None) -> tuple[ImageSet, ImageSet | None]:  # fmt: skip
+               ood_folder=None, data_root=None,
+               ood_file=None) -> tuple[ImageSet, ImageSet | None]:  # fmt: skip
     """The in-distribution set (a split of `splits`) and the OOD set the options name."""
     data = splits.name
     if tuple(splits.train.shape[1:]) != tuple(run.model.data.shape):
@@ -415,6 +487,8 @@ def score_sets(run, splits, split: str, ood: str | None = None, ood_classes: str
         return inside, outside
     if ood_folder is not None:
         return clean, folder_set(ood_folder, run)
+    if ood_file is not None:
+        return clean, array_set(ood_file, run)
     if ood is None:
         return clean, None
     if ood.startswith("corrupt:"):

@@ -120,7 +120,10 @@ def add_score(sub, common) -> None:
         metavar="C[,C...]",
         help="leave-classes-out: these classes of the split are the OOD set",
     )
-    ood.add_argument("--ood-folder", metavar="DIR", help="every image file in a folder")
+    ood.add_argument("--ood-folder", metavar="DIR",
+                     help="every image file under a folder (subfolders: labels)")  # fmt: skip
+    ood.add_argument("--ood-file", metavar="PATH",
+                     help="images in an array file: .npz, or IDX (*-ubyte[.gz])")  # fmt: skip
     p.add_argument("--k", type=int, help="VAE: score by the IWAE estimate with k samples")
     p.add_argument(
         "--typicality",
@@ -179,16 +182,24 @@ def cmd_score(args) -> int:
         raise GenzooError(
             f"--typicality needs a likelihood or a bound; {run.model_name} scores with a {kind}"
         )
-    has_ood = args.ood is not None or args.ood_classes is not None or args.ood_folder
+    has_ood = any(v is not None for v in (args.ood, args.ood_classes, args.ood_folder,
+                                          args.ood_file))  # fmt: skip
     if args.plot and not has_ood:
         raise GenzooError(
             "--plot draws in- against out-of-distribution scores: give --ood, "
-            "--ood-classes or --ood-folder"
+            "--ood-classes, --ood-folder or --ood-file"
         )
     out = output_path(args.output, ".csv")
     splits = gdata.load(args.data or run.data_name, args.data_root)
     inside, ood = score_sets(
-        run, splits, args.split, args.ood, args.ood_classes, args.ood_folder, args.data_root
+        run,
+        splits,
+        args.split,
+        args.ood,
+        args.ood_classes,
+        args.ood_folder,
+        args.data_root,
+        args.ood_file,
     )
     for note in [*inside.notes, *(ood.notes if ood else [])]:
         print(f"note: {note}")
@@ -257,7 +268,8 @@ def cmd_score(args) -> int:
 
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["source", "index", "label", "score"] + (["typicality"] if typical else []))
+        header = ["source", "index", "file", "label", "score"]
+        writer.writerow(header + (["typicality"] if typical else []))
         for (source, s), values in zip(sets, scores, strict=True):
             labels = s.row_labels()
             typicality = typical.scores(values) if typical is not None else None
@@ -265,13 +277,14 @@ def cmd_score(args) -> int:
                 row = [
                     source,
                     int(s.index[i]),
+                    "" if s.names is None else s.names[int(s.index[i])],
                     "" if labels is None else int(labels[i]),
                     repr(float(values[i])),
                 ]
                 if typicality is not None:
                     row.append(repr(float(typicality[i])))
                 writer.writerow(row)
-    print(f"  wrote {n:,} rows (source, index, label, score) to {out}")
+    print(f"  wrote {n:,} rows (source, index, file, label, score) to {out}")
     return 0
 
 

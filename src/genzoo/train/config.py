@@ -33,7 +33,8 @@ class TrainConfig:
     grad_clip: float | None = field(default=None, metadata=above(0.0))
     epochs: int = field(default=10, metadata=at_least(1))
     max_steps: int | None = field(default=None, metadata=at_least(1))  # when set, overrides epochs
-    # stop after this many CPU seconds of this session
+    # stop the training loop after this many CPU seconds of this session; the final
+    # evaluation and report (valid and test NLL, samples) run after it and are not counted
     cpu_budget: float | None = field(default=None, metadata=above(0.0))
     seed: int = field(default=0, metadata=at_least(0))
     # validation, early stopping, checkpoints
