@@ -190,3 +190,38 @@ def test_counts_that_cannot_fit_are_refused_before_any_work(run, tmp_path, capsy
     assert main(["eval", str(run), "--metrics", "fid", "--n", "100000000"]) == 2
     assert "GiB" in error_line(capsys)
     assert not (tmp_path / "s.png").exists()
+
+
+def model_values():
+    numbers = st.one_of(st.integers(-2, 9).map(str), st.floats(-1.5, 3).map(lambda v: f"{v:.3g}"))
+    return st.one_of(numbers, st.sampled_from(["none", "true", "x", "1,2", "0,0", "", "1e9"]))
+
+
+# derandomized, as above; every model's every config field, drawn
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=SLOW_OK)
+@given(data=st.data())
+def test_any_value_of_any_model_setting_builds_and_trains_or_is_one_line(data):
+    import dataclasses
+
+    import torch
+    from conftest import train_step
+    from test_contract import TINY, info_for
+
+    from genzoo.core import GenzooError
+    from genzoo.core.config import apply_overrides
+    from genzoo.models import list_models
+
+    configurable = [s for s in list_models() if dataclasses.fields(s.cls.Config)]
+    spec = data.draw(st.sampled_from(configurable), label="model")
+    config = dataclasses.replace(spec.default_config(), **TINY.get(spec.name, {}))
+    name = data.draw(st.sampled_from([f.name for f in dataclasses.fields(config)]), label="field")
+    value = data.draw(model_values(), label="value")
+    try:
+        model = spec.cls(apply_overrides(config, {name: value}), info_for(spec.cls))
+        x = torch.rand(8, *model.data.shape)
+        if model.data.n_values is not None:
+            x = torch.randint(0, model.data.n_values, x.shape).float()
+        label = torch.arange(8) % 3 if model.uses_labels else None
+        train_step(model, x, label=label)  # any other exception fails, with its traceback
+    except GenzooError:
+        pass

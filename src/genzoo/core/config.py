@@ -51,12 +51,33 @@ def above(low: float) -> dict:
     return {"low": low, "open": True}
 
 
+def below(high: float) -> dict:
+    """Field metadata: the value (or each element) is < high; combine with `|`."""
+    return {"high": high}
+
+
+def length(n: int) -> dict:
+    """Field metadata: a tuple of exactly n values; combine with `|`."""
+    return {"length": n}
+
+
+def odd() -> dict:
+    """Field metadata: an odd integer (a centred kernel); combine with `|`."""
+    return {"odd": True}
+
+
 def validate(config) -> None:
     """A one-line GenzooError for the first field outside its declared range or choices."""
+    if not dataclasses.is_dataclass(config):  # a model of one's own may take anything
+        return
     hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         values = value if isinstance(value, tuple) else (value,)
+        if "length" in f.metadata and isinstance(value, tuple) and len(value) != f.metadata[
+                "length"]:  # fmt: skip
+            raise GenzooError(f"{f.name}={','.join(map(str, value))}: give exactly "
+                              f"{f.metadata['length']} values")  # fmt: skip
         choices = _choices(hints[f.name])
         for v in values:
             if v is None:
@@ -68,6 +89,10 @@ def validate(config) -> None:
                 if v < low or (strict and v == low):
                     what = "above" if strict else "at least"
                     raise GenzooError(f"{f.name}={v}: must be {what} {low}")
+            if "high" in f.metadata and isinstance(v, int | float) and v >= f.metadata["high"]:
+                raise GenzooError(f"{f.name}={v}: must be below {f.metadata['high']}")
+            if f.metadata.get("odd") and isinstance(v, int) and v % 2 == 0:
+                raise GenzooError(f"{f.name}={v}: must be odd (a kernel centred on its pixel)")
 
 
 def _choices(annotation) -> tuple | None:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core.capabilities import Capability, SampleOption
+from genzoo.core.config import validate
 from genzoo.core.errors import GenzooError
 
 
@@ -98,6 +99,7 @@ class GenerativeModel(nn.Module):
                 f"{type(self).__name__} models {kinds} data, but the data is {data.kind} "
                 f"(set binarize=static or dynamic for grey-level data)"
             )
+        validate(config)  # each field's declared range and choices (genzoo.core.config)
         self.config = config
         self.data = data
 

@@ -9,7 +9,7 @@ no validation loss; its runs are judged by sample metrics (`genzoo eval --metric
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -17,24 +17,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core.capabilities import Capability, SampleOption
+from genzoo.core.config import at_least, below, length
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo, GenerativeModel
 from genzoo.nn.coders import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from genzoo.nn.ema import EMA
 
+ADAM_BETAS = at_least(0.0) | below(1.0) | length(2)  # (β1, β2), each in [0, 1)
+
 
 @dataclass
 class AdversarialConfig:
-    latent_dim: int = 100  # z ~ N(0, I)
+    latent_dim: int = field(default=100, metadata=at_least(1))  # z ~ N(0, I)
     network: Literal["mlp", "conv"] = "conv"
-    hidden_dims: tuple[int, ...] = (512, 512)  # mlp
-    channels: tuple[int, ...] = (64, 128)  # conv: the two stride-2 layers
-    lr_d: float = 2e-4
-    lr_g: float = 2e-4
-    betas: tuple[float, ...] = (0.5, 0.999)  # Adam
+    hidden_dims: tuple[int, ...] = field(default=(512, 512), metadata=at_least(1))  # mlp
+    # conv: the two stride-2 layers
+    channels: tuple[int, ...] = field(default=(64, 128), metadata=at_least(1) | length(2))
+    lr_d: float = field(default=2e-4, metadata=at_least(0.0))
+    lr_g: float = field(default=2e-4, metadata=at_least(0.0))
+    # Adam
+    betas: tuple[float, ...] = field(
+        default=(0.5, 0.999), metadata=at_least(0.0) | below(1.0) | length(2)
+    )
     # > 0: sample from an exponential moving average of G's weights, updated after every
     # training step (genzoo.nn.ema; ProGAN uses 0.999); 0: from G's latest weights
-    ema_decay: float = 0.0
+    ema_decay: float = field(default=0.0, metadata=at_least(0.0) | below(1.0))
 
 
 class Generator(nn.Module):

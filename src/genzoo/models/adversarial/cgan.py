@@ -18,7 +18,7 @@ with momentum; the non-saturating generator loss of gan.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core.capabilities import Capability, Condition
+from genzoo.core.config import at_least
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo, gradient_step
 from genzoo.core.registry import register
@@ -42,8 +43,8 @@ from genzoo.models.adversarial.losses import discriminator_loss, generator_loss
 @dataclass
 class CGANConfig(AdversarialConfig):
     network: Literal["mlp", "conv"] = "mlp"  # Sec. 4.1: fully connected nets
-    n_classes: int = 10
-    k: int = 1  # discriminator steps per generator step
+    n_classes: int = field(default=10, metadata=at_least(1))
+    k: int = field(default=1, metadata=at_least(1))  # discriminator steps per generator step
 
 
 class ConditionalDiscriminator(nn.Module):

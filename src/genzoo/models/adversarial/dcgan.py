@@ -19,21 +19,23 @@ reach the same FID within seed noise (benchmarks/dcgan_equal_steps.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from genzoo.core.config import at_least, length
 from genzoo.core.registry import register
-from genzoo.models.adversarial.base import dcgan_init
+from genzoo.models.adversarial.base import ADAM_BETAS, dcgan_init
 from genzoo.models.adversarial.gan import GAN, GANConfig
 
 
 @dataclass
 class DCGANConfig(GANConfig):
     network: Literal["mlp", "conv"] = "conv"  # Sec. 3
-    channels: tuple[int, ...] = (64, 128)
-    lr_d: float = 2e-4  # Sec. 4
-    lr_g: float = 2e-4  # Sec. 4
-    betas: tuple[float, ...] = (0.5, 0.999)  # Sec. 4: β1 = 0.5
+    channels: tuple[int, ...] = field(default=(64, 128), metadata=at_least(1) | length(2))
+    lr_d: float = field(default=2e-4, metadata=at_least(0.0))  # Sec. 4
+    lr_g: float = field(default=2e-4, metadata=at_least(0.0))  # Sec. 4
+    # Sec. 4: β1 = 0.5
+    betas: tuple[float, ...] = field(default=(0.5, 0.999), metadata=ADAM_BETAS)
 
 
 @register("dcgan", family="adversarial", description="DCGAN (Radford et al. 2016), conv + BN")

@@ -19,12 +19,13 @@ dropout in D; Adam (2e-4, β = (0.5, 0.999)) instead of SGD with momentum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import Tensor
 
+from genzoo.core.config import at_least
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
 from genzoo.models.adversarial.base import (
@@ -41,7 +42,8 @@ from genzoo.models.adversarial.losses import discriminator_loss, generator_loss
 class GANConfig(AdversarialConfig):
     network: Literal["mlp", "conv"] = "mlp"  # Sec. 5: fully connected nets
     generator_loss: Literal["non-saturating", "minimax"] = "non-saturating"  # Sec. 3
-    k: int = 1  # discriminator steps per generator step; Alg. 1 (k = 1 in Sec. 5)
+    # discriminator steps per generator step; Alg. 1 (k = 1 in Sec. 5)
+    k: int = field(default=1, metadata=at_least(1))
 
 
 class Discriminator(torch.nn.Module):

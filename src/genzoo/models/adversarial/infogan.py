@@ -25,13 +25,14 @@ fully connected layer to both); λ_cont = 0.1 (the paper says only "smaller").
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core.capabilities import Capability, Condition
+from genzoo.core.config import at_least
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
@@ -48,15 +49,17 @@ from genzoo.models.adversarial.losses import discriminator_loss, generator_loss
 
 @dataclass
 class InfoGANConfig(AdversarialConfig):
-    latent_dim: int = 62  # noise z; Appendix C.1
-    n_categories: int = 10  # c_cat ~ Cat(K = 10); Appendix C.1
-    n_continuous: int = 2  # c_cont ~ U(−1, 1)^2; Appendix C.1
-    lambda_cat: float = 1.0  # Sec. 7: λ = 1 for discrete codes
-    lambda_cont: float = 0.1  # Sec. 7: "smaller" for continuous codes
-    lr_d: float = 2e-4  # Appendix C.1
-    lr_g: float = 1e-3  # Appendix C.1
-    feature_dim: int = 128  # D's body output, shared with Q
-    k: int = 1
+    latent_dim: int = field(default=62, metadata=at_least(1))  # noise z; Appendix C.1
+    n_categories: int = field(default=10, metadata=at_least(1))  # c_cat ~ Cat(K = 10); Appendix C.1
+    n_continuous: int = field(default=2, metadata=at_least(0))  # c_cont ~ U(−1, 1)^2; Appendix C.1
+    # Sec. 7: λ = 1 for discrete codes
+    lambda_cat: float = field(default=1.0, metadata=at_least(0.0))
+    # Sec. 7: "smaller" for continuous codes
+    lambda_cont: float = field(default=0.1, metadata=at_least(0.0))
+    lr_d: float = field(default=2e-4, metadata=at_least(0.0))  # Appendix C.1
+    lr_g: float = field(default=1e-3, metadata=at_least(0.0))  # Appendix C.1
+    feature_dim: int = field(default=128, metadata=at_least(1))  # D's body output, shared with Q
+    k: int = field(default=1, metadata=at_least(1))
 
 
 class InfoDiscriminator(nn.Module):

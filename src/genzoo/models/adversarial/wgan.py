@@ -18,11 +18,12 @@ Algorithm 1 does and as the results in docs/results.md were made.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
+from genzoo.core.config import above, at_least
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
 from genzoo.models.adversarial.base import (
@@ -37,10 +38,10 @@ from genzoo.models.adversarial.losses import clip_weights, critic_loss, wasserst
 
 @dataclass
 class WGANConfig(AdversarialConfig):
-    lr_d: float = 5e-5  # Alg. 1: α
-    lr_g: float = 5e-5  # Alg. 1: α
-    clip: float = 0.01  # Alg. 1: c
-    n_critic: int = 5  # Alg. 1
+    lr_d: float = field(default=5e-5, metadata=at_least(0.0))  # Alg. 1: α
+    lr_g: float = field(default=5e-5, metadata=at_least(0.0))  # Alg. 1: α
+    clip: float = field(default=0.01, metadata=above(0.0))  # Alg. 1: c
+    n_critic: int = field(default=5, metadata=at_least(1))  # Alg. 1
     critic_warmup: bool = False  # the authors' code: 100 critic steps at generator steps
     #                              0-24 and every 500th; see critic_steps_end_here
 

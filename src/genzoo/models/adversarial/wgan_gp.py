@@ -18,13 +18,14 @@ nets of dcgan.py rather than the paper's ResNets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import Tensor
 
+from genzoo.core.config import at_least
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
-from genzoo.models.adversarial.base import AdversarialConfig, AdversarialModel
+from genzoo.models.adversarial.base import ADAM_BETAS, AdversarialConfig, AdversarialModel
 from genzoo.models.adversarial.losses import (
     critic_loss,
     gradient_penalty,
@@ -36,11 +37,12 @@ from genzoo.models.adversarial.wgan import WGAN
 
 @dataclass
 class WGANGPConfig(AdversarialConfig):
-    lr_d: float = 1e-4  # Alg. 1: α
-    lr_g: float = 1e-4  # Alg. 1: α
-    betas: tuple[float, ...] = (0.0, 0.9)  # Alg. 1: β1, β2
-    gp_weight: float = 10.0  # Alg. 1: λ
-    n_critic: int = 5  # Alg. 1
+    lr_d: float = field(default=1e-4, metadata=at_least(0.0))  # Alg. 1: α
+    lr_g: float = field(default=1e-4, metadata=at_least(0.0))  # Alg. 1: α
+    # Alg. 1: β1, β2
+    betas: tuple[float, ...] = field(default=(0.0, 0.9), metadata=ADAM_BETAS)
+    gp_weight: float = field(default=10.0, metadata=at_least(0.0))  # Alg. 1: λ
+    n_critic: int = field(default=5, metadata=at_least(1))  # Alg. 1
     critic_warmup: bool = False  # WGAN's warm-up schedule (wgan.py); not in this paper
 
 

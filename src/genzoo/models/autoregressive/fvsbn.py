@@ -17,19 +17,20 @@ descent; an optional L2 penalty replaces nothing in the paper (default 0).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from genzoo.core import AutoregressiveModel, DataInfo, register
+from genzoo.core.config import at_least
 from genzoo.models.autoregressive.ordering import Ordering, pixel_order
 
 
 @dataclass
 class FVSBNConfig:
     order: Ordering = "raster"  # Larochelle & Murray 2011, Sec. 5: the raster order of MNIST
-    order_seed: int = 0
+    order_seed: int = field(default=0, metadata=at_least(0))
 
 
 @register(

@@ -46,7 +46,7 @@ of 8000 units, not 500.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
@@ -54,20 +54,25 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.core import AutoregressiveModel, DataInfo, GenzooError, register
+from genzoo.core.config import at_least
 from genzoo.models.autoregressive.ordering import pixel_order
 from genzoo.nn.masked import MaskedLinear
 
 
 @dataclass
 class MADEConfig:
-    hidden_dims: tuple[int, ...] = (500,)  # Sec. 6: one hidden layer of 500 units
+    # Sec. 6: one hidden layer of 500 units
+    hidden_dims: tuple[int, ...] = field(default=(500,), metadata=at_least(1))
     activation: Literal["relu", "sigmoid"] = "relu"  # Sec. 6: ReLU hidden units
     direct: bool = False  # Sec. 4: optional direct input-to-output connections
-    n_masks: int = 1  # Sec. 4.3-4.4: 1 = one ordering and connectivity, as in Sec. 6's base
+    # Sec. 4.3-4.4: 1 = one ordering and connectivity, as in Sec. 6's base
+    n_masks: int = field(default=1, metadata=at_least(1))
     resample: Literal["fixed_set", "every_step"] = "fixed_set"  # Sec. 4.3-4.4
     order: Literal["raster", "random"] = "raster"  # first mask's ordering; the "natural" one
-    order_seed: int = 0  # not in the paper; seeds the stored mask sets
-    eval_masks: int | None = None  # Sec. 4.4 test-time ensembles; None: all n_masks sets
+    # not in the paper; seeds the stored mask sets
+    order_seed: int = field(default=0, metadata=at_least(0))
+    # Sec. 4.4 test-time ensembles; None: all n_masks sets
+    eval_masks: int | None = field(default=None, metadata=at_least(1))
     # Not in the paper; the authors' released code: Adagrad (with the trainer's lr = 0.01)
     # and orthogonal weights with zero biases. Defaults: Adam and PyTorch's Linear init.
     optimizer: Literal["adam", "adagrad"] = "adam"

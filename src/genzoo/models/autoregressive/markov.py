@@ -16,21 +16,23 @@ Deviations from the paper: none (textbook model; see e.g. Murphy, PML 2022, Sec.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core import AutoregressiveModel, DataInfo, GenzooError, discrete_sample, register
+from genzoo.core.config import at_least
 from genzoo.models.autoregressive.ordering import Ordering, pixel_order
 
 
 @dataclass
 class MarkovConfig:
-    k: int = 1  # order of the chain; k = 1 is the lecture's AR-1
+    # order of the chain; k = 1 is the lecture's AR-1
+    k: int = field(default=1, metadata=at_least(0))
     order: Ordering = "raster"
-    order_seed: int = 0
+    order_seed: int = field(default=0, metadata=at_least(0))
 
 
 @register(

@@ -26,23 +26,25 @@ Deviations from the paper:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from genzoo.core import AutoregressiveModel, Capability, DataInfo, register
+from genzoo.core.config import at_least
 from genzoo.models.autoregressive.ordering import pixel_order
 from genzoo.nn.nade_kernel import Conditionals, MeanNLL, relu_out
 
 
 @dataclass
 class NADEConfig:
-    hidden_dim: int = 500  # experiments: H = 500 hidden units
+    hidden_dim: int = field(default=500, metadata=at_least(1))  # experiments: H = 500 hidden units
     activation: Literal["sigmoid", "relu"] = "sigmoid"  # h_d = sigm(a_d), as in the paper
     order: Literal["raster", "snake", "random"] = "raster"  # experiments: the data's own order
-    order_seed: int = 0  # not in the paper; seeds order="random"
+    # not in the paper; seeds order="random"
+    order_seed: int = field(default=0, metadata=at_least(0))
 
 
 # ---------------------------------------------------------------- the model

@@ -36,25 +36,30 @@ Deviations from the paper:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core import DataInfo, register
+from genzoo.core.config import at_least, odd
 from genzoo.models.autoregressive.pixel import PixelModel, Step
 from genzoo.nn.masked import MaskedConv2d
 
 
 @dataclass
 class PixelCNNConfig:
-    hidden_channels: int = 16  # h; the residual stream has 2h channels (Fig. 5)
-    n_blocks: int = 15  # residual blocks (Table 4 stacks 15 layers for CIFAR-10)
-    first_kernel: int = 7  # Table 4: 7x7 conv, mask A
-    kernel: int = 3  # Fig. 5: 3x3 conv, mask B
-    out_channels: int = 32  # the two 1x1 output layers (Table 4; 1024 for CIFAR)
+    # h; the residual stream has 2h channels (Fig. 5)
+    hidden_channels: int = field(default=16, metadata=at_least(1))
+    # residual blocks (Table 4 stacks 15 layers for CIFAR-10)
+    n_blocks: int = field(default=15, metadata=at_least(1))
+    first_kernel: int = field(default=7, metadata=at_least(1) | odd())  # Table 4: 7x7 conv, mask A
+    kernel: int = field(default=3, metadata=at_least(1) | odd())  # Fig. 5: 3x3 conv, mask B
+    # the two 1x1 output layers (Table 4; 1024 for CIFAR)
+    out_channels: int = field(default=32, metadata=at_least(1))
     head: str = "auto"  # auto | bernoulli | categorical | logistic-mixture
-    n_mixtures: int = 5  # logistic-mixture components per channel (PixelCNN++ uses 10)
+    # logistic-mixture components per channel (PixelCNN++ uses 10)
+    n_mixtures: int = field(default=5, metadata=at_least(1))
 
 
 class ResidualBlock(nn.Module):

@@ -54,13 +54,14 @@ Deviations from the paper:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core import DataInfo, GenzooError, register
+from genzoo.core.config import at_least
 from genzoo.models.autoregressive.pixel import PixelModel, Step
 from genzoo.nn.masked import MaskedConv2d, colour_groups
 
@@ -69,22 +70,30 @@ LayerStep = Callable[[int, int, Tensor], Tensor]  # (i, j, s at (i, j)) -> layer
 
 @dataclass
 class RowLSTMConfig:
-    hidden_channels: int = 16  # h; the residual stream has 2h (Sec. 3.3); MNIST: h = 16 (Sec. 5)
-    n_layers: int = 7  # MNIST: 7 layers (Sec. 5)
-    input_kernel: int = 3  # k of the 1 x k input-to-state conv (Sec. 3.1, Table 4: mask B)
-    state_kernel: int = 3  # the state-to-state conv over the previous row (Table 4: no mask)
-    out_channels: int = 32  # the two 1x1 output layers (Table 4; 1024 for CIFAR-10)
+    # h; the residual stream has 2h (Sec. 3.3); MNIST: h = 16 (Sec. 5)
+    hidden_channels: int = field(default=16, metadata=at_least(1))
+    n_layers: int = field(default=7, metadata=at_least(1))  # MNIST: 7 layers (Sec. 5)
+    # k of the 1 x k input-to-state conv (Sec. 3.1, Table 4: mask B)
+    input_kernel: int = field(default=3, metadata=at_least(1))
+    # the state-to-state conv over the previous row (Table 4: no mask)
+    state_kernel: int = field(default=3, metadata=at_least(1))
+    # the two 1x1 output layers (Table 4; 1024 for CIFAR-10)
+    out_channels: int = field(default=32, metadata=at_least(1))
     head: str = "auto"  # auto | bernoulli | categorical | logistic-mixture
-    n_mixtures: int = 5  # logistic-mixture components per channel (PixelCNN++ uses 10)
+    # logistic-mixture components per channel (PixelCNN++ uses 10)
+    n_mixtures: int = field(default=5, metadata=at_least(1))
 
 
 @dataclass
 class DiagonalBiLSTMConfig:
-    hidden_channels: int = 16  # h; the residual stream has 2h (Sec. 3.3); MNIST: h = 16 (Sec. 5)
-    n_layers: int = 7  # MNIST: 7 layers (Sec. 5)
-    out_channels: int = 32  # the two 1x1 output layers (Table 4; 1024 for CIFAR-10)
+    # h; the residual stream has 2h (Sec. 3.3); MNIST: h = 16 (Sec. 5)
+    hidden_channels: int = field(default=16, metadata=at_least(1))
+    n_layers: int = field(default=7, metadata=at_least(1))  # MNIST: 7 layers (Sec. 5)
+    # the two 1x1 output layers (Table 4; 1024 for CIFAR-10)
+    out_channels: int = field(default=32, metadata=at_least(1))
     head: str = "auto"  # auto | bernoulli | categorical | logistic-mixture
-    n_mixtures: int = 5  # logistic-mixture components per channel (PixelCNN++ uses 10)
+    # logistic-mixture components per channel (PixelCNN++ uses 10)
+    n_mixtures: int = field(default=5, metadata=at_least(1))
 
 
 def lstm_cell(gates: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor]:

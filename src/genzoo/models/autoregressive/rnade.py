@@ -34,7 +34,7 @@ Deviations from the paper:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -42,16 +42,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core import DataInfo, LikelihoodModel, register
+from genzoo.core.config import at_least
 from genzoo.models.autoregressive.ordering import pixel_order
 
 
 @dataclass
 class RNADEConfig:
-    hidden_dim: int = 50  # Sec. 4.1, UCI experiments (the image-patch models are larger)
-    n_components: int = 10  # Sec. 4: K, one of the mixture sizes compared there
+    # Sec. 4.1, UCI experiments (the image-patch models are larger)
+    hidden_dim: int = field(default=50, metadata=at_least(1))
+    # Sec. 4: K, one of the mixture sizes compared there
+    n_components: int = field(default=10, metadata=at_least(1))
     activation: Literal["relu", "sigmoid"] = "relu"  # Sec. 3: rescaled rectified units
     order: Literal["raster", "snake", "random"] = "raster"  # the data's own order
-    order_seed: int = 0  # not in the paper; seeds order="random"
+    # not in the paper; seeds order="random"
+    order_seed: int = field(default=0, metadata=at_least(0))
 
 
 @register(

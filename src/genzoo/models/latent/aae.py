@@ -34,13 +34,14 @@ ReLU layers for encoder, decoder and discriminator).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from genzoo.core.capabilities import Capability, Condition
+from genzoo.core.config import at_least
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
@@ -53,9 +54,9 @@ from genzoo.nn.coders import mlp
 
 @dataclass
 class AAEConfig(CoderConfig):
-    latent_dim: int = 8
+    latent_dim: int = field(default=8, metadata=at_least(1))
     prior: str = "gaussian"  # a name in genzoo.models.latent.priors.PRIORS
-    discriminator_dims: tuple[int, ...] = (512, 512)
+    discriminator_dims: tuple[int, ...] = field(default=(512, 512), metadata=at_least(1))
     supervised: bool = False  # prior=mixture: an image's label picks its code's component
 
 

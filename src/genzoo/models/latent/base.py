@@ -11,13 +11,14 @@ The decoder's distribution ("decoder"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 from genzoo.core.capabilities import Capability
+from genzoo.core.config import above, at_least, length
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo, GenerativeModel
 from genzoo.nn.coders import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
@@ -28,14 +29,18 @@ DECODERS = {"binary": "bernoulli", "categorical": "logistic", "continuous": "gau
 
 @dataclass
 class CoderConfig:
-    latent_dim: int = 32
+    latent_dim: int = field(default=32, metadata=at_least(1))
     network: Literal["mlp", "conv"] = "mlp"
-    hidden_dims: tuple[int, ...] = (512, 512)  # mlp: encoder sizes; the decoder mirrors them
-    channels: tuple[int, ...] = (32, 64)  # conv: the two stride-2 layers
+    # mlp: encoder sizes; the decoder mirrors them
+    hidden_dims: tuple[int, ...] = field(default=(512, 512), metadata=at_least(1))
+    # conv: the two stride-2 layers
+    channels: tuple[int, ...] = field(default=(32, 64), metadata=at_least(1) | length(2))
     activation: Literal["relu", "tanh", "leaky-relu"] = "relu"
     decoder: Literal["auto", "bernoulli", "logistic", "gaussian"] = "auto"
-    decoder_std: float | None = None  # gaussian decoder: a fixed σ; None: learned per pixel
-    n_mixtures: int = 1  # logistic decoder: logistics per pixel
+    # gaussian decoder: a fixed σ; None: learned per pixel
+    decoder_std: float | None = field(default=None, metadata=above(0.0))
+    # logistic decoder: logistics per pixel
+    n_mixtures: int = field(default=1, metadata=at_least(1))
 
 
 def decoder_head(config: CoderConfig, data: DataInfo):

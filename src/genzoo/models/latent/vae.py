@@ -33,13 +33,14 @@ a bound on log p(x), and the report says so; reported bounds always use β = 1.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 from genzoo.core.capabilities import Capability, SampleOption
+from genzoo.core.config import at_least
 from genzoo.core.errors import GenzooError
 from genzoo.core.registry import register
 from genzoo.models.latent.base import CoderConfig, LatentModel
@@ -50,13 +51,17 @@ EVAL_SEED = 0  # validation and evaluation draw their noise from this seed: repe
 
 @dataclass
 class VAEConfig(CoderConfig):
-    latent_dim: int = 50  # Burda et al., Sec. 5.1 (one stochastic layer)
-    hidden_dims: tuple[int, ...] = (200, 200)  # ibid.: two deterministic layers
+    # Burda et al., Sec. 5.1 (one stochastic layer)
+    latent_dim: int = field(default=50, metadata=at_least(1))
+    # ibid.: two deterministic layers
+    hidden_dims: tuple[int, ...] = field(default=(200, 200), metadata=at_least(1))
     activation: Literal["relu", "tanh", "leaky-relu"] = "tanh"  # ibid.
     objective: Literal["elbo", "iwae"] = "elbo"
-    k: int = 1  # samples per example: averaged (elbo) or importance-weighted (iwae; 50: Table 1)
-    beta: float = 1.0  # KL weight in training; 1 is the ELBO
-    eval_k: int = 100  # importance samples for the run report's log p(x) estimate
+    # samples per example: averaged (elbo) or importance-weighted (iwae; 50: Table 1)
+    k: int = field(default=1, metadata=at_least(1))
+    beta: float = field(default=1.0, metadata=at_least(0.0))  # KL weight in training; 1 is the ELBO
+    # importance samples for the run report's log p(x) estimate
+    eval_k: int = field(default=100, metadata=at_least(1))
 
 
 def gaussian_kl(mu: Tensor, log_var: Tensor) -> Tensor:
