@@ -142,14 +142,17 @@ def _write_idx(path: Path, payload: bytes) -> None:
 
 def test_truncated_and_wrong_magic_idx(tmp_path):
     header = (0x803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (60000, 28, 28))
+    for other in ("train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                  "t10k-labels-idx1-ubyte.gz"):  # fmt: skip
+        _write_idx(tmp_path / "mnist" / other, b"")  # present, so the set is checked, not fetched
     _write_idx(tmp_path / "mnist" / "train-images-idx3-ubyte.gz", header + b"\0" * 100)
     result = genzoo("--data-root", str(tmp_path), "train", "fvsbn", "--data", "mnist",
                     env={"GENZOO_DATA_URL": "http://127.0.0.1:9"})  # fmt: skip
-    assert_one_line_error(result, "train-images-idx3-ubyte.gz")
+    assert_one_line_error(result, "train-images-idx3-ubyte.gz", "truncated IDX file")
     _write_idx(tmp_path / "mnist" / "train-images-idx3-ubyte.gz", b"\x12\x34\x56\x78" * 8)
     result = genzoo("--data-root", str(tmp_path), "train", "fvsbn", "--data", "mnist",
                     env={"GENZOO_DATA_URL": "http://127.0.0.1:9"})  # fmt: skip
-    assert_one_line_error(result, "train-images-idx3-ubyte.gz")
+    assert_one_line_error(result, "train-images-idx3-ubyte.gz", "IDX magic is 0x12345678")
 
 
 def test_missing_file_offline(tmp_path):

@@ -57,6 +57,10 @@ class Format:
     read: Callable[[FileSpec, Path], Arrays]  # parse one file, validating its structure
     mirrors: tuple[str, ...] = ()  # base URLs serving the files by name, tried in order
     archive: Archive | None = None
+    # True for a format whose reader parses plain bytes (IDX, amat): a file whose md5 fails
+    # is then parsed to name its defect (truncated, wrong magic, wrong count). Never for a
+    # format read through an unpickler (CIFAR's python batches)
+    parse_unverified: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,8 @@ def _idx_formats(
     gz = tuple(FileSpec(f"{IDX_FILES[r]}.gz", r, md5) for r, md5 in gz_md5.items())
     raw = tuple(FileSpec(IDX_FILES[r], r, md5) for r, md5 in raw_md5.items())
     return (
-        Format("IDX (gzip)", gz, _read_idx, mirrors),
-        Format("IDX (uncompressed)", raw, _read_idx),
+        Format("IDX (gzip)", gz, _read_idx, mirrors, parse_unverified=True),
+        Format("IDX (uncompressed)", raw, _read_idx, parse_unverified=True),
     )
 
 

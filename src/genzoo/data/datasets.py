@@ -175,6 +175,11 @@ def _check(fmt: Format, f: FileSpec, path: Path) -> tuple[str | None, Arrays | N
         return None, None
     byte_problem = mismatch(f.md5, got) if got is not None else None
     if byte_problem and not f.content_md5:
+        if fmt.parse_unverified:  # name the defect too: truncated, wrong magic, wrong count
+            try:
+                fmt.read(f, path)
+            except DataError as e:
+                return f"{byte_problem}; {e}", None
         return byte_problem, None
     try:
         arrays = fmt.read(f, path)
