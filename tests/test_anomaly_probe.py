@@ -374,10 +374,17 @@ def test_ood_file_takes_npz_and_idx_arrays_of_the_runs_shape(runs, tmp_path, cap
     capsys.readouterr()
     np.savez(tmp_path / "wrong.npz", x=x[:, :4])
     assert main(["score", nade, "--ood-file", str(tmp_path / "wrong.npz")]) == 2
-    assert "(N, 1, 8, 8) needed, found uint8 of shape (5, 1, 4, 8)" in error_line(capsys)
+    assert "(N, 1, 8, 8) needed, found (5, 1, 4, 8)" in error_line(capsys)
     (tmp_path / "cut-ubyte.gz").write_bytes(gzip.compress(header + x.tobytes()[:100]))
     assert main(["score", nade, "--ood-file", str(tmp_path / "cut-ubyte.gz")]) == 2
     assert "truncated IDX file" in error_line(capsys)
+    # the same files as a dataset: file:PATH, split 80/10/10 as a folder is
+    y = np.arange(5) % 2
+    np.savez(tmp_path / "labelled.npz", x=np.repeat(x, 2, axis=0), y=np.repeat(y, 2))
+    splits = gdata.load(f"file:{tmp_path / 'labelled.npz'}")
+    assert (len(splits.train), len(splits.valid), len(splits.test)) == (8, 1, 1)
+    assert splits.train_labels is not None and splits.n_levels == 256
+    assert main(["score", nade, "--ood", f"file:{tmp_path / 'labelled.npz'}"]) == 0
 
 
 def test_bad_inputs_give_one_line_errors(runs, tmp_path, capsys):

@@ -401,42 +401,20 @@ def from_16_bit(img, name: str, converted: list[str]):
 
 
 def array_set(path, run) -> ImageSet:
-    """Images from an array file: `.npz` (its one array, or the one named x or images) or
-    an IDX file of images (`*-ubyte`, gzipped or not), uint8 (N, H, W) or (N, C, H, W) of
-    the run's shape."""
-    from genzoo.data.files import IDX_IMAGES, read_idx
+    """Every image of an array file (`genzoo.data.datasets.read_image_array`: `.npz` or
+    IDX), which must be of the run's shape."""
+    from genzoo.data.datasets import read_image_array
 
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise GenzooError(f"--ood-file {path}: not a file")
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            keys = [k for k in ("x", "images") if k in z.files] or z.files
-            if len(keys) != 1:
-                raise GenzooError(f"--ood-file {path} holds arrays {', '.join(z.files)}: name "
-                                  "the images x (or images), or keep one array")  # fmt: skip
-            a = z[keys[0]]
-        what = f"{path.name}[{keys[0]!r}]"
-    elif path.name.endswith(("-ubyte", "-ubyte.gz")):
-        try:
-            a = read_idx(path, IDX_IMAGES)
-        except GenzooError as e:
-            raise GenzooError(f"--ood-file {path}: {e}") from None
-        what = path.name
-    else:
-        raise GenzooError(f"--ood-file {path}: expected a .npz array or an IDX file of images "
-                          "(*-ubyte or *-ubyte.gz)")  # fmt: skip
+    x, labels, what = read_image_array(path)
     shape = image_shape(run)
-    if a.ndim == 3:
-        a = a[:, None]
-    if a.dtype != np.uint8 or tuple(a.shape[1:]) != shape:
-        raise GenzooError(f"{what}: uint8 images of shape (N, {', '.join(map(str, shape))}) "
-                          f"needed, found {a.dtype} of shape {a.shape}")  # fmt: skip
-    x = to_levels(torch.from_numpy(np.require(a, requirements=["C", "W"])), 256,
-                  run.transform.n_levels)  # fmt: skip
-    notes = [f"scored all {len(a):,} images of {what}"]
-    names = [f"{what}[{i}]" for i in range(len(a))]
-    return ImageSet(f"file {path}", x, "test", notes=notes, names=names)
+    if tuple(x.shape[1:]) != shape:
+        raise GenzooError(f"{what}: images of shape (N, {', '.join(map(str, shape))}) needed, "
+                          f"found {tuple(x.shape)}")  # fmt: skip
+    images = to_levels(torch.from_numpy(x), 256, run.transform.n_levels)
+    labels = None if labels is None else torch.from_numpy(labels)
+    names = [f"{what}[{i}]" for i in range(len(x))]
+    return ImageSet(f"file {path}", images, "test", labels,
+                    notes=[f"scored all {len(x):,} images of {what}"], names=names)  # fmt: skip
 
 
 def parse_classes(spec: str) -> list[int]:

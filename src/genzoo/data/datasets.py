@@ -11,6 +11,8 @@ out like the data root).
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from genzoo.data.catalog import (
     dataset_names,
 )
 from genzoo.data.files import (
+    IDX_IMAGES,
     DownloadError,
     data_root,
     download,
@@ -36,6 +39,7 @@ from genzoo.data.files import (
     md5_file,
     mismatch,
     one_line,
+    read_idx,
     temporary_file,
 )
 from genzoo.data.splits import Splits, make_splits, seeded_split
@@ -149,12 +153,72 @@ def _load_folder(name: str) -> Splits:
     )
 
 
+def read_image_array(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(images uint8 (N, C, H, W), labels int64 (N,) or None, what was read) from an array
+    file: `.npz` (images as x or images, or its one array; labels as y or labels, if any),
+    never unpickled, or an IDX file of images (`*-ubyte`, gzipped or not)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: not a file")
+    labels = None
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                keys = [k for k in ("x", "images") if k in z.files] or z.files
+                if len(keys) != 1:
+                    raise DataError(f"{path} holds arrays {', '.join(z.files)}: name the images "
+                                    "x (or images), or keep one array")  # fmt: skip
+                x = z[keys[0]]
+                label_keys = [k for k in ("y", "labels") if k in z.files]
+                if label_keys:
+                    labels = z[label_keys[0]].astype(np.int64)
+        except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as e:
+            raise DataError(f"{path}: not a readable .npz ({one_line(e)})") from None
+        what = f"{path.name}[{keys[0]!r}]"
+    elif path.name.endswith(("-ubyte", "-ubyte.gz")):
+        try:
+            x = read_idx(path, IDX_IMAGES)
+        except DataError as e:
+            raise DataError(f"{path}: {e}") from None
+        what = path.name
+    else:
+        raise DataError(f"{path}: expected a .npz array or an IDX file of images (*-ubyte or "
+                        "*-ubyte.gz)")  # fmt: skip
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise DataError(f"{what}: uint8 images (N, H, W) or (N, 1 or 3, H, W) needed, found "
+                        f"{x.dtype} of shape {x.shape}")  # fmt: skip
+    if labels is not None and labels.shape != (len(x),):
+        raise DataError(f"{what}: {labels.shape} labels for {len(x)} images")
+    return np.require(x, requirements=["C", "W"]), labels, what
+
+
+def _load_file(name: str) -> Splits:
+    """`file:PATH`: a user's array file as a dataset, split 80/10/10 as a folder is."""
+    x, labels, what = read_image_array(name.removeprefix("file:"))
+    if len(x) < 3:
+        raise DataError(f"{name}: {len(x)} image(s); at least 3 are needed for a "
+                        "train/valid/test split")  # fmt: skip
+    n_held = max(1, len(x) // 10)
+    idx = seeded_split(len(x), n_held, n_held)
+    return make_splits(
+        name,
+        tuple(x[i] for i in idx),
+        None if labels is None else tuple(labels[i] for i in idx),
+        n_levels=256,
+        protocol=f"array file {what} ({len(x)} images{', labelled' if labels is not None else ''}"
+        f") permuted by RandomState(0); train {len(idx[0])} / valid {len(idx[1])} / test "
+        f"{len(idx[2])}",
+    )
+
+
 # --- files: verify, resolve, fetch -------------------------------------------------------
 
 
 def _spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
-        known = ", ".join([*dataset_names(), "folder:PATH"])
+        known = ", ".join([*dataset_names(), "folder:PATH", "file:PATH.npz|PATH-ubyte.gz"])
         raise UnknownNameError(f"unknown dataset {name!r}{did_you_mean(name, DATASETS)}: "
                                f"expected one of {known}")  # fmt: skip
     return DATASETS[name]
@@ -325,6 +389,8 @@ def load(
         return _load_digits() if name == "digits" else _load_photo_patches()
     if name.startswith("folder:"):
         return _load_folder(name)
+    if name.startswith("file:"):
+        return _load_file(name)
     spec = _spec(name)
     directory = data_root(root) / spec.name
     fmt = _complete(spec, directory)
@@ -344,7 +410,7 @@ def load(
 
 def file_status(name: str, root: str | Path | None = None) -> list[FileStatus]:
     """The state of each file of the dataset's format in use (or to be downloaded)."""
-    if name in BUILTIN or name.startswith("folder:"):
+    if name in BUILTIN or name.startswith(("folder:", "file:")):
         return []  # no files that genzoo manages
     spec = _spec(name)
     directory = data_root(root) / spec.name
@@ -363,7 +429,7 @@ def file_status(name: str, root: str | Path | None = None) -> list[FileStatus]:
 
 def fetch(name: str, root: str | Path | None = None, base_url: str | None = None) -> list[Path]:
     """Download the dataset's missing (or corrupt) files; returns the verified paths."""
-    if name in BUILTIN or name.startswith("folder:"):
+    if name in BUILTIN or name.startswith(("folder:", "file:")):
         return []
     spec = _spec(name)
     directory = data_root(root) / spec.name
