@@ -648,3 +648,30 @@ def test_real_cifar10(real_root, tmp_path, monkeypatch):
     for split in ("train", "valid", "test"):
         assert torch.equal(b.split(split), s.split(split))
     assert torch.equal(b.train_labels, s.train_labels)
+    # only the test batch present: the test split alone loads, the same as before
+    for name in list(batches):
+        if name != "test_batch":
+            (out / name).unlink()
+    t = load("cifar10", tmp_path, download=False, splits=("test",))
+    assert torch.equal(t.test, s.test) and torch.equal(t.test_labels, s.test_labels)
+    assert len(t.train) == 0
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["mnist", "binarized-mnist", "fashion-mnist", "cifar10"])
+def test_a_test_split_needs_only_its_own_files(real_root, tmp_path, name):
+    # Scoring an OOD test split must not demand the (large) training files.
+    full = load(name, real_root, download=False)
+    for src in (real_root / name).iterdir():
+        if "test" in src.name or "t10k" in src.name:
+            (tmp_path / name).mkdir(exist_ok=True)
+            (tmp_path / name / src.name).symlink_to(src.resolve())
+    only = load(name, tmp_path, download=False, splits=("test",))
+    assert torch.equal(only.test, full.test) and only.protocol == full.protocol
+    assert (full.test_labels is None) == (only.test_labels is None)
+    if full.test_labels is not None:
+        assert torch.equal(only.test_labels, full.test_labels)
+    assert len(only.train) == 0 and only.train.shape[1:] == full.train.shape[1:]
+    with pytest.raises(DataError, match="not found") as err:
+        load(name, tmp_path, download=False)  # the whole set still needs every file
+    assert "test" not in str(err.value).split("not found")[0].replace(name, "")

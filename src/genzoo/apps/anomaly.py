@@ -289,8 +289,8 @@ def dataset_set(name: str, split: str, run, data_root=None, **load_options) -> I
     """A split of a named dataset, in the run's levels; its image shape must be the run's."""
     from genzoo import data as gdata
 
-    splits = gdata.load(name, data_root, **load_options)
-    shape = tuple(splits.train.shape[1:])
+    splits = gdata.load(name, data_root, splits=(split,), **load_options)
+    shape = tuple(splits.split(split).shape[1:])
     if shape != tuple(run.model.data.shape):
         raise GenzooError(
             f"{name} has images of shape {shape}, the run's model takes "

@@ -37,6 +37,16 @@ class FileSpec:
     # between faithful copies; a file passes if either its bytes or its contents match.
     content_md5: tuple[str, ...] = ()
 
+    @property
+    def splits(self) -> frozenset[str]:
+        """The splits built from this file: an official test file serves only the test
+        split, and a training file both train and valid (valid is carved from it)."""
+        if self.role.startswith("test"):
+            return frozenset({"test"})
+        if self.role == "valid":
+            return frozenset({"valid"})
+        return frozenset({"train", "valid"})
+
 
 @dataclass(frozen=True)
 class Archive:
@@ -100,12 +110,18 @@ def _idx_formats(
 def _build_idx(name: str, title: str) -> Callable[[dict[str, Arrays]], Splits]:
     def build(arrays: dict[str, Arrays]) -> Splits:
         x = {role: a[0] for role, a in arrays.items()}
-        check_shape(name, "training images", x["train_images"], (60000, 28, 28))
-        check_shape(name, "training labels", x["train_labels"], (60000,))
-        check_shape(name, "test images", x["test_images"], (10000, 28, 28))
-        check_shape(name, "test labels", x["test_labels"], (10000,))
-        for role in ("train_labels", "test_labels"):
-            if x[role].max() > 9:
+        shapes = {
+            "train_images": (60000, 28, 28),
+            "train_labels": (60000,),
+            "test_images": (10000, 28, 28),
+            "test_labels": (10000,),
+        }
+        for role, shape in shapes.items():
+            if role not in x:  # a split that was not asked for
+                x[role] = np.zeros((0, *shape[1:]), np.uint8)
+                continue
+            check_shape(name, role.replace("_", " ").replace("train", "training"), x[role], shape)
+            if role.endswith("labels") and x[role].max() > 9:
                 raise DataError(f"{name}: {role.replace('_', ' ')} go up to {x[role].max()}")
         train, test = x["train_images"][:, None], x["test_images"][:, None]
         y_train, y_test = x["train_labels"], x["test_labels"]
@@ -223,7 +239,10 @@ def _read_binarized(f: FileSpec, path: Path) -> Arrays:
 
 
 def _build_binarized(arrays: dict[str, Arrays]) -> Splits:
-    x = [arrays[s][0].reshape(-1, 1, 28, 28) for s in SPLIT_NAMES]
+    x = [
+        arrays[s][0].reshape(-1, 1, 28, 28) if s in arrays else np.zeros((0, 1, 28, 28), np.uint8)
+        for s in SPLIT_NAMES
+    ]
     return make_splits(
         "binarized-mnist",
         tuple(x),
@@ -279,28 +298,32 @@ def _read_cifar_batch(f: FileSpec, path: Path) -> Arrays:
     return x, y, np.asarray(names, dtype=str)
 
 
+def _cifar_part(arrays: dict[str, Arrays], roles: list[str], what: str, n: int):
+    """(images CHW, labels) of one official part in (class, file name) order, or empty
+    arrays when its files were not asked for."""
+    if "train" in arrays or "test" in arrays:  # the shared .npz: HWC, already in that order
+        if roles[0] not in arrays:
+            return np.zeros((0, 3, 32, 32), np.uint8), np.zeros((0,), np.int64)
+        x, y = arrays[roles[0]]
+        check_shape("cifar10", f"{what} images", x, (n, 32, 32, 3))
+        x = x.transpose(0, 3, 1, 2)
+    else:  # the official batches, put into the .npz's order so both give identical splits
+        if roles[0] not in arrays:
+            return np.zeros((0, 3, 32, 32), np.uint8), np.zeros((0,), np.int64)
+        x, y, names = (np.concatenate(a) for a in zip(*(arrays[r] for r in roles), strict=True))
+        check_shape("cifar10", f"{what} images", x, (n, 3, 32, 32))
+        order = np.lexsort((names, y))
+        x, y = x[order], y[order]
+    check_shape("cifar10", f"{what} labels", y, (n,))
+    return x, y
+
+
 def _build_cifar(arrays: dict[str, Arrays]) -> Splits:
-    if "train" in arrays:  # the shared .npz: HWC, already in (class, file name) order
-        x_train, y_train = arrays["train"]
-        x_test, y_test = arrays["test"]
-        check_shape("cifar10", "training images", x_train, (50000, 32, 32, 3))
-        check_shape("cifar10", "test images", x_test, (10000, 32, 32, 3))
-        x_train, x_test = x_train.transpose(0, 3, 1, 2), x_test.transpose(0, 3, 1, 2)
-    else:
-        # The official batches, put into the .npz's (class, file name) order so that both
-        # formats give identical splits.
-        parts = [arrays[f"data_batch_{i}"] for i in range(1, 6)]
-        x_train, y_train, n_train = (np.concatenate(a) for a in zip(*parts, strict=True))
-        x_test, y_test, n_test = arrays["test_batch"]
-        check_shape("cifar10", "training images", x_train, (50000, 3, 32, 32))
-        check_shape("cifar10", "test images", x_test, (10000, 3, 32, 32))
-        order_train = np.lexsort((n_train, y_train))
-        order_test = np.lexsort((n_test, y_test))
-        x_train, y_train = x_train[order_train], y_train[order_train]
-        x_test, y_test = x_test[order_test], y_test[order_test]
-    check_shape("cifar10", "training labels", y_train, (50000,))
-    check_shape("cifar10", "test labels", y_test, (10000,))
-    perm = np.random.RandomState(0).permutation(50000)
+    npz = "train" in arrays or "test" in arrays
+    batches = [f"data_batch_{i}" for i in range(1, 6)]
+    x_train, y_train = _cifar_part(arrays, ["train"] if npz else batches, "training", 50000)
+    x_test, y_test = _cifar_part(arrays, ["test"] if npz else ["test_batch"], "test", 10000)
+    perm = np.random.RandomState(0).permutation(50000)[: len(x_train)]
     train, valid = perm[:45000], perm[45000:]
     return make_splits(
         "cifar10",

@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 import zipfile
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from genzoo.core.errors import DataError, UnknownNameError, did_you_mean
+from genzoo.core.errors import DataError, GenzooError, UnknownNameError, did_you_mean
 from genzoo.data.catalog import (
     BUILTIN,
     DATASETS,
@@ -42,7 +43,7 @@ from genzoo.data.files import (
     read_idx,
     temporary_file,
 )
-from genzoo.data.splits import Splits, make_splits, seeded_split
+from genzoo.data.splits import SPLIT_NAMES, Splits, make_splits, seeded_split
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -275,9 +276,14 @@ def _read_verified(spec: DatasetSpec, fmt: Format, f: FileSpec, directory: Path)
     )
 
 
-def _complete(spec: DatasetSpec, directory: Path) -> Format | None:
+def _needed(fmt: Format, splits: Collection[str] = SPLIT_NAMES) -> tuple[FileSpec, ...]:
+    """The files of `fmt` that the given splits are built from."""
+    return tuple(f for f in fmt.files if f.splits & set(splits))
+
+
+def _complete(spec: DatasetSpec, directory: Path, splits=SPLIT_NAMES) -> Format | None:
     for fmt in spec.formats:
-        if all((directory / f.name).is_file() for f in fmt.files):
+        if all((directory / f.name).is_file() for f in _needed(fmt, splits)):
             return fmt
     return None
 
@@ -350,14 +356,16 @@ def _download_archive(
         )
 
 
-def _ensure(spec: DatasetSpec, directory: Path, base_url: str | None) -> Format:
-    """Make one format complete and good, downloading what is missing or bad."""
-    fmt = _complete(spec, directory) or _download_format(spec, base_url)
+def _ensure(spec: DatasetSpec, directory: Path, base_url: str | None, splits=SPLIT_NAMES) -> Format:
+    """Make the files of one format that `splits` need complete and good, downloading
+    what is missing or bad."""
+    fmt = _complete(spec, directory, splits) or _download_format(spec, base_url)
+    files = _needed(fmt, splits)
     problems = {
         f.name: _problem(fmt, f, directory / f.name) if (directory / f.name).is_file() else None
-        for f in fmt.files
+        for f in files
     }
-    todo = [f for f in fmt.files if not (directory / f.name).is_file() or problems[f.name]]
+    todo = [f for f in files if not (directory / f.name).is_file() or problems[f.name]]
     if todo and not _downloadable(fmt, base_url):
         bad = [f.name for f in todo if problems[f.name]]
         if bad:
@@ -380,11 +388,17 @@ def load(
     *,
     download: bool = True,
     base_url: str | None = None,
+    splits: Collection[str] = SPLIT_NAMES,
 ) -> Splits:
     """The named dataset's splits; missing files are downloaded unless download=False.
 
+    Only the files that `splits` are built from are needed (scoring a test split does not
+    read the training file); the splits not asked for may then come back empty.
     Every file is checked against its md5 on each load (hashing is cheap next to parsing).
     """
+    unknown = set(splits) - set(SPLIT_NAMES)
+    if unknown:
+        raise GenzooError(f"unknown split {sorted(unknown)[0]!r}: expected train, valid or test")
     if name in BUILTIN:
         return _load_digits() if name == "digits" else _load_photo_patches()
     if name.startswith("folder:"):
@@ -393,18 +407,18 @@ def load(
         return _load_file(name)
     spec = _spec(name)
     directory = data_root(root) / spec.name
-    fmt = _complete(spec, directory)
+    fmt = _complete(spec, directory, splits)
     if fmt is None:
         base_url = _base_url(base_url)
         if not download:
             fmt = _best_present(spec, directory, base_url)
-            missing = [f.name for f in fmt.files if not (directory / f.name).is_file()]
+            missing = [f.name for f in _needed(fmt, splits) if not (directory / f.name).is_file()]
             raise DataError(
                 f"{spec.name}: {', '.join(missing)} not found under {directory}: run "
                 f"`genzoo data fetch {spec.name}` or put the file(s) there"
             )
-        fmt = _ensure(spec, directory, base_url)
-    arrays = {f.role: _read_verified(spec, fmt, f, directory) for f in fmt.files}
+        fmt = _ensure(spec, directory, base_url, splits)
+    arrays = {f.role: _read_verified(spec, fmt, f, directory) for f in _needed(fmt, splits)}
     return spec.build(arrays)
 
 
