@@ -43,7 +43,7 @@ def shared_data_root() -> Path:
     """The real datasets. Under CI a missing data root is a failure, never a skip."""
     root = os.environ.get("GENZOO_DATA")
     if root and (Path(root) / "mnist").is_dir():
-        return Path(root)
+        return Path(root).resolve()  # tests may change the working directory
     message = f"real data not found (GENZOO_DATA={root!r}); point it at ../shared/datasets"
     if os.environ.get("CI") == "true":
         pytest.fail(message)

@@ -33,6 +33,13 @@ from genzoo.train.run import Run, load_run, load_splits
 QUIET = ["--set", "progress=false", "--set", "tensorboard=false", "--set", "n_samples=0"]
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Commands here write their default outputs (scores.csv, scores.png) to the working
+    directory: keep them out of the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
     """One short run per family on the built-in digits (about a second each)."""
