@@ -236,10 +236,13 @@ def test_gan_commands_on_digits(tmp_path, capsys):
     assert main(["sample", str(run), "--label", "3", "-o", str(out)]) == 2
     assert main(["sample", str(tmp_path / "infogan"), "--code", "colour=1", "-o", str(out)]) == 2
     assert main(["sample", str(tmp_path / "cgan"), "--label", "12", "-o", str(out)]) == 2
-    assert main(["eval", str(run)]) == 2
-    assert "implicit model" in capsys.readouterr().err
     # sample quality: the digits feature network is trained once into this data root
     metrics = ["--data-root", str(tmp_path), "eval", str(run), "--n", "100"]
+    assert main(metrics) == 0  # an implicit model: eval measures its samples by default
+    out = capsys.readouterr().out
+    assert "implicit model" in out and "--metrics fid,kid,is,pr" in out and "KID:" in out
+    assert main([*metrics, "--k", "5"]) == 2
+    assert "implicit model" in capsys.readouterr().err
     assert main([*metrics, "--metrics", "fid,is,pr"]) == 0
     out = capsys.readouterr().out
     assert "digits-featnet-" in out and "FID:" in out and "precision:" in out
@@ -276,6 +279,28 @@ def test_the_monitor_warns_of_a_winning_discriminator_and_of_collapse(tmp_path, 
     assert "discriminator's loss collapsed" in warnings[0] and "class 3" in warnings[1]
     assert (tmp_path / "b/progress/diversity.csv").read_text().splitlines()[1] == "1,0.0000,1.0000"
     assert capsys.readouterr().err.count("genzoo: warning:") == 2
+    # the maximum entropy counts every class the classifier knows, not the classes seen
+    assert "of at most 2.30 nats" in warnings[1]
+
+    # many epochs of the same failure: one console line when it starts, one summary line
+    # with the count when training ends; every one in warnings.txt
+    for step in range(3, 21):
+        collapsed(step, {"d_loss": 0.01})
+    assert capsys.readouterr().err == ""
+    collapsed.finish()
+    summary = capsys.readouterr().err.splitlines()
+    assert len(summary) == 2 and all("warned 10 times" in line for line in summary)
+    assert len((tmp_path / "b/progress/warnings.txt").read_text().splitlines()) == 20
+
+
+@pytest.mark.parametrize("seen", [[3], [0, 1], list(range(10))])
+def test_class_entropy_maximum_is_log_of_the_number_of_classes(seen):
+    from genzoo.train.monitor import class_entropy
+
+    classes = torch.tensor(seen * 10)
+    entropy, most, top = class_entropy(classes, 10)
+    assert most == pytest.approx(math.log(10))
+    assert entropy == pytest.approx(math.log(len(seen))) and top == pytest.approx(1 / len(seen))
 
 
 def test_an_ema_generator_averages_g_and_is_what_samples(tmp_path):

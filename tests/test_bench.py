@@ -172,3 +172,20 @@ def test_ctrl_c_stops_the_whole_bench_and_the_next_one_resumes_the_run(tmp_path,
     commands = json.loads((out / "runs" / "fvsbn" / "config.json").read_text())["commands"]
     assert len(commands) == 2  # trained, then resumed: not counted as done
     assert "stopped: completed" in (out / "runs" / "fvsbn" / "report.md").read_text()
+
+
+def test_demo_writes_one_report_with_every_section(tmp_path, capsys):
+    # `make demo` at a few steps per model: the report must hold each family's samples,
+    # curves and anomaly histogram, and the explicit/implicit table
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "--steps", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert str((out / "report.html").resolve()) in printed
+    page = (out / "report.html").read_text()
+    for model in ("pixelcnn", "vae", "dcgan"):
+        for image in ("samples", "curves", "anomaly scores"):
+            assert f'alt="{model} {image}"' in page, (model, image)
+    for density in ("explicit (exact)", "explicit (bound)", "implicit"):
+        assert f"<td>{density}</td>" in page
+    assert "Explicit models write p(x) down" in page
+    assert page.count("data:image/png;base64,") == 10  # 3 x 3 + the overview

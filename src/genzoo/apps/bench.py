@@ -28,6 +28,7 @@ and one of dequantised grey levels model different things.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import re
@@ -50,12 +51,32 @@ class Preset:
     labels_per_class: int
     description: str
     settings: dict[str, str] = field(default_factory=dict)  # --set for every run
+    models: tuple[str, ...] = ()  # the models it trains by default; () for every model
+    model_settings: dict[str, dict[str, str]] = field(default_factory=dict)  # --set per model
 
     def steps(self, model: str, family: str) -> int:
         return self.max_steps.get(model, self.max_steps[family])
 
+    def overrides(self, model: str, family: str) -> dict[str, str]:
+        """The --set of a run of `model` under this preset."""
+        return {**self.settings, **self.model_settings.get(model, {}),
+                "max_steps": str(self.steps(model, family))}  # fmt: skip
+
 
 PRESETS = {
+    "demo": Preset(
+        data="digits",
+        max_steps={"autoregressive": 400, "latent": 1500, "adversarial": 600},
+        labels_per_class=10,
+        description="the lecture's three families on the built-in 8x8 digits, in grey "
+        "levels: PixelCNN (explicit, exact log p), a VAE (explicit, a bound) and DCGAN "
+        "(implicit); about two minutes on 2 CPU cores",
+        # one thread: small models are many tiny ops, and two threads on two cores shared
+        # with anything else run several times slower (PixelCNN: 40 s against 250 s)
+        settings={"num_threads": "1"},
+        models=("pixelcnn", "vae", "dcgan"),
+        model_settings={"pixelcnn": {"binarize": "none"}, "vae": {"binarize": "none"}},
+    ),
     "quick": Preset(
         data="digits",
         max_steps={
@@ -115,6 +136,7 @@ class Row:
     probe_pixels: float | None = None
     samples: str | None = None  # image paths, relative to the report
     curves: str | None = None
+    anomaly: str | None = None  # the histogram of in- and OOD scores
     notes: dict[str, str] = field(default_factory=dict)  # column -> why it is empty
     aliases: tuple[str, ...] = ()  # the names error messages use for the model
 
@@ -136,26 +158,31 @@ FINISHED = ("completed", "early_stopping", "cpu_budget")
 
 
 def train_or_reuse(model: str, preset: Preset, runs_dir: Path, data_root=None,
-                   progress: bool = True) -> Path:  # fmt: skip
+                   progress: bool = True, log=print) -> Path:  # fmt: skip
     """The run of `model` under `runs_dir`: reused when finished, resumed when interrupted,
-    trained with the preset's settings otherwise."""
+    trained with the preset's settings otherwise; `log` is told which of the three."""
     from genzoo.apps.report import train_and_report
     from genzoo.models import get_model
     from genzoo.train.checkpoint import training_state
 
     run_dir = runs_dir / model
     checkpoint = run_dir / "checkpoint.safetensors"
-    # finished: a report, and a checkpoint that does not say otherwise (older ones did not say)
-    stood = training_state(run_dir).get("stopped") if checkpoint.exists() else None
-    if (run_dir / "report.md").exists() and stood in (None, *FINISHED):
-        return run_dir
     overrides = {
-        **preset.settings,
-        "max_steps": str(preset.steps(model, get_model(model).family)),
+        **preset.overrides(model, get_model(model).family),
         "progress": str(progress).lower(),
         "tensorboard": "false",
     }
+    steps = int(overrides["max_steps"])
+    # finished: a report, and a checkpoint that does not say otherwise (older ones did not say)
+    state = training_state(run_dir) if checkpoint.exists() else {}
+    if (run_dir / "report.md").exists() and state.get("stopped") in (None, *FINISHED):
+        log(f"reusing its finished run {run_dir} ({state.get('step', '?')} steps)")
+        return run_dir
     resume = checkpoint.exists()
+    if resume:
+        log(f"resuming its interrupted run {run_dir} at step {state.get('step', '?')} of {steps}")
+    else:
+        log(f"training {steps} steps on {preset.data} into {run_dir}")
     command = f"genzoo bench: genzoo train {model} --data {preset.data} " + " ".join(
         f"--set {k}={v}" for k, v in overrides.items()
     )
@@ -221,7 +248,7 @@ def measure_run(run_dir: Path, out_dir: Path, data_root=None,
         row.fid, row.kid = values["fid"], values["kid_mean"]
 
     def anomaly():
-        from genzoo.apps.anomaly import anomaly_scores, ood_metrics, score_sets
+        from genzoo.apps.anomaly import anomaly_scores, ood_metrics, score_histogram, score_sets
 
         inside, ood = score_sets(run, splits, "test", ood=ANOMALY_OOD)
         scores = []
@@ -229,6 +256,10 @@ def measure_run(run_dir: Path, out_dir: Path, data_root=None,
             values, row.auroc_kind = anomaly_scores(run, s.model_inputs(run))
             scores.append(values)
         row.auroc = ood_metrics(*scores)["auroc"]
+        name = f"images/{row.model}-anomaly.png"
+        score_histogram(*scores, "test images", "flipped upside down", row.auroc_kind,
+                        out_dir / name, f"{row.model}: AUROC {row.auroc:.3f}")  # fmt: skip
+        row.anomaly = name
 
     def probe():
         from genzoo.apps.probe import probe_table
@@ -331,6 +362,15 @@ def plot_overview(rows: list[Row], main_data: str | None, path: Path) -> Path | 
 
 # ---------------------------------------------------------------- the report
 
+EXPLICIT_IMPLICIT = (
+    "Explicit models write p(x) down: autoregressive ones exactly, as a product of "
+    "conditionals, latent ones as a bound (−ELBO = reconstruction + prior fitting), so "
+    "they get an NLL and score anomalies by it. Implicit models (GANs, the AAE) only sample: "
+    "they are judged by their samples (FID, KID) and have no NLL. Every family that sampled "
+    "shows its grid below, with its training curves and the anomaly scores it gives test "
+    "images against the same images upside down."
+)
+
 COLUMNS = ("model", "family", "density", "parameters", "steps", "CPU s", "NLL (nats)",
            "bits/dim", "FID", "KID", "AUROC", "probe", "probe, random init")  # fmt: skip
 
@@ -392,6 +432,17 @@ def reason(row: Row, column: str) -> str:
     return text
 
 
+def headline(row: Row) -> str:
+    """The number a gallery caption shows: the NLL where the model has one, else FID."""
+    parts = []
+    if row.nll is not None:
+        bound = "≤ " if row.nll_kind.startswith("bound") else ""
+        parts.append(f"test NLL {bound}{row.nll:.2f} nats")
+    if row.fid is not None:
+        parts.append(f"FID {row.fid:.1f}")
+    return ", ".join(parts) or "no NLL, no samples"
+
+
 def protocol_lines(rows: list[Row], title: str, labels_per_class: int) -> list[str]:
     pixels = sorted({f"{r.probe_pixels:.3f} on {r.data}" for r in rows
                      if r.probe_pixels is not None})  # fmt: skip
@@ -430,17 +481,19 @@ def write_report(rows: list[Row], out_dir: Path, title: str,
     cells = [table_cells(r, notes, main_data) for r in rows]
     overview = plot_overview(rows, main_data, out_dir / "images" / "overview.png")
     protocol = protocol_lines(rows, title, labels_per_class)
-    md = ["# genzoo report", "", *protocol, ""]
+    md = ["# genzoo report", "", EXPLICIT_IMPLICIT, "", *protocol, ""]
     md += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(c) + " |" for c in cells]
     md += ["", *(f"[{i}] {t}" for i, t in enumerate(notes.texts, 1)), ""]
     if overview is not None:
         md += ["![overview](images/overview.png)", ""]
-    md += ["## Samples and curves", "", "| model | samples | curves |", "|---|---|---|"]
+    md += ["## Samples, curves and anomaly scores", "",
+           "| model | samples | curves | anomaly scores |", "|---|---|---|---|"]  # fmt: skip
     for row in rows:
         samples = f"![{row.model} samples]({row.samples})" if row.samples else "does not sample"
         curves = f"![{row.model} curves]({row.curves})" if row.curves else "no log"
-        md.append(f"| {row.model}<br>`{row.run}` | {samples} | {curves} |")
+        hist = f"![{row.model} anomaly scores]({row.anomaly})" if row.anomaly else "—"
+        md.append(f"| {row.model}<br>`{row.run}` | {samples} | {curves} | {hist} |")
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md))
 
@@ -451,16 +504,25 @@ def write_report(rows: list[Row], out_dir: Path, title: str,
         return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
     e = html.escape
-    body = ["<h1>genzoo report</h1>", *(f"<p>{e(p)}</p>" for p in protocol), "<table>",
-            "<tr>" + "".join(f"<th>{e(c)}</th>" for c in COLUMNS) + "</tr>"]  # fmt: skip
+    body = ["<h1>genzoo report</h1>", f"<p class=lead>{e(EXPLICIT_IMPLICIT)}</p>",
+            "<div class=gallery>"]  # fmt: skip
+    for row in rows:  # what people look at first: each model's samples, with its headline
+        body += [f"<figure class={e(row.family)}><figcaption><b>{e(row.model)}</b> "
+                 f"{e(row.family)} · {e(row.density)}<br>{e(headline(row))}</figcaption>",
+                 img(row.samples, f"{row.model} samples") or "<p>does not sample</p>",
+                 "</figure>"]  # fmt: skip
+    body += ["</div>", "<h2>Side by side</h2>", "<table>",
+             "<tr>" + "".join(f"<th>{e(c)}</th>" for c in COLUMNS) + "</tr>"]  # fmt: skip
     body += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in cells]
     body += ["</table>", "<ol class=notes>", *(f"<li>{e(t)}</li>" for t in notes.texts), "</ol>"]
     if overview is not None:
         body.append(img("images/overview.png", "overview"))
+    body.append("<h2>Training curves and anomaly scores</h2>")
     for row in rows:
-        body += [f"<section><h2>{e(row.model)}</h2><p><code>{e(row.run)}</code></p>",
-                 img(row.samples, f"{row.model} samples"), img(row.curves, f"{row.model} curves"),
-                 "</section>"]  # fmt: skip
+        body += [f"<section><h3>{e(row.model)} <code>{e(row.run)}</code></h3>",
+                 img(row.curves, f"{row.model} curves"),
+                 img(row.anomaly, f"{row.model} anomaly scores"), "</section>"]  # fmt: skip
+    body += ["<h2>Protocol</h2>", *(f"<p class=protocol>{e(p)}</p>" for p in protocol)]
     html_path = out_dir / "report.html"
     html_path.write_text(HTML_PAGE.format(body="\n".join(body)))
     return md_path, html_path
@@ -474,9 +536,17 @@ table {{ border-collapse: collapse; font-size: 0.9em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }}
 th:nth-child(-n+3), td:nth-child(-n+3) {{ text-align: left; }}
 tr:nth-child(even) {{ background: #f6f6f6; }}
-section {{ display: inline-block; vertical-align: top; margin: 1em 1em 0 0; }}
-section img {{ display: block; max-width: 40em; margin-bottom: 0.5em; }}
+.gallery {{ display: flex; flex-wrap: wrap; gap: 1.5em; margin: 1.5em 0; }}
+figure {{ margin: 0; padding: 0.6em; border-top: 5px solid #999; background: #fafafa; }}
+figure.autoregressive {{ border-color: #4c72b0; }}
+figure.latent {{ border-color: #55a868; }}
+figure.adversarial {{ border-color: #c44e52; }}
+figcaption {{ font-size: 0.9em; margin-bottom: 0.5em; }}
+figure img {{ display: block; width: 18em; image-rendering: pixelated; }}
+section img {{ display: inline-block; vertical-align: top; max-width: 36em; margin: 0 1em 0 0; }}
 .notes {{ font-size: 0.85em; color: #444; }}
+.lead {{ font-size: 1.05em; max-width: 60em; }}
+.protocol {{ font-size: 0.85em; color: #444; max-width: 70em; margin: 0.3em 0; }}
 </style></head>
 <body>
 {body}
@@ -492,22 +562,31 @@ def report_runs(run_dirs: Sequence[Path], out_dir: Path, title: str, data_root=N
     """Measure existing runs and write the report (`genzoo compare`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for run_dir in run_dirs:
-        log(f"measuring {run_dir}")
+    for i, run_dir in enumerate(run_dirs, 1):
+        log(f"[{i}/{len(run_dirs)}] measuring {run_dir}: NLL, samples' FID/KID, anomaly AUROC, "
+            "probe")  # fmt: skip
         rows.append(measure_run(Path(run_dir), out_dir, data_root, labels_per_class))
     return write_report(rows, out_dir, title, labels_per_class)
 
 
 def bench(preset_name: str, models: Sequence[str] | None, out_dir: Path, data_root=None,
-          progress: bool = True, log=print) -> tuple[Path, Path]:  # fmt: skip
-    """Train (or reuse) a run per model under `out_dir/runs`, then report on all of them."""
+          progress: bool = True, log=print,
+          steps: int | None = None) -> tuple[Path, Path]:  # fmt: skip
+    """Train (or reuse) a run per model under `out_dir/runs`, then report on all of them.
+    `steps` replaces the preset's step counts (a quicker look, or a test)."""
     if preset_name not in PRESETS:
         hint = did_you_mean(preset_name, PRESETS)
         raise UnknownNameError(f"unknown preset {preset_name!r}{hint}; known: {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
+    if steps is not None:
+        if steps < 1:
+            raise GenzooError(f"--steps {steps}: train at least 1 step")
+        preset = dataclasses.replace(preset, max_steps=dict.fromkeys(FAMILY_ORDER, steps))
     run_dirs = []
-    for name in bench_models(models):
-        log(f"training {name} on {preset.data} (or reusing its run)")
-        run_dirs.append(train_or_reuse(name, preset, out_dir / "runs", data_root, progress))
+    names = bench_models(models or preset.models)
+    for i, name in enumerate(names, 1):
+        prefix = f"[{i}/{len(names)}] {name}: "
+        run_dirs.append(train_or_reuse(name, preset, out_dir / "runs", data_root, progress,
+                                       log=lambda line, p=prefix: log(p + line)))  # fmt: skip
     title = f"genzoo bench --preset {preset_name}: {preset.description}"
     return report_runs(run_dirs, out_dir, title, data_root, preset.labels_per_class, log)

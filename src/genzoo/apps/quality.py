@@ -12,10 +12,13 @@ from genzoo.core.errors import GenzooError
 
 def run_samples(run, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
     """n samples in [0, 1] for display and metrics, (n, C, H, W), drawn in batches."""
+    from genzoo.core.progress import progress
     from genzoo.io.images import to_unit_range
 
     torch.manual_seed(seed)
-    x = torch.cat([run.model.sample(min(batch_size, n - i)).cpu() for i in range(0, n, batch_size)])
+    starts = progress(range(0, n, batch_size), desc=f"sampling {n:,} from {run.model_name}",
+                      unit="batch")  # fmt: skip
+    x = torch.cat([run.model.sample(min(batch_size, n - i)).cpu() for i in starts])
     return to_unit_range(x, run.model.data.n_values, run.transform.scale)
 
 

@@ -38,7 +38,13 @@ def evaluate(run: Run, splits, split: str, k: int | None = None) -> dict[str, fl
         score = lambda xb: {"nll": model.validation_nll(xb)}  # noqa: E731
     else:
         score = lambda xb: model.evaluation_terms(xb, k)  # noqa: E731
-    terms = mean_terms(model, x, score, run.transform, cfg.eval_batch_size, cfg.seed)
+    what = (
+        "log p(x)"
+        if Capability.LOG_PROB in model.capabilities
+        else (f"ELBO and IWAE (k={k})" if k else "ELBO")
+    )
+    terms = mean_terms(model, x, score, run.transform, cfg.eval_batch_size, cfg.seed,
+                       desc=f"{what} of the {split} split")  # fmt: skip
     out = {"n_examples": x.shape[0]}
     if "nll" in terms:
         return out | nll_report(terms["nll"], n_dims)

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genzoo", description="Deep generative models, next to their papers."
     )
+    parser.add_argument("--version", action="version", version=f"genzoo {version()}")
     global_options(parser)
     common = argparse.ArgumentParser(add_help=False)
     global_options(common, after_verb=True)
@@ -32,6 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
         for add_verb in group.VERBS:
             add_verb(sub, common)
     return parser
+
+
+def version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("genzoo")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "(not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,12 @@ def add(sub, common: argparse.ArgumentParser, name: str, help: str, **kwargs):
     return sub.add_parser(name, help=help, description=help, parents=[common], **kwargs)
 
 
+def add_split(parser: argparse.ArgumentParser, what: str) -> None:
+    """--split, the same choices and default in every verb."""
+    parser.add_argument("--split", default="test", choices=SPLITS,
+                        help=f"{what} (default: test)")  # fmt: skip
+
+
 def global_options(parser: argparse.ArgumentParser, after_verb: bool = False) -> None:
     """--debug and --data-root, before the verb (with defaults) or after it (SUPPRESS: a verb
     that is not given them keeps what was said before it)."""

@@ -3,7 +3,9 @@ measured (likelihood or sample quality, anomaly scores, linear probes)."""
 
 from __future__ import annotations
 
-from genzoo.cli.common import SPLITS, add, check_memory, output_path, print_table
+from genzoo.cli.common import add, add_split, check_memory, output_path, print_table
+
+DEFAULT_SAMPLE_METRICS = "fid,kid,is,pr"
 
 
 def add_eval(sub, common) -> None:
@@ -11,13 +13,14 @@ def add_eval(sub, common) -> None:
         sub, common, "eval", help="NLL (or its bounds) of a run on a split; --metrics: FID etc."
     )
     p.add_argument("run", help="run directory")
-    p.add_argument("--split", default="test", choices=SPLITS)
+    add_split(p, "the split to evaluate on")
     p.add_argument(
         "--k", type=int, help="VAE: also estimate the NLL by importance sampling with k samples"
     )
     p.add_argument(
         "--metrics",
-        help="sample quality instead, for any model that samples: a list of fid,kid,is,pr",
+        help="sample quality instead, for any model that samples: a list of fid,kid,is,pr "
+        f"(the default for an implicit model, which has no likelihood: {DEFAULT_SAMPLE_METRICS})",
     )
     p.add_argument("--n", type=int, default=10_000, help="with --metrics: samples (10000)")
     p.add_argument("--seed", type=int, default=0, help="with --metrics: sampling seed")
@@ -37,6 +40,14 @@ def cmd_eval(args) -> int:
     from genzoo.train.run import load_run, load_splits
 
     run = load_run(args.run)
+    caps = run.model.capabilities
+    if not args.metrics and not run.has_likelihood and Capability.SAMPLE in caps:
+        if args.k is not None:
+            raise GenzooError(f"--k estimates a likelihood, and {run.model_name} is an implicit "
+                              "model: it has none")  # fmt: skip
+        args.metrics = DEFAULT_SAMPLE_METRICS
+        print(f"{run.model_name} is an implicit model: it has no likelihood, so eval measures "
+              f"its samples (--metrics {args.metrics})")  # fmt: skip
     if args.metrics:
         return _sample_metrics(args, run)
     if args.inception:
@@ -107,7 +118,7 @@ def add_score(sub, common) -> None:
     p = add(sub, common, "score", help="anomaly scores of a split; with an OOD set: AUROC etc.")
     p.add_argument("run", help="run directory (any model with a likelihood, bound, encoder or D)")
     p.add_argument("--data", help="in-distribution dataset (default: the run's)")
-    p.add_argument("--split", default="test", choices=SPLITS)
+    add_split(p, "the in-distribution split to score")
     ood = p.add_mutually_exclusive_group()
     ood.add_argument(
         "--ood",
@@ -298,7 +309,7 @@ def add_probe(sub, common) -> None:
         default=100,
         help="labelled training examples per class (default 100)",
     )
-    p.add_argument("--split", default="test", choices=SPLITS, help="evaluation split")
+    add_split(p, "the split the probe is tested on")
     p.add_argument("--seed", type=int, default=0, help="draws the labelled examples")
     p.set_defaults(func=cmd_probe)
 

@@ -69,13 +69,16 @@ def cmd_params(args) -> int:
 
 def add_data(sub, common) -> None:
     p = add(sub, common, "data", help="list, fetch or verify datasets")
-    p.add_argument("action", choices=["list", "fetch", "verify"])
+    p.add_argument("action", choices=["list", "fetch", "verify"],
+                   help="list: every dataset's files and their state; fetch: download one; "
+                   "verify: check md5s, exit 2 if any file is bad or missing")  # fmt: skip
     p.add_argument("name", nargs="?", help="a dataset (default: all)")
     p.set_defaults(func=cmd_data)
 
 
 def cmd_data(args) -> int:
     from genzoo import data as gdata
+    from genzoo.data.catalog import BUILTIN, DESCRIPTIONS
 
     names = [args.name] if args.name else gdata.dataset_names()
     if args.action == "fetch":
@@ -88,12 +91,17 @@ def cmd_data(args) -> int:
         return 0
     rows, bad = [], False
     for name in names:
+        if name in BUILTIN:
+            rows.append((name, "(built in)", "ok", "-", DESCRIPTIONS[name]))
         for s in gdata.file_status(name, args.data_root):
             rows.append((s.dataset, s.file, s.state, str(s.path), s.detail))
             bad |= s.state == "bad" or (args.action == "verify" and s.state == "missing")
     if not rows:
-        print(f"(no files: built in) under {gdata.data_root(args.data_root)}")
+        print(f"(no files: {args.name} is read from where it is named)")
     print_table(["dataset", "file", "status", "path", "detail"], rows)
+    if not args.name:
+        print(f"data root: {gdata.data_root(args.data_root)}; also --data folder:PATH (image "
+              "files, subfolders as labels) and --data file:PATH.npz|PATH-ubyte.gz")  # fmt: skip
     return EXIT_USAGE if args.action == "verify" and bad else 0
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from genzoo.cli.common import SPLITS, add, check_grid, output_path
+from genzoo.cli.common import add, add_split, check_grid, output_path
 
 
 def add_encode(sub, common) -> None:
     p = add(sub, common, "encode", help="codes of a dataset split from a run with an encoder")
     p.add_argument("run", help="run directory (ae, vae, aae)")
     p.add_argument("--data", help="dataset (default: the run's)")
-    p.add_argument("--split", default="test", choices=SPLITS)
+    add_split(p, "the split to encode")
     p.add_argument("-o", "--output", default="codes.npy", help=".npy path (labels beside it)")
     p.set_defaults(func=cmd_encode)
 
@@ -41,8 +41,13 @@ def add_interpolate(sub, common) -> None:
     p.add_argument("run", help="run directory (ae, vae, aae)")
     p.add_argument("--pair", action="append", metavar="I,J",
                    help="indices of two examples of the split; repeat for more rows")  # fmt: skip
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--split", default="test", choices=SPLITS)
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=10,
+        help="decoded points from one code to the other, ends included (default 10)",
+    )
+    add_split(p, "the split --pair indexes")
     p.add_argument("-o", "--output", default="interpolation.png", help="PNG path")
     p.set_defaults(func=cmd_interpolate)
 
@@ -83,7 +88,7 @@ def add_latent(sub, common) -> None:
     p = add(sub, common, "latent", help="how well the codes match the prior: MMD, 2-D scatter plot")
     p.add_argument("run", help="run directory (ae, vae, aae)")
     p.add_argument("--prior", help="compare with this prior (default: the model's own)")
-    p.add_argument("--split", default="test", choices=SPLITS)
+    add_split(p, "the split to encode")
     p.add_argument("-n", type=int, default=5000, help="number of codes (default 5000)")
     p.add_argument("-o", "--output", default="latent.png", help="PNG path (2-D codes only)")
     p.set_defaults(func=cmd_latent)

@@ -10,7 +10,12 @@ def add_sample(sub, common) -> None:
     p.add_argument("run", help="run directory")
     p.add_argument("-n", type=int, help="number of samples (default 64; completions: 8)")
     p.add_argument("-o", "--output", default="samples.png", help="PNG path")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed: the same seed gives the same samples (default 0)",
+    )
     p.add_argument("--label", type=int, help="conditional models (cgan): the class to sample")
     p.add_argument(
         "--option",

@@ -144,3 +144,77 @@ def config_from_json(cls, d: dict):
     config = cls(**out)
     validate(config)
     return config
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldNote:
+    """One setting as `genzoo train MODEL --help` lists it."""
+
+    name: str
+    default: Any
+    allowed: str  # "", "one of a, b", "at least 1", "above 0", ...
+    comment: str  # the config's comment on the field: its meaning, often a paper reference
+
+
+def _allowed(f: dataclasses.Field, annotation) -> str:
+    parts = []
+    choices = _choices(annotation)
+    if choices is not None:
+        parts.append("one of " + ", ".join(map(str, choices)))
+    if "low" in f.metadata:
+        parts.append(f"{'above' if f.metadata['open'] else 'at least'} {f.metadata['low']}")
+    if "high" in f.metadata:
+        parts.append(f"below {f.metadata['high']}")
+    if "length" in f.metadata:
+        parts.append(f"{f.metadata['length']} values")
+    if f.metadata.get("odd"):
+        parts.append("odd")
+    return ", ".join(parts)
+
+
+def _field_comments(cls) -> dict[str, str]:
+    """The comments written on each field of a config class and its bases: the lines
+    above it and the one at its end, joined."""
+    import inspect
+    import io
+    import tokenize
+
+    comments: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass) or klass is object:
+            continue
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):
+            continue
+        local: dict[str, str] = {}  # a field redeclared here replaces the base's comment
+        pending: list[str] = []
+        line_of: dict[int, str] = {}  # a field's line -> its name
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                text = tok.string.lstrip("#").strip()
+                if text.startswith(("fmt:", "---")):  # formatter pragmas, section headers
+                    continue
+                if tok.start[0] in line_of:  # at the end of a field's line
+                    name = line_of[tok.start[0]]
+                    local[name] = " ".join(filter(None, [local.get(name, ""), text]))
+                else:
+                    pending.append(text)
+            elif tok.type == tokenize.NAME and tok.start[1] == 4 and tok.start[0] not in line_of:
+                line_of[tok.start[0]] = tok.string
+                local[tok.string] = " ".join(pending)
+                pending = []
+        comments.update({k: v for k, v in local.items() if v})
+    return {k: v for k, v in comments.items() if v}
+
+
+def describe_fields(config) -> list[FieldNote]:
+    """Every field of a config dataclass instance: its value, what it allows, its comment."""
+    hints = typing.get_type_hints(type(config))
+    comments = _field_comments(type(config))
+    return [
+        FieldNote(
+            f.name, getattr(config, f.name), _allowed(f, hints[f.name]), comments.get(f.name, "")
+        )  # fmt: skip
+        for f in dataclasses.fields(config)
+    ]

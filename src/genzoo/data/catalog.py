@@ -378,6 +378,16 @@ DATASETS: dict[str, DatasetSpec] = {
 
 BUILTIN = ("digits", "photo-patches")  # bundled with scikit-learn: nothing to download
 
+DESCRIPTIONS = {  # one line each, for `genzoo data list` and `genzoo train --help`
+    "digits": "built in: scikit-learn's 1,797 handwritten 8x8 digits, 17 grey levels",
+    "photo-patches": "built in: 8x8 grey patches of scikit-learn's two photographs",
+    "mnist": "MNIST, 70,000 handwritten 28x28 digits, 10 classes",
+    "binarized-mnist": "MNIST binarised once (Larochelle & Murray 2011), the NLL benchmark",
+    "fashion-mnist": "Fashion-MNIST, 70,000 28x28 clothing images, 10 classes",
+    "kmnist": "Kuzushiji-MNIST, 70,000 28x28 cursive Japanese characters, 10 classes",
+    "cifar10": "CIFAR-10, 60,000 32x32 colour photos, 10 classes",
+}
+
 
 def dataset_names() -> list[str]:
     """Names `load` accepts, besides "folder:PATH"."""

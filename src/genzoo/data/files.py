@@ -109,6 +109,8 @@ def temporary_file(dest: Path) -> Iterator[Path]:
 def _copy_url(url: str, out: BinaryIO, desc: str) -> None:
     from tqdm import tqdm
 
+    from genzoo.core.progress import shows_progress
+
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
         total = response.headers.get("Content-Length")
@@ -119,6 +121,7 @@ def _copy_url(url: str, out: BinaryIO, desc: str) -> None:
             unit_scale=True,
             unit_divisor=1024,
             file=sys.stderr,
+            disable=not shows_progress(),
         ) as bar:
             while chunk := response.read(CHUNK):
                 out.write(chunk)

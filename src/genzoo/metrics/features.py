@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from genzoo import data
 from genzoo.core.errors import CheckpointError, GenzooError
+from genzoo.core.progress import progress
 from genzoo.data.splits import Splits
 from genzoo.io.files import load_tensors, save_tensors
 
@@ -166,8 +167,10 @@ def train_feature_network(
     splits: Splits,
     config: FeatureNetConfig | None = None,
     training: TrainSettings | None = None,
+    show_progress: bool | None = None,
 ) -> tuple[FeatureNet, dict]:
-    """Train a FeatureNet on the train split; returns it in eval mode and its info."""
+    """Train a FeatureNet on the train split; returns it in eval mode and its info. A
+    progress bar is shown on a terminal (`show_progress` overrides)."""
     config, training = config or FeatureNetConfig(), training or TrainSettings()
     if splits.train_labels is None or splits.test_labels is None:
         raise GenzooError(_no_labels_message(splits.name))
@@ -186,7 +189,8 @@ def train_feature_network(
     n_binarized = round(training.binarized_fraction * training.batch_size)
     order, position = torch.randperm(n_train, generator=generator), 0
     net.train()
-    for _ in range(training.steps):
+    desc = f"training genzoo's {splits.name} feature network (once; cached)"
+    for _ in progress(range(training.steps), desc=desc, unit="step", enabled=show_progress):
         if position + training.batch_size > n_train:
             order, position = torch.randperm(n_train, generator=generator), 0
         idx = order[position : position + training.batch_size]

@@ -11,24 +11,30 @@ from genzoo.core.units import bits_per_dim, dequantized_log_prob
 
 
 @torch.no_grad()
-def mean_terms(model, x: Tensor, score, transform=None, batch_size: int = 1000, seed: int = 0):
+def mean_terms(model, x: Tensor, score, transform=None, batch_size: int = 1000, seed: int = 0,
+               desc: str | None = None):  # fmt: skip
     """Means over the (fixed-transformed) data `x` of `score(batch) -> {name: (B,) nats}`.
 
     Stochastic transforms (dynamic binarisation, dequantisation) draw from a generator seeded
     with `seed`, so repeated evaluations see the same data. For dequantised data every term
     but "prior_fitting" is a density of the rescaled data and is turned into one of the
     discrete 8-bit data (an upper bound on its NLL, via the change of variables).
+    With `desc`, a progress bar of examples is shown on a terminal.
     """
+    from genzoo.core.progress import progress
+
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     totals: dict[str, float] = {}
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start : start + batch_size]
-        if transform is not None:
-            xb = transform.batch(xb, generator)
-        for key, value in score(xb.to(model.device)).items():
-            totals[key] = totals.get(key, 0.0) + value.double().sum().item()
+    with progress(total=x.shape[0], desc=desc, unit="ex", enabled=None if desc else False) as bar:
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start : start + batch_size]
+            if transform is not None:
+                xb = transform.batch(xb, generator)
+            for key, value in score(xb.to(model.device)).items():
+                totals[key] = totals.get(key, 0.0) + value.double().sum().item()
+            bar.update(len(xb))
     model.train(was_training)
     means = {key: total / x.shape[0] for key, total in totals.items()}
     if transform is not None and transform.dequantize:

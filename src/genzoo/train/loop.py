@@ -37,6 +37,7 @@ from torch import Tensor
 
 from genzoo.core.config import apply_overrides, validate
 from genzoo.core.errors import GenzooError, TrainingDiverged
+from genzoo.core.progress import progress, shows_progress
 from genzoo.data.augment import Augment
 from genzoo.data.streams import BatchSampler, StreamData, derived_seed
 from genzoo.io.files import load_tensors, save_tensors
@@ -371,10 +372,8 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
                 save_model(run_dir / "model.safetensors", model, {"step": state["step"]})
 
     bar = None
-    if is_main and config.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=max_steps, initial=start_step, unit="step", dynamic_ncols=True)
+    if is_main and config.progress and shows_progress():
+        bar = progress(total=max_steps, initial=start_step, unit="step", leave=True)
 
     t_last, seen = time.perf_counter(), 0
     with _StopSignal() as stop:
@@ -422,11 +421,11 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
                 logs["examples_per_s"] = seen / max(elapsed, 1e-9)
                 t_last, seen = time.perf_counter(), 0
                 record({"step": step, "epoch": step / steps_per_epoch, "split": "train", **logs})
-                if bar:
+                if bar is not None:
                     bar.set_postfix(
                         loss=f"{logs['loss']:.3f}", ex_s=f"{logs['examples_per_s']:.0f}"
                     )
-            if bar:
+            if bar is not None:
                 bar.update(1)
 
             validating = valid is not None or select is not None
@@ -467,7 +466,7 @@ def _fit(fabric, model, data, valid, config, transform, run_dir, resume, callbac
                 break
         else:
             checkpoint()
-    if bar:
+    if bar is not None:
         bar.close()
     logger.close()
     return FitResult(

@@ -197,11 +197,12 @@ def train_run(
     # the grid monitor holds this process's model: with several processes, none is kept
     several = train_config.devices > 1 or launched_by_torchrun()
     if model.progress_grids and train_config.n_samples and not several:
-        from genzoo.train.monitor import SampleMonitor, cached_classifier
+        from genzoo.train.monitor import SampleMonitor, diversity_classifier
 
         steps_per_epoch = math.ceil(len(train_x) / train_config.batch_size)
-        classifier = cached_classifier(data_name, data_root)
-        callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier))
+        classifier = diversity_classifier(data_name, data_root, train_config.diversity_monitor)
+        callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier,
+                                       name=model_name))  # fmt: skip
     if first_process:
         write_json(
             run_dir / "config.json",
