@@ -380,5 +380,8 @@ BUILTIN = ("digits", "photo-patches")  # bundled with scikit-learn: nothing to d
 
 
 def dataset_names() -> list[str]:
-    """Names `load` accepts, besides "folder:PATH"."""
-    return [*BUILTIN, *DATASETS]
+    """Names `load` accepts, besides "folder:PATH" and "file:PATH": the datasets, then the
+    tasks derived from them (genzoo.data.tasks)."""
+    from genzoo.data.tasks import TASKS
+
+    return [*BUILTIN, *DATASETS, *TASKS]
