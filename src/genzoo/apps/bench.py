@@ -40,7 +40,7 @@ from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError, UnknownNameError, did_you_mean
 
 ANOMALY_OOD = "corrupt:flip"
-FAMILY_ORDER = ("autoregressive", "latent", "adversarial")
+FAMILY_ORDER = ("autoregressive", "latent", "adversarial", "translation")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Preset:
     labels_per_class: int
     description: str
     settings: dict[str, str] = field(default_factory=dict)  # --set for every run
+    streams: tuple[str, ...] = ("x", "label")  # what the data carries: a labelled dataset
 
     def steps(self, model: str, family: str) -> int:
         return self.max_steps.get(model, self.max_steps[family])
@@ -122,13 +123,17 @@ class Row:
 # ---------------------------------------------------------------- runs
 
 
-def bench_models(names: Sequence[str] | None = None) -> list[str]:
-    """The registered models to bench, in family order (all when `names` is empty)."""
+def bench_models(names: Sequence[str] | None = None,
+                 carried: Sequence[str] | None = None) -> list[str]:  # fmt: skip
+    """The registered models to bench, in family order: `names`, else every model whose
+    streams the data carries (`carried`: the stream names; None: every model)."""
     from genzoo.models import get_model, list_models
 
     if names:
         return [get_model(n).name for n in names]  # unknown names raise, listing the known
     specs = sorted(list_models(), key=lambda s: (FAMILY_ORDER.index(s.family), s.name))
+    if carried is not None:  # e.g. a translation model needs a paired task, not a preset's
+        specs = [s for s in specs if set(s.cls.streams) <= set(carried)]
     return [s.name for s in specs]
 
 
@@ -506,7 +511,7 @@ def bench(preset_name: str, models: Sequence[str] | None, out_dir: Path, data_ro
         raise UnknownNameError(f"unknown preset {preset_name!r}{hint}; known: {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
     run_dirs = []
-    for name in bench_models(models):
+    for name in bench_models(models, preset.streams):
         log(f"training {name} on {preset.data} (or reusing its run)")
         run_dirs.append(train_or_reuse(name, preset, out_dir / "runs", data_root, progress))
     title = f"genzoo bench --preset {preset_name}: {preset.description}"
