@@ -196,11 +196,16 @@ def train_run(
     # the grid monitor holds this process's model: with several processes, none is kept
     several = train_config.devices > 1 or launched_by_torchrun()
     if model.progress_grids and train_config.n_samples and not several:
-        from genzoo.train.monitor import SampleMonitor, cached_classifier
+        from genzoo.train.monitor import SampleMonitor, TranslationMonitor, cached_classifier
 
         steps_per_epoch = math.ceil(len(train_x) / train_config.batch_size)
-        classifier = cached_classifier(data_name, data_root)
-        callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier))
+        if Capability.TRANSLATE in model.capabilities:  # fixed validation inputs
+            source, target = translation_pairs(splits, transform, "valid", PROGRESS_PAIRS)
+            callbacks.append(TranslationMonitor(model, run_dir, transform, steps_per_epoch,
+                                                source, target))  # fmt: skip
+        else:
+            classifier = cached_classifier(data_name, data_root)
+            callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier))
     if first_process:
         write_json(
             run_dir / "config.json",
@@ -285,6 +290,22 @@ def stream_data(splits, spec, transform, split: str, done: dict | None = None):
         else:
             raise GenzooError(f"stream {stream.name!r} of kind {stream.kind} is not loaded yet")
     return StreamData(spec, datasets)
+
+
+PROGRESS_PAIRS = 8  # the fixed validation inputs of a translation model's progress grid
+
+
+def translation_pairs(splits, transform, split: str, n: int | None = None):
+    """(source, target): the first n pairs of a split of a paired task, through the
+    transform (all of them when n is None)."""
+    from genzoo.data.streams import SOURCE
+
+    if SOURCE not in splits.images:
+        raise GenzooError(f"{splits.name} is not a paired task: it has no {SOURCE!r} images "
+                          "to translate (`genzoo data list` names the tasks)")  # fmt: skip
+    rows = slice(None, n)
+    source = transform.fixed(splits.images[SOURCE].split(split)[rows], f"{split}/{SOURCE}")
+    return source, transform.fixed(splits.split(split)[rows], split)
 
 
 def init_weights(model, model_name: str, info: DataInfo, source: Path) -> Path:

@@ -12,12 +12,12 @@ the pair, x beside a real y or beside G's output (Eq. 1):
 and G is also pulled to the target in L1, which blurs less than L2 (Eq. 3, 4):
 
     L_L1(G) = E_{x,y,z}[‖y − G(x, z)‖₁]
-    G* = arg min_G max_D  L_cGAN(G, D) + λ L_L1(G),   λ = 100 (Sec. 4.2)
+    G* = arg min_G max_D  L_cGAN(G, D) + λ L_L1(G),   λ = 100 (Sec. 4.2, Table 1)
 
-G is a U-Net (Sec. 2.2.1): an encoder-decoder whose decoder layer at each resolution is
+G is a U-Net (Sec. 3.2.1): an encoder-decoder whose decoder layer at each resolution is
 joined to the encoder layer of the same resolution by a skip, so that low-level detail
 (the edges' positions) need not pass the bottleneck. The noise z is dropout, applied in
-training and at test time. D is a PatchGAN (Sec. 2.2.2): a conv net whose every output
+training and at test time. D is a PatchGAN (Sec. 3.2.2): a conv net whose every output
 judges one N×N patch of the pair; D's score is their mean. The paper's 70×70 patch is
 C64-C128-C256-C512 (4×4 kernels, strides 2, 2, 2, 1) and a 1-channel conv (Sec. 6.1.2);
 `receptive_field` computes N from the layers.
@@ -38,15 +38,16 @@ Deviations from the paper:
 - Depth follows the image: the U-Net halves the side down to 1×1, log2(side) times (8 at
   the paper's 256×256, 5 at genzoo's 32×32 tasks), with widths width·(1, 2, 4, 8, 8, ...)
   as the paper's C64-C128-C256-C512-C512... (Sec. 6.1.1); the first three decoder blocks
-  have dropout, as the paper's CD512-CD512-CD512. `width` scales both nets (64 in the
-  paper) for CPU training.
+  have dropout, as the paper's CD512-CD512-CD512. `width` (the paper's 64 by default)
+  scales both nets down for CPU training.
 - The PatchGAN's default is the paper's 16×16 variant (Sec. 4.4, Table 3; C64-C128,
   d_layers=1): its 70×70 (d_layers=3) is larger than a whole 32×32 image.
 - Normalisation: InstanceNorm (affine, per image) by default. The paper's BatchNorm with
-  test-batch statistics is, at its batch size of 1, exactly this (Sec. 3.3); genzoo trains
-  in batches of 100, and per-image statistics keep a translation independent of the other
-  images in its batch. `norm=batch` is the paper's rule at any batch size: BatchNorm over
-  the batch at hand, in training and at test, with no running averages.
+  test-batch statistics is exactly this at batch size 1 (Sec. 3.3; its batches hold 1 to
+  10 images); genzoo trains in batches of 100, and per-image statistics keep a
+  translation independent of the other images in its batch. `norm=batch` is the paper's
+  rule at any batch size: BatchNorm over the batch at hand, in training and at test, with
+  no running averages.
 - The innermost (1×1) encoder layer has no normalisation, as in the authors' code (one
   value per channel normalises to zero at batch size 1).
 - No random jitter (resize to 286 and crop back, Sec. 6.2): genzoo's `augment` setting
@@ -219,6 +220,7 @@ class Pix2Pix(GenerativeModel):
     dequantize_continuous = False  # no likelihood to make comparable
     sample_range = (-1.0, 1.0)
     validation_metric = None
+    progress_grids = True  # fixed validation inputs | translations | targets every epoch
     why_no_samples = (
         "it translates a given input image (`genzoo translate RUN --input IMAGE`) and "
         "draws nothing from noise alone"
