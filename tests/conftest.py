@@ -35,6 +35,8 @@ def train_step(model, x, optimizers=None, label=None, step: int = 0) -> dict:
 
     optimizers = optimizers or model.configure_optimizers(1e-3)
     batch = {"x": x} if label is None else {"x": x, "label": label}
+    for name in model.streams:  # a further image stream, paired with x (a translation's
+        batch.setdefault(name, x.flip(-1))  # source): x mirrored
     return model.training_step(batch, step, optimizers, plain_backward)
 
 

@@ -10,6 +10,7 @@ from genzoo.core import (
     GenzooError,
     LikelihoodModel,
 )
+from genzoo.data.streams import DataSpec, Stream, StreamData, TensorDataset
 from genzoo.models import create_model, list_models
 from genzoo.train import fit
 from genzoo.train.checkpoint import load_model_weights, save_model
@@ -30,18 +31,23 @@ TINY = {
     "infogan": {"channels": (4, 8), "latent_dim": 4, "feature_dim": 8, "n_categories": 3},
     "wgan": {"channels": (4, 8), "latent_dim": 4},
     "wgan-gp": {"channels": (4, 8), "latent_dim": 4},
+    "pix2pix": {"width": 4},
 }
+# images of another size than 3x3, where a model's architecture needs one
+SHAPES = {"pix2pix": (1, 8, 8)}  # a U-Net halves the side down to 1x1
 NAMES = [s.name for s in list_models()]
 VALIDATED = [s.name for s in list_models() if s.cls.validation_metric]
 SAMPLERS = [s.name for s in list_models() if Capability.SAMPLE in s.capabilities]
+TRANSLATORS = [s.name for s in list_models() if Capability.TRANSLATE in s.capabilities]
 
 
 def info_for(cls) -> DataInfo:
+    shape = SHAPES.get(cls.registry_name, (1, 3, 3))
     if "binary" in cls.data_kinds:
-        return DataInfo((1, 3, 3), 2)
+        return DataInfo(shape, 2)
     if "categorical" in cls.data_kinds:
-        return DataInfo((1, 3, 3), 5)
-    return DataInfo((1, 3, 3), None)
+        return DataInfo(shape, 5)
+    return DataInfo(shape, None)
 
 
 def tiny(name) -> GenerativeModel:
@@ -56,6 +62,19 @@ def examples(model, n=8) -> torch.Tensor:
     if model.data.n_values is None:
         return torch.rand(shape, generator=g)
     return torch.randint(0, model.data.n_values, shape, generator=g).float()
+
+
+def tiny_data(model, x) -> StreamData:
+    """Every stream the model learns from, for the examples x: labels 0, 1, 2, 0, ... and
+    any further image stream (a translation's "source") paired with x: x mirrored."""
+    labels = torch.arange(len(x)) % 3 if model.uses_labels else None
+    data = StreamData.from_tensors(x, labels)
+    extra = [name for name in model.streams if name not in data.spec.names]
+    if not extra:
+        return data
+    streams = (*data.spec.streams, *(Stream(n, "image", tuple(x.shape[1:])) for n in extra))
+    mirrored = {n: TensorDataset(x.flip(-1)) for n in extra}
+    return StreamData(DataSpec(streams), data.datasets | mirrored)
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
@@ -121,12 +140,26 @@ def test_training_moves_samples_towards_the_data(name):
     assert sorted(gaps)[1] < 0.75, gaps
 
 
+@pytest.mark.parametrize("name", TRANSLATORS)
+def test_training_brings_translations_towards_their_targets(name):
+    torch.manual_seed(0)
+    spec = next(s for s in list_models() if s.name == name)
+    model = create_model(name, info_for(spec.cls), **(TINY.get(name, {}) | FAST_GAN))
+    data = tiny_data(model, examples(model))
+    source, target = data.datasets["source"].tensor, data.datasets["x"].tensor
+    g = torch.Generator().manual_seed(0)
+    before = (model.translate(source, generator=g) - target).abs().mean().item()
+    fit(model, data, max_steps=100, batch_size=8, progress=False, tensorboard=False)
+    g = torch.Generator().manual_seed(0)
+    after = (model.translate(source, generator=g) - target).abs().mean().item()
+    assert after < 0.7 * before, (before, after)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_save_and_load_give_identical_outputs(name, tmp_path):
     model = tiny(name)
-    labels = torch.arange(8) % 3 if model.uses_labels else None
-    fit(model, examples(model), max_steps=3, batch_size=8, progress=False, tensorboard=False,
-        labels=labels)  # fmt: skip
+    fit(model, tiny_data(model, examples(model)), max_steps=3, batch_size=8, progress=False,
+        tensorboard=False)  # fmt: skip
     save_model(tmp_path / "m.safetensors", model, {})
     torch.manual_seed(99)
     clone = create_model(name, model.data, model.config)
@@ -135,6 +168,9 @@ def test_save_and_load_give_identical_outputs(name, tmp_path):
     x = examples(model)
     if model.validation_metric:
         assert torch.equal(model.validation_nll(x), clone.validation_nll(x))
+    if Capability.TRANSLATE in model.capabilities:  # the same dropout draw: the same outputs
+        a = model.translate(x, generator=torch.Generator().manual_seed(3))
+        assert torch.equal(a, clone.translate(x, generator=torch.Generator().manual_seed(3)))
     if Capability.SAMPLE not in model.capabilities:
         return
     a = model.sample(4, generator=torch.Generator().manual_seed(3))
@@ -185,6 +221,7 @@ CALLS = {
     Capability.ELBO: lambda m, x: (
         m.evaluation_terms(x, 2)["iwae_nll"].shape == (len(x),) and m.eval_k >= 1
     ),
+    Capability.TRANSLATE: lambda m, x: m.translate(x).shape == x.shape,
 }
 
 

@@ -322,6 +322,7 @@ def test_dataset_names():
         "fashion-mnist",
         "kmnist",
         "cifar10",
+        "edges2fashion",  # a task derived from fashion-mnist (genzoo.data.tasks)
     ]
 
 

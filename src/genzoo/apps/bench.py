@@ -41,7 +41,7 @@ from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError, UnknownNameError, did_you_mean
 
 ANOMALY_OOD = "corrupt:flip"
-FAMILY_ORDER = ("autoregressive", "latent", "adversarial")
+FAMILY_ORDER = ("autoregressive", "latent", "adversarial", "translation")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Preset:
     settings: dict[str, str] = field(default_factory=dict)  # --set for every run
     models: tuple[str, ...] = ()  # the models it trains by default; () for every model
     model_settings: dict[str, dict[str, str]] = field(default_factory=dict)  # --set per model
+    streams: tuple[str, ...] = ("x", "label")  # what the data carries: a labelled dataset
 
     def steps(self, model: str, family: str) -> int:
         return self.max_steps.get(model, self.max_steps[family])
@@ -144,13 +145,17 @@ class Row:
 # ---------------------------------------------------------------- runs
 
 
-def bench_models(names: Sequence[str] | None = None) -> list[str]:
-    """The registered models to bench, in family order (all when `names` is empty)."""
+def bench_models(names: Sequence[str] | None = None,
+                 carried: Sequence[str] | None = None) -> list[str]:  # fmt: skip
+    """The registered models to bench, in family order: `names`, else every model whose
+    streams the data carries (`carried`: the stream names; None: every model)."""
     from genzoo.models import get_model, list_models
 
     if names:
         return [get_model(n).name for n in names]  # unknown names raise, listing the known
     specs = sorted(list_models(), key=lambda s: (FAMILY_ORDER.index(s.family), s.name))
+    if carried is not None:  # e.g. a translation model needs a paired task, not a preset's
+        specs = [s for s in specs if set(s.cls.streams) <= set(carried)]
     return [s.name for s in specs]
 
 
@@ -583,7 +588,7 @@ def bench(preset_name: str, models: Sequence[str] | None, out_dir: Path, data_ro
             raise GenzooError(f"--steps {steps}: train at least 1 step")
         preset = dataclasses.replace(preset, max_steps=dict.fromkeys(FAMILY_ORDER, steps))
     run_dirs = []
-    names = bench_models(models or preset.models)
+    names = bench_models(models or preset.models, preset.streams)
     for i, name in enumerate(names, 1):
         prefix = f"[{i}/{len(names)}] {name}: "
         run_dirs.append(train_or_reuse(name, preset, out_dir / "runs", data_root, progress,

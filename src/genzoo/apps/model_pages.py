@@ -181,6 +181,16 @@ ENTRIES = {
         "mnist",
         ("WGAN-GP",),
     ),
+    "pix2pix": Entry(
+        "A conditional GAN whose condition is an image: a U-Net G maps an input x to its "
+        "target y, and a PatchGAN D judges each patch of the pair (x, y), while an L1 term "
+        "keeps G near the target. One recipe for many paired tasks: edges to photos, labels "
+        "to scenes, day to night.",
+        "Isola, Zhu, Zhou & Efros, 'Image-to-Image Translation with Conditional Adversarial "
+        "Networks', CVPR 2017 (arXiv:1611.07004).",
+        "edges2fashion",
+        ("Pix2Pix", "pix2pix"),
+    ),
 }
 
 
@@ -234,7 +244,11 @@ def render(spec, entry: Entry, results_md: str) -> str:
         lines.append("    genzoo sample RUN_DIR -n 64 -o samples.png")
     if spec.capabilities & (Capability.LOG_PROB | Capability.ELBO):
         lines.append("    genzoo eval RUN_DIR --split test")
-    lines += ["    genzoo score RUN_DIR --ood corrupt:flip", ""]
+    if Capability.TRANSLATE in spec.capabilities:
+        lines += ["    genzoo translate RUN_DIR --split test -n 16 -o translations.png",
+                  "    genzoo translate RUN_DIR --input edges.png -o out.png", ""]  # fmt: skip
+    else:
+        lines += ["    genzoo score RUN_DIR --ood corrupt:flip", ""]
     lines += ["**Settings** (defaults; change any with `--set key=value`):", ""]
     lines += ["| setting | default |", "|---|---|"]
     for f in dataclasses.fields(spec.cls.Config):

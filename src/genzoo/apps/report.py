@@ -3,7 +3,8 @@
 
     evaluate(run, splits, split, k)   NLL (or −ELBO = reconstruction + prior fitting, and
                                       IWAE_k) of a split, in nats and bits/dim
-    write_report(run, splits)         samples.png, reconstructions.png and report.md
+    write_report(run, splits)         samples.png, reconstructions.png (translations.png)
+                                      and report.md
     train_and_report(...)             genzoo.train.run.train_run, then the report
 """
 
@@ -102,6 +103,8 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
             to_unit_range(x, model.data.n_values, run.transform.scale), run.path / "samples.png"
         )
         lines += ["![samples](samples.png)", ""]
+    if Capability.TRANSLATE in model.capabilities:
+        lines += translation_section(run, splits)
     if Capability.ENCODE in model.capabilities and hasattr(model, "reconstruct"):
         x = run.transform.fixed(splits.test[:32], "test")
         x = run.transform.batch(x, torch.Generator().manual_seed(cfg.seed)).to(model.device)
@@ -111,6 +114,43 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
         lines += ["Test images (left) beside their reconstructions (right):", "",
                   "![reconstructions](reconstructions.png)", ""]  # fmt: skip
     (run.path / "report.md").write_text("\n".join(lines))
+
+
+def evaluate_translation(run: Run, splits, split: str) -> dict[str, float]:
+    """L1 and PSNR of a translation run's outputs against the targets of a split, beside
+    the identity map's (genzoo.metrics.translation gives the protocol)."""
+    from genzoo.metrics.translation import translation_metrics
+    from genzoo.train.run import translation_pairs
+
+    source, target = translation_pairs(splits, run.transform, split)
+    cfg = run.train_config
+    return translation_metrics(run.model, source, target, run.transform.scale, cfg.batch_size,
+                               cfg.seed)  # fmt: skip
+
+
+def translation_section(run: Run, splits) -> list[str]:
+    """The test split's L1 and PSNR, and translations.png: test inputs | outputs | targets."""
+    from genzoo.io.images import save_grid, translation_rows
+    from genzoo.train.run import translation_pairs
+
+    r = evaluate_translation(run, splits, "test")
+    lines = [
+        f"Translations of the {r['n_examples']:,} test inputs against their targets: pixels in "
+        "[0, 1], one dropout draw (seed), PSNR averaged over images. The identity map "
+        "(output = input) is the baseline.",
+        "",
+        "| split | L1 ↓ | PSNR (dB) ↑ | identity L1 | identity PSNR (dB) |",
+        "|---|---|---|---|---|",
+    ]
+    identity = [f"{r[k]:.4f}" if k in r else "-" for k in ("identity_l1",)]
+    identity += [f"{r[k]:.2f}" if k in r else "-" for k in ("identity_psnr_db",)]
+    lines += [f"| test | {r['l1']:.4f} | {r['psnr_db']:.2f} | {' | '.join(identity)} |", ""]
+    source, target = translation_pairs(splits, run.transform, "test", 16)
+    y = run.model.translate(source, generator=torch.Generator().manual_seed(run.train_config.seed))
+    save_grid(translation_rows(run.transform.scale, source, y, target),
+              run.path / "translations.png", nrow=3)  # fmt: skip
+    return [*lines, "Test inputs | translations | targets:", "",
+            "![translations](translations.png)", ""]  # fmt: skip
 
 
 def weights_line(model, result) -> str:

@@ -13,11 +13,11 @@ import os
 import shlex
 import sys
 
-from genzoo.cli import evaluation, info, latent, sampling, training
+from genzoo.cli import evaluation, info, latent, sampling, training, translation
 from genzoo.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, global_options, parse_sets
 
 __all__ = ["build_parser", "main", "parse_sets", "run"]
-GROUPS = (info, training, sampling, evaluation, latent)
+GROUPS = (info, training, sampling, translation, evaluation, latent)
 
 
 def build_parser() -> argparse.ArgumentParser:

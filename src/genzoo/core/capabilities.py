@@ -22,7 +22,8 @@ class Capability(enum.Flag):
     COMPLETE = enum.auto()  # model.complete(x, known): sample the unknown pixels given the
     #                         known ones, in the model's order (discrete autoregressive models)
     CONDITIONAL = enum.auto()  # model.sample(n, condition=...), typed by model.condition
-    TRANSLATE = enum.auto()  # model.translate(x): image-to-image
+    TRANSLATE = enum.auto()  # model.translate(x, generator=None): the images paired with
+    #                          source images x (a batch's "source" stream), in x's range
 
     @property
     def names(self) -> list[str]:
@@ -62,4 +63,6 @@ def density_kind(capabilities: Capability) -> str:
         return "explicit (bound)"
     if Capability.SAMPLE in capabilities:
         return "implicit"
+    if Capability.TRANSLATE in capabilities:  # y ~ p(y | x) given an input image x
+        return "implicit (conditional)"
     return "none"

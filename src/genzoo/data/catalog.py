@@ -386,9 +386,14 @@ DESCRIPTIONS = {  # one line each, for `genzoo data list` and `genzoo train --he
     "fashion-mnist": "Fashion-MNIST, 70,000 28x28 clothing images, 10 classes",
     "kmnist": "Kuzushiji-MNIST, 70,000 28x28 cursive Japanese characters, 10 classes",
     "cifar10": "CIFAR-10, 60,000 32x32 colour photos, 10 classes",
+    "edges2fashion": "paired task: Fashion-MNIST padded to 32x32 (x) and its thresholded "
+    "Sobel edges (source), for pix2pix",
 }
 
 
 def dataset_names() -> list[str]:
-    """Names `load` accepts, besides "folder:PATH"."""
-    return [*BUILTIN, *DATASETS]
+    """Names `load` accepts, besides "folder:PATH" and "file:PATH": the datasets, then the
+    tasks derived from them (genzoo.data.tasks)."""
+    from genzoo.data.tasks import TASKS
+
+    return [*BUILTIN, *DATASETS, *TASKS]

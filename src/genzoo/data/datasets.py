@@ -10,6 +10,7 @@ out like the data root).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zipfile
 import zlib
@@ -44,6 +45,7 @@ from genzoo.data.files import (
     temporary_file,
 )
 from genzoo.data.splits import SPLIT_NAMES, Splits, make_splits, seeded_split
+from genzoo.data.tasks import TASKS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -220,8 +222,8 @@ def _load_file(name: str) -> Splits:
 def _spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
         known = ", ".join([*dataset_names(), "folder:PATH", "file:PATH.npz|PATH-ubyte.gz"])
-        raise UnknownNameError(f"unknown dataset {name!r}{did_you_mean(name, DATASETS)}: "
-                               f"expected one of {known}")  # fmt: skip
+        hint = did_you_mean(name, [*DATASETS, *TASKS])
+        raise UnknownNameError(f"unknown dataset {name!r}{hint}: expected one of {known}")
     return DATASETS[name]
 
 
@@ -405,6 +407,10 @@ def load(
         return _load_folder(name)
     if name.startswith("file:"):
         return _load_file(name)
+    if name in TASKS:  # derived from its base dataset, which is loaded as usual
+        task = TASKS[name]
+        return task.build(load(task.base, root, download=download, base_url=base_url,
+                               splits=splits))  # fmt: skip
     spec = _spec(name)
     directory = data_root(root) / spec.name
     fmt = _complete(spec, directory, splits)
@@ -426,6 +432,8 @@ def file_status(name: str, root: str | Path | None = None) -> list[FileStatus]:
     """The state of each file of the dataset's format in use (or to be downloaded)."""
     if name in BUILTIN or name.startswith(("folder:", "file:")):
         return []  # no files that genzoo manages
+    if name in TASKS:  # the files of its base, listed under the task's name
+        return [dataclasses.replace(s, dataset=name) for s in file_status(TASKS[name].base, root)]
     spec = _spec(name)
     directory = data_root(root) / spec.name
     fmt = _best_present(spec, directory, _base_url(None))
@@ -445,6 +453,8 @@ def fetch(name: str, root: str | Path | None = None, base_url: str | None = None
     """Download the dataset's missing (or corrupt) files; returns the verified paths."""
     if name in BUILTIN or name.startswith(("folder:", "file:")):
         return []
+    if name in TASKS:
+        return fetch(TASKS[name].base, root, base_url)
     spec = _spec(name)
     directory = data_root(root) / spec.name
     fmt = _ensure(spec, directory, _base_url(base_url))

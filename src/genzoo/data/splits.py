@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -14,8 +14,27 @@ SPLIT_NAMES = ("train", "valid", "test")
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
+class ImageStream:
+    """Images beside a dataset's "x", a stream of its own (genzoo.data.streams): uint8
+    (N, C, H, W) per split, with x's grey levels. Of x's domain "a" (the default), row i
+    is paired with x's row i: a translation task's input image. Of another domain, the
+    rows are an unpaired collection of any size."""
+
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+    domain: str = "a"
+
+    def split(self, name: str) -> torch.Tensor:
+        if name not in SPLIT_NAMES:
+            raise GenzooError(f"unknown split {name!r}: expected train, valid or test")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
 class Splits:
-    """A dataset's train / valid / test splits as uint8 (N, C, H, W) tensors."""
+    """A dataset's train / valid / test splits as uint8 (N, C, H, W) tensors, and any
+    further image streams by name (a paired task's input images, see genzoo.data.tasks)."""
 
     name: str
     train: torch.Tensor
@@ -26,6 +45,19 @@ class Splits:
     test_labels: torch.Tensor | None
     n_levels: int  # grey levels: 2 (values 0/1), 17 (digits 0..16), 256 (8-bit)
     protocol: str  # one line: source and split
+    images: dict[str, ImageStream] = field(default_factory=dict)  # streams beside "x"
+
+    def __post_init__(self):
+        for name, stream in self.images.items():
+            if name in ("x", "label"):
+                raise GenzooError(f"{self.name}: an image stream cannot be named {name!r}")
+            for split in SPLIT_NAMES if stream.domain == "a" else ():
+                if len(stream.split(split)) != len(self.split(split)):
+                    raise GenzooError(
+                        f"{self.name}: {len(stream.split(split))} {name!r} images for "
+                        f"{len(self.split(split))} {split} images: paired streams have one "
+                        "row per example"
+                    )
 
     def split(self, name: str) -> torch.Tensor:
         if name not in SPLIT_NAMES:
@@ -42,11 +74,16 @@ def without_classes(splits: Splits, classes: tuple[int, ...]) -> Splits:
     if unknown:
         raise GenzooError(f"{splits.name} has no class {unknown[0]}; its classes: {sorted(known)}")
     drop = torch.tensor(sorted(set(classes)))
-    kept = {}
+    kept, keeps = {}, {}
     for name in SPLIT_NAMES:
-        keep = ~torch.isin(getattr(splits, f"{name}_labels"), drop)
+        keeps[name] = keep = ~torch.isin(getattr(splits, f"{name}_labels"), drop)
         kept[name] = getattr(splits, name)[keep]
         kept[f"{name}_labels"] = getattr(splits, f"{name}_labels")[keep]
+    # paired streams lose the same rows; unpaired ones have no labels to drop by
+    kept["images"] = {
+        key: ImageStream(*(s.split(n)[keeps[n]] for n in SPLIT_NAMES)) if s.domain == "a" else s
+        for key, s in splits.images.items()
+    }
     if len(kept["train"]) == 0:
         raise GenzooError(f"exclude_classes={','.join(map(str, classes))} removes every class of "
                           f"{splits.name}: nothing is left to train on")  # fmt: skip

@@ -17,7 +17,12 @@ one; anything with `len` and row indexing by a LongTensor works, so large data n
 loaded whole). `BatchSampler` gives the rows of every domain at a training step as a
 function of (seed, step) alone, so that a resumed run draws exactly the batches an
 uninterrupted one would. A model lists the streams it needs (`GenerativeModel.streams`);
-`DataSpec.require` says in one line what is missing.
+`DataSpec.require` says in one line what is missing, naming the kind of batch the model
+needs and the kind the data has.
+
+Names with a meaning every model shares: "x", the images a model learns the distribution
+of (a translation's *target*); "label", their classes; "source", the image paired with
+each "x" that a translation model maps to it (pix2pix's input).
 """
 
 from __future__ import annotations
@@ -33,7 +38,12 @@ from torch import Tensor
 from genzoo.core.errors import GenzooError
 
 KINDS = ("image", "label", "attributes", "embedding")
-WHAT = {"label": "labels", "attributes": "attribute vectors", "embedding": "embeddings"}
+SOURCE = "source"  # the input image paired with each "x" in a translation task
+WHAT = {"label": "labels", "attributes": "attribute vectors", "embedding": "embeddings",
+        SOURCE: "paired images (a 'source' image for every 'x')"}  # fmt: skip
+# what to use instead, by the stream that the data lacks
+HINT = {"label": "use a labelled dataset",
+        SOURCE: "use a paired task such as edges2fashion (`genzoo data list`)"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,15 +90,30 @@ class DataSpec:
             out.setdefault(s.domain, []).append(s)
         return out
 
+    @property
+    def kind(self) -> str:
+        """The kind of batch, in words: "images", "labelled images", "paired images",
+        "unpaired images" (several domains)."""
+        images = [s for s in self.streams if s.kind == "image"]
+        if len({s.domain for s in self.streams}) > 1:
+            what = "unpaired images"
+        else:
+            what = "paired images" if len(images) > 1 else "images"
+        if any(s.kind == "label" for s in self.streams):
+            what = f"labelled {what}"
+        extras = [WHAT[k] for k in ("attributes", "embedding")
+                  if any(s.kind == k for s in self.streams)]  # fmt: skip
+        return f"{what} with {' and '.join(extras)}" if extras else what
+
     def require(self, needed, who: str) -> None:
-        """A one-line GenzooError naming what `who` needs and what the data has."""
+        """A one-line GenzooError naming the kind of batch `who` needs and the kind the
+        data is."""
         missing = [name for name in needed if name not in self.names]
         if missing:
             what = ", ".join(WHAT.get(name, f"a {name!r} stream") for name in missing)
-            raise GenzooError(
-                f"{who} learns from {what}, which this data does not carry (its streams: "
-                f"{', '.join(self.names)}): use a dataset with them"
-            )
+            hint = HINT.get(missing[0], "use a dataset with them")
+            raise GenzooError(f"{who} learns from {what}, but this data is {self.kind} (its "
+                              f"streams: {', '.join(self.names)}): {hint}")  # fmt: skip
 
     def to_json(self) -> list[dict]:
         return [s.to_json() for s in self.streams]

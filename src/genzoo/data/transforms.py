@@ -103,6 +103,15 @@ class Transform:
             return x / (L - 1)
         return x / (L - 1) * 2 - 1  # symmetric
 
+    def fixed_stream(self, splits: Splits, name: str, split: str) -> torch.Tensor:
+        """`fixed` for the image stream `name` of a split: "x", or one of `splits.images`
+        (e.g. a translation's "source"), each with a static binarisation of its own."""
+        if name == "x":
+            return self.fixed(splits.split(split), split)
+        if name not in splits.images:
+            raise GenzooError(f"{splits.name} has no image stream {name!r}")
+        return self.fixed(splits.images[name].split(split), f"{split}/{name}")
+
     def batch(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The every-batch part: a fresh Bernoulli draw (dynamic) or uniform noise
         (dequantize); identity otherwise. `generator` defaults to the global torch RNG."""

@@ -21,6 +21,16 @@ def to_unit_range(x: Tensor, n_values: int | None, scale: str = "unit") -> Tenso
     return x.clamp(0, 1)
 
 
+def translation_rows(scale: str, *columns: Tensor) -> Tensor:
+    """Continuous images of a translation, e.g. (input, output, target), each (N, C, H, W)
+    in the data's range, interleaved for `save_grid(..., nrow=len(columns))`: one example
+    a row, in [0, 1]; greyscale columns beside colour ones are shown in colour."""
+    columns = [to_unit_range(c.detach().float().cpu(), None, scale) for c in columns]
+    channels = max(c.shape[1] for c in columns)
+    columns = [c.expand(-1, channels, -1, -1) for c in columns]
+    return torch.stack(columns, dim=1).flatten(0, 1)
+
+
 def check_image_path(path: str | Path) -> None:
     """A one-line GenzooError for an output path PIL cannot write an image to (an unknown
     extension), before anything is drawn."""

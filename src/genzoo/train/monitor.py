@@ -3,6 +3,8 @@ classic failures, a discriminator that wins outright and samples that lose diver
 
 Written to the run directory:
     progress/epoch-NNNN.png   the same 64 noise vectors decoded at the end of each epoch
+                              (a translation model: the same validation inputs | their
+                              translations | the targets, one pair a row)
     progress.gif              those grids in order
     progress/diversity.csv    per epoch: the entropy of the feature network's predicted
                               classes over 1,000 samples, and the largest class's share
@@ -116,6 +118,26 @@ class SampleMonitor:
         if frames:
             frames[0].save(self.dir.parent / "progress.gif", save_all=True,
                            append_images=frames[1:], duration=400, loop=0)  # fmt: skip
+
+
+class TranslationMonitor(SampleMonitor):
+    """SampleMonitor for a translation model: each epoch's grid translates the same inputs
+    with the same dropout draw, beside their targets."""
+
+    def __init__(self, model, run_dir: Path, transform, steps_per_epoch: int, source, target):
+        super().__init__(model, run_dir, transform, steps_per_epoch, classifier=None)
+        self.source, self.target = source, target
+
+    def save_grid(self, path: Path) -> None:
+        from genzoo.io.images import save_grid, translation_rows
+
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            y = self.model.translate(self.source, generator=torch.Generator().manual_seed(0))
+        self.model.train(was_training)
+        rows = translation_rows(self.transform.scale, self.source, y.cpu(), self.target)
+        save_grid(rows, path, nrow=3)
 
 
 def diversity_classifier(data_name: str, data_root, enabled: bool = True):

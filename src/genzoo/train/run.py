@@ -132,7 +132,6 @@ def train_run(
     `init_from` starts a new run from another run's trained weights (its model.safetensors)
     with a fresh optimizer and schedule, e.g. a VAE continued under the IWAE objective.
     """
-    from genzoo.data.streams import StreamData
     from genzoo.train.loop import check_settings, fit, launched_by_torchrun
 
     overrides = dict(overrides or {})
@@ -197,12 +196,18 @@ def train_run(
     # the grid monitor holds this process's model: with several processes, none is kept
     several = train_config.devices > 1 or launched_by_torchrun()
     if model.progress_grids and train_config.n_samples and not several:
-        from genzoo.train.monitor import SampleMonitor, diversity_classifier
+        from genzoo.train.monitor import SampleMonitor, TranslationMonitor, diversity_classifier
 
         steps_per_epoch = math.ceil(len(train_x) / train_config.batch_size)
-        classifier = diversity_classifier(data_name, data_root, train_config.diversity_monitor)
-        callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch, classifier,
-                                       name=model_name))  # fmt: skip
+        if Capability.TRANSLATE in model.capabilities:  # fixed validation inputs
+            source, target = translation_pairs(splits, transform, "valid", PROGRESS_PAIRS)
+            callbacks.append(TranslationMonitor(model, run_dir, transform, steps_per_epoch,
+                                                source, target))  # fmt: skip
+        else:
+            classifier = diversity_classifier(data_name, data_root,
+                                              train_config.diversity_monitor)  # fmt: skip
+            callbacks.append(SampleMonitor(model, run_dir, transform, steps_per_epoch,
+                                           classifier, name=model_name))  # fmt: skip
     if first_process:
         write_json(
             run_dir / "config.json",
@@ -221,8 +226,7 @@ def train_run(
             },
         )
     started = time.perf_counter()
-    labels = splits.train_labels if "label" in streams.names else None
-    data = StreamData.from_tensors(train_x, labels, n_classes(splits))
+    data = stream_data(splits, streams, transform, "train", {"x": train_x})
     result = fit(model, data, valid_x, train_config, transform=transform, run_dir=run_dir,
                  resume=resume, callbacks=callbacks, select=select)  # fmt: skip
     for callback in callbacks:
@@ -258,14 +262,52 @@ def n_classes(splits) -> int | None:
 
 
 def data_streams(splits, info: DataInfo):
-    """The named streams of a dataset as the model sees it: images "x", and "label" when
-    the dataset has labels."""
+    """The named streams of a dataset as the model sees it: images "x", "label" when the
+    dataset has labels, and its further image streams (a paired task's "source")."""
     from genzoo.data.streams import DataSpec, Stream
 
     streams = [Stream("x", "image", info.shape)]
     if splits.train_labels is not None:
         streams.append(Stream("label", "label", (), n_classes=n_classes(splits)))
+    for name, images in splits.images.items():
+        streams.append(Stream(name, "image", tuple(images.train.shape[1:]), images.domain))
     return DataSpec(tuple(streams))
+
+
+def stream_data(splits, spec, transform, split: str, done: dict | None = None):
+    """The StreamData of one split: every image stream of `spec` through the transform's
+    once-per-split part (`done` holds streams already transformed), labels as they are."""
+    from genzoo.data.streams import StreamData, TensorDataset
+
+    done = done or {}
+    datasets = {}
+    for stream in spec.streams:
+        if stream.kind == "image":
+            x = done.get(stream.name)
+            if x is None:
+                x = transform.fixed_stream(splits, stream.name, split)
+            datasets[stream.name] = TensorDataset(x)
+        elif stream.name == "label":
+            datasets["label"] = TensorDataset(getattr(splits, f"{split}_labels"))
+        else:
+            raise GenzooError(f"stream {stream.name!r} of kind {stream.kind} is not loaded yet")
+    return StreamData(spec, datasets)
+
+
+PROGRESS_PAIRS = 8  # the fixed validation inputs of a translation model's progress grid
+
+
+def translation_pairs(splits, transform, split: str, n: int | None = None):
+    """(source, target): the first n pairs of a split of a paired task, through the
+    transform (all of them when n is None)."""
+    from genzoo.data.streams import SOURCE
+
+    if SOURCE not in splits.images:
+        raise GenzooError(f"{splits.name} is not a paired task: it has no {SOURCE!r} images "
+                          "to translate (`genzoo data list` names the tasks)")  # fmt: skip
+    rows = slice(None, n)
+    source = transform.fixed(splits.images[SOURCE].split(split)[rows], f"{split}/{SOURCE}")
+    return source, transform.fixed(splits.split(split)[rows], split)
 
 
 def init_weights(model, model_name: str, info: DataInfo, source: Path) -> Path:

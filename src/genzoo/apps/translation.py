@@ -1,0 +1,75 @@
+"""Translating images with a trained translation model (Capability.TRANSLATE): the user's
+own images, or a split of the run's paired task beside its targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from genzoo.core import Capability, GenzooError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+MODES = {1: ("1", "L"), 3: ("RGB",)}  # PIL modes read as 1 and 3 channels
+
+
+def require_translation(run) -> None:
+    if Capability.TRANSLATE not in run.model.capabilities:
+        raise GenzooError(
+            f"{run.model_name} does not translate images (it has no translate capability): "
+            "give the run of a translation model, e.g. pix2pix"
+        )
+
+
+def image_paths(path: str | Path) -> list[Path]:
+    """The image file, or the images of a folder in name order."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        paths = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise GenzooError(f"{path} holds no .png/.jpg/.jpeg/.bmp images")
+        return paths
+    if not path.is_file():
+        raise GenzooError(f"{path}: no such file or folder")
+    return [path]
+
+
+def read_input(path: Path, shape: tuple[int, int, int]) -> Tensor:
+    """One image as uint8 (C, H, W), which must have the model's input channels and size:
+    never resized or converted silently."""
+    from PIL import Image, UnidentifiedImageError
+
+    C, H, W = shape
+    want = f"{W}x{H} {'greyscale (mode L)' if C == 1 else 'RGB'} images"
+    try:
+        with Image.open(path) as img:
+            if img.mode not in MODES.get(C, ()):
+                raise GenzooError(f"{path} is a mode-{img.mode} image; the model translates "
+                                  f"{want}: convert it")  # fmt: skip
+            if img.size != (W, H):
+                raise GenzooError(f"{path} is {img.size[0]}x{img.size[1]}; the model translates "
+                                  f"{want}: resize or pad it")  # fmt: skip
+            pixels = np.array(img.convert("L" if C == 1 else "RGB"))  # a writable copy
+    except (UnidentifiedImageError, OSError) as e:
+        raise GenzooError(f"{path}: not a readable image ({e})") from None
+    return torch.from_numpy(pixels[None] if C == 1 else pixels.transpose(2, 0, 1).copy())
+
+
+def read_inputs(path: str | Path, shape: tuple[int, int, int],
+                n_levels: int = 256) -> tuple[Tensor, list[Path]]:  # fmt: skip
+    """uint8 (N, C, H, W) from an image or a folder of images, in the data's `n_levels`
+    grey levels (8-bit pixels rounded to the nearest level), and their paths."""
+    paths = image_paths(path)
+    pixels = torch.stack([read_input(p, shape) for p in paths])
+    if n_levels != 256:
+        pixels = torch.round(pixels.float() / 255 * (n_levels - 1)).to(torch.uint8)
+    return pixels, paths
+
+
+def translate(model, x: Tensor, batch_size: int, seed: int = 0) -> Tensor:
+    """model.translate over x in batches, dropout drawn from one generator seeded by seed."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat([model.translate(x[i : i + batch_size], generator=g).cpu()
+                      for i in range(0, len(x), batch_size)])  # fmt: skip

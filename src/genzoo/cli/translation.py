@@ -1,0 +1,56 @@
+"""`genzoo translate`: a translation run's outputs for the user's own images, or for a
+split of its paired task beside the targets, as a PNG grid (one example a row)."""
+
+from __future__ import annotations
+
+from genzoo.cli.common import add, check_grid
+
+
+def add_translate(sub, common) -> None:
+    what = "translate images with a trained translation run (pix2pix) into a PNG grid"
+    p = add(sub, common, "translate", help=what)
+    p.add_argument("run", help="run directory")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--input", metavar="IMAGE|DIR",
+                      help="an image, or a folder of images, of the model's input size and "
+                      "channels: rows input | output")  # fmt: skip
+    what.add_argument("--split", choices=["train", "valid", "test"],
+                      help="the run's paired task: rows input | output | target")  # fmt: skip
+    p.add_argument("-n", type=int, default=16, help="with --split: the first n pairs (default 16)")
+    p.add_argument("-o", "--output", default="translations.png", help="PNG path")
+    p.add_argument("--seed", type=int, default=0, help="seeds the dropout draw (G's noise)")
+    p.set_defaults(func=cmd_translate)
+
+
+def cmd_translate(args) -> int:
+    from genzoo.apps.translation import read_inputs, require_translation, translate
+    from genzoo.core.errors import GenzooError
+    from genzoo.io.images import check_image_path, save_grid, translation_rows
+    from genzoo.train.run import load_run, load_splits, translation_pairs
+
+    check_image_path(args.output)
+    run = load_run(args.run)
+    require_translation(run)
+    model, transform = run.model, run.transform
+    batch = run.train_config.batch_size
+    if args.input is not None:
+        pixels, paths = read_inputs(args.input, model.source_shape, transform.n_levels)
+        check_grid(2 * len(pixels), f"{len(pixels)} images")
+        source = transform.fixed(pixels, "input")
+        columns = (source, translate(model, source, batch, args.seed))
+        what = f"{len(paths)} image(s) from {args.input}"
+    else:
+        if args.n < 1:
+            raise GenzooError("-n must be at least 1")
+        check_grid(3 * args.n, f"-n {args.n}")
+        splits = load_splits(run.data_name, args.data_root, run.train_config)
+        source, target = translation_pairs(splits, transform, args.split, args.n)
+        columns = (source, translate(model, source, batch, args.seed), target)
+        what = f"the first {len(source)} {args.split} pairs of {run.data_name}"
+    path = save_grid(translation_rows(transform.scale, *columns), args.output, nrow=len(columns))
+    layout = " | ".join(("input", "output", "target")[: len(columns)])
+    print(f"wrote translations of {what} to {path} (rows: {layout})")
+    return 0
+
+
+VERBS = (add_translate,)

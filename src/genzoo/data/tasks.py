@@ -1,0 +1,91 @@
+"""Tasks: datasets derived from a shared one, built when loaded, deterministically and
+offline (nothing but the base dataset's files is read or cached).
+
+A task is loaded by name like any dataset (`genzoo train pix2pix --data edges2fashion`):
+its base is loaded and verified as usual, then `build` turns the base's splits into the
+task's, with any further image streams it defines (genzoo.data.splits.ImageStream).
+
+    edges2fashion   paired: "source" = the edges of a Fashion-MNIST image, "x" = the image.
+                    Every 28x28 image is padded with 2 black pixels on each side to 32x32
+                    (the U-Net of pix2pix halves the side down to 1x1); its edge map is
+                    the Sobel gradient magnitude of the padded image, thresholded:
+
+                        G_x = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] * I,   G_y = G_x^T * I
+                        edge = 255 if G_x² + G_y² >= 255² else 0
+
+                    on the 0..255 pixels I, with zeros outside the image (`*` is
+                    cross-correlation). In integers, so the same bits everywhere. Splits
+                    and labels are Fashion-MNIST's (train: the first 50,000 of the
+                    official training set, valid: the last 10,000, test: the official
+                    10,000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genzoo.data.splits import SPLIT_NAMES, ImageStream, Splits
+
+SOBEL = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])  # G_x's kernel; G_y's is its transpose
+EDGE_THRESHOLD = 255  # on the gradient magnitude of 0..255 pixels (1.0 on [0, 1] pixels)
+PAD = 2  # 28x28 -> 32x32
+
+
+def pad(x: torch.Tensor, p: int = PAD) -> torch.Tensor:
+    """uint8 images (N, C, H, W) with p black (0) pixels added on every side."""
+    return torch.nn.functional.pad(x, (p, p, p, p))
+
+
+def sobel_edges(x: torch.Tensor, threshold: int = EDGE_THRESHOLD) -> torch.Tensor:
+    """The edge map of uint8 images (N, C, H, W): 255 where the Sobel gradient magnitude
+    of the 0..255 pixels is at least `threshold`, else 0 (zeros outside the image)."""
+    a = np.pad(x.numpy().astype(np.int32), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    H, W = x.shape[-2:]
+    g_x = np.zeros(x.shape, np.int32)
+    g_y = np.zeros(x.shape, np.int32)
+    for i in range(3):
+        for j in range(3):
+            window = a[..., i : i + H, j : j + W]
+            g_x += SOBEL[i, j] * window
+            g_y += SOBEL[j, i] * window
+    edges = (g_x**2 + g_y**2 >= threshold**2).astype(np.uint8) * 255
+    return torch.from_numpy(edges)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    base: str  # the dataset it is built from
+    build: Callable[[Splits], Splits]
+    description: str  # one line, for `genzoo data list` and errors
+
+
+def _edges2fashion(base: Splits) -> Splits:
+    x = {split: pad(base.split(split)) for split in SPLIT_NAMES}
+    source = ImageStream(*(sobel_edges(x[split]) for split in SPLIT_NAMES))
+    return Splits(
+        "edges2fashion",
+        *(x[split] for split in SPLIT_NAMES),
+        base.train_labels,
+        base.valid_labels,
+        base.test_labels,
+        n_levels=base.n_levels,
+        protocol=f"edges2fashion: source = Sobel edges (G_x² + G_y² >= 255² on 0..255 pixels, "
+        f"zero border) of each Fashion-MNIST image padded 28x28 -> 32x32 with 2 black pixels "
+        f"a side, x = that padded image. Base: {base.protocol}",
+        images={"source": source},
+    )
+
+
+TASKS = {
+    "edges2fashion": Task(
+        "edges2fashion",
+        "fashion-mnist",
+        _edges2fashion,
+        "paired: Sobel edge maps (source) -> Fashion-MNIST images (x), 32x32",
+    ),
+}
