@@ -464,3 +464,13 @@ def test_a_run_stopped_before_its_first_validation_still_reports(tmp_path):
     assert run.result.stopped == "cpu_budget" and run.result.step == 1
     assert "Weights: the latest (training stopped before its first validation)" in (
         run.path / "report.md").read_text()  # fmt: skip
+
+
+def test_a_runs_thread_count_does_not_outlive_it():
+    # num_threads applies to the run only: a suite (or a notebook) that trains with
+    # num_threads=8 must not be left running every later op on 8 spinning threads
+    before = torch.get_num_threads()
+    model = create_model("independent", DataInfo((1, 2, 2), 2))
+    x = torch.randint(0, 2, (8, 1, 2, 2)).float()
+    fit(model, x, max_steps=1, num_threads=before + 2, progress=False, tensorboard=False)
+    assert torch.get_num_threads() == before

@@ -161,9 +161,28 @@ def fit(
     the launcher's world); with `devices=N` this process starts N and waits for them.
     """
     config = apply_overrides(config or TrainConfig(), overrides)
+    with torch_threads(config.num_threads):
+        return _start(model, train, valid, config, transform, run_dir, resume, callbacks,
+                      labels, select)  # fmt: skip
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """torch's intra-op threads set to n for the block (None: unchanged), then restored, so
+    that a run's `num_threads` does not outlive it in the caller's process."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _start(model, train, valid, config, transform, run_dir, resume, callbacks, labels, select):
+    """fit, after its settings: resolve the data and launch one process or several."""
     run_dir = Path(run_dir) if run_dir else None
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
     if resume and not (run_dir and (run_dir / "checkpoint.safetensors").exists()):
         raise GenzooError(f"nothing to resume: no checkpoint.safetensors in {run_dir}")
     check_settings(model, config, callbacks)
