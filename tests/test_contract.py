@@ -32,9 +32,11 @@ TINY = {
     "wgan": {"channels": (4, 8), "latent_dim": 4},
     "wgan-gp": {"channels": (4, 8), "latent_dim": 4},
     "pix2pix": {"width": 4},
+    "cyclegan": {"width": 4, "n_blocks": 1, "d_layers": 1},
 }
 # images of another size than 3x3, where a model's architecture needs one
-SHAPES = {"pix2pix": (1, 8, 8)}  # a U-Net halves the side down to 1x1
+# a U-Net halves the side down to 1x1; a ResNet generator halves it twice and pads by 3
+SHAPES = {"pix2pix": (1, 8, 8), "cyclegan": (1, 8, 8)}
 NAMES = [s.name for s in list_models()]
 VALIDATED = [s.name for s in list_models() if s.cls.validation_metric]
 SAMPLERS = [s.name for s in list_models() if Capability.SAMPLE in s.capabilities]

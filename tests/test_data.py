@@ -323,6 +323,7 @@ def test_dataset_names():
         "kmnist",
         "cifar10",
         "edges2fashion",  # a task derived from fashion-mnist (genzoo.data.tasks)
+        "edges2fashion-unpaired",
     ]
 
 

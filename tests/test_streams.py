@@ -66,6 +66,7 @@ class TwoDomainFVSBN(type(create_model("fvsbn", DataInfo((1, 2, 2), 2)))):
     rows of both that each batch brings."""
 
     streams = ("x", "x_b")
+    unpaired = True  # its streams are of two domains (without this, fit refuses them)
 
     def training_step(self, batch, step, optimizers, backward):
         self.seen.append((batch["x"][:, 0, 0, 0].tolist(), batch["x_b"][:, 0, 0, 0].tolist()))

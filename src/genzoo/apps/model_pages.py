@@ -191,6 +191,16 @@ ENTRIES = {
         "edges2fashion",
         ("Pix2Pix", "pix2pix"),
     ),
+    "cyclegan": Entry(
+        "Translation without pairs: two generators G: A -> B and F: B -> A, each with a "
+        "least-squares PatchGAN judging its outputs, tied together by cycle consistency "
+        "(F(G(a)) should give a back, and G(F(b)) b). Trained here on edges2fashion with "
+        "the pairs shuffled apart, and judged against the true pairs.",
+        "Zhu, Park, Isola & Efros, 'Unpaired Image-to-Image Translation using "
+        "Cycle-Consistent Adversarial Networks', ICCV 2017 (arXiv:1703.10593).",
+        "edges2fashion-unpaired",
+        ("CycleGAN", "cyclegan"),
+    ),
 }
 
 
@@ -246,7 +256,10 @@ def render(spec, entry: Entry, results_md: str) -> str:
         lines.append("    genzoo eval RUN_DIR --split test")
     if Capability.TRANSLATE in spec.capabilities:
         lines += ["    genzoo translate RUN_DIR --split test -n 16 -o translations.png",
-                  "    genzoo translate RUN_DIR --input edges.png -o out.png", ""]  # fmt: skip
+                  "    genzoo translate RUN_DIR --input edges.png -o out.png"]  # fmt: skip
+        if "b2a" in getattr(spec.cls, "directions", ()):  # a model of two directions
+            lines.append("    genzoo translate RUN_DIR --split test --direction b2a -o back.png")
+        lines.append("")
     else:
         lines += ["    genzoo score RUN_DIR --ood corrupt:flip", ""]
     lines += ["**Settings** (defaults; change any with `--set key=value`):", ""]

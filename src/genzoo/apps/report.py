@@ -116,36 +116,56 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
     (run.path / "report.md").write_text("\n".join(lines))
 
 
-def evaluate_translation(run: Run, splits, split: str) -> dict[str, float]:
-    """L1 and PSNR of a translation run's outputs against the targets of a split, beside
-    the identity map's (genzoo.metrics.translation gives the protocol)."""
+def evaluate_translation(run: Run, splits, split: str, direction: str = "a2b") -> dict[str, float]:
+    """L1 and PSNR of a translation run's outputs against the targets of a split (b2a: its
+    sources), beside the identity map's (genzoo.metrics.translation gives the protocol)."""
     from genzoo.metrics.translation import translation_metrics
     from genzoo.train.run import translation_pairs
 
     source, target = translation_pairs(splits, run.transform, split)
     cfg = run.train_config
     return translation_metrics(run.model, source, target, run.transform.scale, cfg.batch_size,
-                               cfg.seed)  # fmt: skip
+                               cfg.seed, direction)  # fmt: skip
 
 
 def translation_section(run: Run, splits) -> list[str]:
-    """The test split's L1 and PSNR, and translations.png: test inputs | outputs | targets."""
+    """The test split's L1 and PSNR (each direction of a two-way model, and its cycle
+    reconstruction error), and translations.png: test inputs | outputs | targets."""
     from genzoo.io.images import save_grid, translation_rows
+    from genzoo.metrics.translation import cycle_metrics, directions
     from genzoo.train.run import translation_pairs
 
-    r = evaluate_translation(run, splits, "test")
+    ways = directions(run.model)
+    rows = {d: evaluate_translation(run, splits, "test", d) for d in ways}
+    r = rows["a2b"]
     lines = [
         f"Translations of the {r['n_examples']:,} test inputs against their targets: pixels in "
         "[0, 1], one dropout draw (seed), PSNR averaged over images. The identity map "
-        "(output = input) is the baseline.",
+        "(output = input) is the baseline."
+        + (
+            " a2b maps the task's sources to its targets, b2a the targets back to the "
+            "sources; both are judged against the true pairs."
+            if len(ways) > 1
+            else ""
+        ),
         "",
         "| split | L1 ↓ | PSNR (dB) ↑ | identity L1 | identity PSNR (dB) |",
         "|---|---|---|---|---|",
     ]
-    identity = [f"{r[k]:.4f}" if k in r else "-" for k in ("identity_l1",)]
-    identity += [f"{r[k]:.2f}" if k in r else "-" for k in ("identity_psnr_db",)]
-    lines += [f"| test | {r['l1']:.4f} | {r['psnr_db']:.2f} | {' | '.join(identity)} |", ""]
-    source, target = translation_pairs(splits, run.transform, "test", 16)
+    for d, r in rows.items():
+        identity = [f"{r[k]:.4f}" if k in r else "-" for k in ("identity_l1",)]
+        identity += [f"{r[k]:.2f}" if k in r else "-" for k in ("identity_psnr_db",)]
+        name = "test" if len(ways) == 1 else f"test {d}"
+        lines.append(f"| {name} | {r['l1']:.4f} | {r['psnr_db']:.2f} | {' | '.join(identity)} |")
+    lines.append("")
+    source, target = translation_pairs(splits, run.transform, "test")
+    if len(ways) > 1:
+        c = cycle_metrics(run.model, source, target, run.transform.scale,
+                          run.train_config.batch_size)  # fmt: skip
+        lines += [f"Cycle reconstruction error on the test split (mean absolute error of [0, 1] "
+                  f"pixels): |F(G(a)) − a| = {c['cycle_a_l1']:.4f} (sources), "
+                  f"|G(F(b)) − b| = {c['cycle_b_l1']:.4f} (targets).", ""]  # fmt: skip
+    source, target = source[:16], target[:16]
     y = run.model.translate(source, generator=torch.Generator().manual_seed(run.train_config.seed))
     save_grid(translation_rows(run.transform.scale, source, y, target),
               run.path / "translations.png", nrow=3)  # fmt: skip

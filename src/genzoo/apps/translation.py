@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from genzoo.core import Capability, GenzooError
+from genzoo.metrics.translation import directions, translate_batch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 MODES = {1: ("1", "L"), 3: ("RGB",)}  # PIL modes read as 1 and 3 channels
@@ -68,8 +69,21 @@ def read_inputs(path: str | Path, shape: tuple[int, int, int],
     return pixels, paths
 
 
-def translate(model, x: Tensor, batch_size: int, seed: int = 0) -> Tensor:
+def check_direction(model, name: str, direction: str) -> None:
+    if direction not in directions(model):
+        raise GenzooError(f"{name} translates one way only (a2b: its source images to its "
+                          f"targets): --direction {direction} needs a model of two "
+                          "directions, e.g. cyclegan")  # fmt: skip
+
+
+def input_shape(model, direction: str = "a2b") -> tuple[int, int, int]:
+    """The shape of the images the model translates in `direction`: its source images'
+    (a2b) or its targets' (b2a)."""
+    return tuple(model.source_shape if direction == "a2b" else model.data.shape)
+
+
+def translate(model, x: Tensor, batch_size: int, seed: int = 0, direction: str = "a2b") -> Tensor:
     """model.translate over x in batches, dropout drawn from one generator seeded by seed."""
     g = torch.Generator().manual_seed(seed)
-    return torch.cat([model.translate(x[i : i + batch_size], generator=g).cpu()
+    return torch.cat([translate_batch(model, x[i : i + batch_size], g, direction).cpu()
                       for i in range(0, len(x), batch_size)])  # fmt: skip

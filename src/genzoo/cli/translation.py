@@ -7,7 +7,7 @@ from genzoo.cli.common import add, check_grid
 
 
 def add_translate(sub, common) -> None:
-    what = "translate images with a trained translation run (pix2pix) into a PNG grid"
+    what = "translate images with a trained translation run (pix2pix, cyclegan) into a PNG grid"
     p = add(sub, common, "translate", help=what)
     p.add_argument("run", help="run directory")
     what = p.add_mutually_exclusive_group(required=True)
@@ -19,25 +19,36 @@ def add_translate(sub, common) -> None:
     p.add_argument("-n", type=int, default=16, help="with --split: the first n pairs (default 16)")
     p.add_argument("-o", "--output", default="translations.png", help="PNG path")
     p.add_argument("--seed", type=int, default=0, help="seeds the dropout draw (G's noise)")
+    p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
+                   help="a2b: the task's source images to its targets (default); b2a: the "
+                   "targets to the sources, for a model of two directions (cyclegan)")  # fmt: skip
     p.set_defaults(func=cmd_translate)
 
 
 def cmd_translate(args) -> int:
-    from genzoo.apps.translation import read_inputs, require_translation, translate
+    from genzoo.apps.translation import (
+        check_direction,
+        input_shape,
+        read_inputs,
+        require_translation,
+        translate,
+    )
     from genzoo.core.errors import GenzooError
     from genzoo.io.images import check_image_path, save_grid, translation_rows
+    from genzoo.metrics.translation import directions
     from genzoo.train.run import load_run, load_splits, translation_pairs
 
     check_image_path(args.output)
     run = load_run(args.run)
     require_translation(run)
-    model, transform = run.model, run.transform
+    model, transform, direction = run.model, run.transform, args.direction
+    check_direction(model, run.model_name, direction)
     batch = run.train_config.batch_size
     if args.input is not None:
-        pixels, paths = read_inputs(args.input, model.source_shape, transform.n_levels)
+        pixels, paths = read_inputs(args.input, input_shape(model, direction), transform.n_levels)
         check_grid(2 * len(pixels), f"{len(pixels)} images")
         source = transform.fixed(pixels, "input")
-        columns = (source, translate(model, source, batch, args.seed))
+        columns = (source, translate(model, source, batch, args.seed, direction))
         what = f"{len(paths)} image(s) from {args.input}"
     else:
         if args.n < 1:
@@ -45,11 +56,14 @@ def cmd_translate(args) -> int:
         check_grid(3 * args.n, f"-n {args.n}")
         splits = load_splits(run.data_name, args.data_root, run.train_config)
         source, target = translation_pairs(splits, transform, args.split, args.n)
-        columns = (source, translate(model, source, batch, args.seed), target)
+        if direction == "b2a":  # from the targets back to the sources
+            source, target = target, source
+        columns = (source, translate(model, source, batch, args.seed, direction), target)
         what = f"the first {len(source)} {args.split} pairs of {run.data_name}"
     path = save_grid(translation_rows(transform.scale, *columns), args.output, nrow=len(columns))
     layout = " | ".join(("input", "output", "target")[: len(columns)])
-    print(f"wrote translations of {what} to {path} (rows: {layout})")
+    way = f"{direction} " if len(directions(model)) > 1 else ""
+    print(f"wrote {way}translations of {what} to {path} (rows: {layout})")
     return 0
 
 

@@ -90,6 +90,9 @@ class GenerativeModel(nn.Module):
     # keyword options that `sample` takes, e.g. a GAN's truncation (see SampleOption)
     sample_options: ClassVar[tuple[SampleOption, ...]] = ()
     progress_grids: ClassVar[bool] = False  # the trainer saves a fixed-noise grid per epoch
+    # False: the streams a model names must be paired (of one domain, e.g. pix2pix's input
+    # and target); True: it learns from unpaired ones too (CycleGAN's two collections)
+    unpaired: ClassVar[bool] = False
 
     def __init__(self, config, data: DataInfo):
         super().__init__()

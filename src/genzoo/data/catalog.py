@@ -388,6 +388,8 @@ DESCRIPTIONS = {  # one line each, for `genzoo data list` and `genzoo train --he
     "cifar10": "CIFAR-10, 60,000 32x32 colour photos, 10 classes",
     "edges2fashion": "paired task: Fashion-MNIST padded to 32x32 (x) and its thresholded "
     "Sobel edges (source), for pix2pix",
+    "edges2fashion-unpaired": "unpaired task: edges2fashion with its training edges and "
+    "images drawn apart (test pairs kept, to judge), for cyclegan",
 }
 
 

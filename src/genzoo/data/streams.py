@@ -105,15 +105,21 @@ class DataSpec:
                   if any(s.kind == k for s in self.streams)]  # fmt: skip
         return f"{what} with {' and '.join(extras)}" if extras else what
 
-    def require(self, needed, who: str) -> None:
+    def require(self, needed, who: str, paired: bool = True) -> None:
         """A one-line GenzooError naming the kind of batch `who` needs and the kind the
-        data is."""
+        data is; with `paired`, the needed streams must also share one domain."""
         missing = [name for name in needed if name not in self.names]
         if missing:
             what = ", ".join(WHAT.get(name, f"a {name!r} stream") for name in missing)
             hint = HINT.get(missing[0], "use a dataset with them")
             raise GenzooError(f"{who} learns from {what}, but this data is {self.kind} (its "
                               f"streams: {', '.join(self.names)}): {hint}")  # fmt: skip
+        domains = {self[name].domain for name in needed}
+        if paired and len(domains) > 1:
+            streams = ", ".join(f"{n} ({self[n].domain})" for n in needed)
+            raise GenzooError(f"{who} learns from paired streams, but this data's {streams} "
+                              "are of different domains, unpaired: use a paired task such as "
+                              "edges2fashion, or a model of unpaired data (cyclegan)")  # fmt: skip
 
     def to_json(self) -> list[dict]:
         return [s.to_json() for s in self.streams]

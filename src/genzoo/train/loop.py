@@ -187,7 +187,7 @@ def _start(model, train, valid, config, transform, run_dir, resume, callbacks, l
         raise GenzooError(f"nothing to resume: no checkpoint.safetensors in {run_dir}")
     check_settings(model, config, callbacks)
     data = train if isinstance(train, StreamData) else StreamData.from_tensors(train, labels)
-    data.spec.require(model.streams, type(model).__name__)
+    data.spec.require(model.streams, type(model).__name__, paired=not model.unpaired)
     from lightning_fabric import Fabric
 
     if launched_by_torchrun():

@@ -170,7 +170,7 @@ def train_run(
     streams = data_streams(splits, info)
     torch.manual_seed(train_config.seed)
     model = spec.cls(model_config, info)
-    streams.require(model.streams, model_name)
+    streams.require(model.streams, model_name, paired=not model.unpaired)
     select = None
     if train_config.select_by == "fid":
         select = fid_selector(model, model_name, data_name, data_root, splits, transform,
@@ -305,6 +305,10 @@ def translation_pairs(splits, transform, split: str, n: int | None = None):
     if SOURCE not in splits.images:
         raise GenzooError(f"{splits.name} is not a paired task: it has no {SOURCE!r} images "
                           "to translate (`genzoo data list` names the tasks)")  # fmt: skip
+    if len(splits.images[SOURCE].split(split)) != len(splits.split(split)):
+        raise GenzooError(f"the {split} split of {splits.name} is not paired: "
+                          f"{len(splits.images[SOURCE].split(split))} {SOURCE!r} images for "
+                          f"{len(splits.split(split))} targets")  # fmt: skip
     rows = slice(None, n)
     source = transform.fixed(splits.images[SOURCE].split(split)[rows], f"{split}/{SOURCE}")
     return source, transform.fixed(splits.split(split)[rows], split)

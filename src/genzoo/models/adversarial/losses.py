@@ -12,6 +12,10 @@ Arjovsky et al. 2017 (arXiv:1701.07875), Alg. 1: the critic f maximises E f(x) �
 under a Lipschitz constraint (weight clipping); Gulrajani et al. 2017 (arXiv:1704.00028),
 Eq. 3: the constraint as a penalty λ E[(‖∇f(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)G(z),
 ε ~ U[0, 1], points on lines between real and generated samples.
+
+Mao et al. 2017 (arXiv:1611.04076), Eq. 2 with a = 0, b = c = 1 (least squares GAN): D
+minimises E_x[(D(x) − 1)²] + E_z[D(G(z))²] and G minimises E_z[(D(G(z)) − 1)²], on the raw
+outputs D(·) (no sigmoid).
 """
 
 from __future__ import annotations
@@ -31,6 +35,16 @@ def generator_loss(d_fake: Tensor, kind: str = "non-saturating") -> Tensor:
     if kind == "minimax":
         return -F.softplus(d_fake).mean()  # log(1 − σ(ℓ)) = −softplus(ℓ)
     return F.softplus(-d_fake).mean()  # −log σ(ℓ) = softplus(−ℓ)
+
+
+def least_squares_discriminator_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
+    """E[(D(x) − 1)²] + E[D(G(z))²]: LSGAN's D side (Mao et al., Eq. 2)."""
+    return (d_real - 1).pow(2).mean() + d_fake.pow(2).mean()
+
+
+def least_squares_generator_loss(d_fake: Tensor) -> Tensor:
+    """E[(D(G(z)) − 1)²]: LSGAN's G side (Mao et al., Eq. 2)."""
+    return (d_fake - 1).pow(2).mean()
 
 
 def critic_loss(f_real: Tensor, f_fake: Tensor) -> Tensor:

@@ -187,9 +187,10 @@ def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
 
 class PatchGAN(nn.Module):
     """D: (x, y) -> one logit per N×N patch of the pair, (B, H', W'). C64 has no norm;
-    LeakyReLU(0.2) throughout (Sec. 6.1.2)."""
+    LeakyReLU(0.2) throughout (Sec. 6.1.2). `config` needs `width`, `d_layers`, `norm`
+    (CycleGAN's config has them too)."""
 
-    def __init__(self, c_in: int, config: Pix2PixConfig):
+    def __init__(self, c_in: int, config):
         super().__init__()
         layers, c = [], c_in
         for i, (kernel, stride) in enumerate(patchgan_layers(config.d_layers)[:-1]):
@@ -200,8 +201,9 @@ class PatchGAN(nn.Module):
         layers.append(nn.Conv2d(c, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.net(torch.cat([x, y], dim=1))[:, 0]
+    def forward(self, *images: Tensor) -> Tensor:
+        """pix2pix's D(x, y): the pair, stacked along channels; CycleGAN's D(y): one image."""
+        return self.net(torch.cat(images, dim=1))[:, 0]
 
     @property
     def layers(self) -> list[tuple[int, int]]:
