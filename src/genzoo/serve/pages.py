@@ -132,12 +132,14 @@ img.addEventListener('load', () => { status.textContent = 'seed ' + form.seed.va
 img.addEventListener('error', async () => {
   const r = await fetch(img.src); status.textContent = await r.text();
 });
-form.addEventListener('input', (e) => {
+function changed(e) {
   if (e.target.classList.contains('fix')) {
     document.getElementById(e.target.dataset.for).disabled = !e.target.checked;
   }
   refresh();
-});
+}
+form.addEventListener('input', changed);
+form.addEventListener('change', changed);
 form.addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
 refresh();
 """
