@@ -6,7 +6,7 @@ PIP     := $(BIN)/pip install --quiet -c constraints.txt
 STAMP   := $(VENV)/.installed
 DATA    ?= $(if $(wildcard ../shared/datasets),$(abspath ../shared/datasets),)
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint bench clean browser serve load-test
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,11 +19,20 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/genzoo demo
 
+# the browser tests of `genzoo serve` drive headless Chromium; CI is a fresh Debian machine
+# running as root, where this installs it once (without root, install it yourself)
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  echo "installing chromium and chromium-driver for the browser tests"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+
 # the fast suite; `make test-all` adds the tests marked slow (every model through the bench)
-test: $(STAMP)
+test: $(STAMP) browser
 	GENZOO_DATA=$${GENZOO_DATA:-$(DATA)} $(BIN)/python -m pytest -q -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP) browser
 	GENZOO_DATA=$${GENZOO_DATA:-$(DATA)} $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -31,6 +40,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	GENZOO_DATA=$${GENZOO_DATA:-$(DATA)} $(BIN)/python benchmarks/nade_throughput.py
+
+serve: $(STAMP)
+	$(BIN)/genzoo serve
+
+load-test: $(STAMP)
+	$(BIN)/python benchmarks/serve_load.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -48,8 +48,9 @@ def add_sample(sub, common) -> None:
 def cmd_sample(args) -> int:
     import torch
 
+    from genzoo.apps.sampling import display, draw_samples, require_condition
     from genzoo.core.errors import GenzooError
-    from genzoo.io.images import save_grid, to_unit_range
+    from genzoo.io.images import save_grid
     from genzoo.train.run import load_run
 
     run = load_run(args.run)
@@ -58,55 +59,39 @@ def cmd_sample(args) -> int:
     if args.n < 1:
         raise GenzooError("-n must be at least 1")
     check_grid(args.n * (1 if args.complete is None else 2), f"-n {args.n}")
-    torch.manual_seed(args.seed)
     if args.complete is not None:
+        torch.manual_seed(args.seed)
         return _complete(args, run)
     model, nrow = run.model, None
     options = sample_options(model, args.option)
-    if args.traverse is not None or args.label is not None or args.code is not None:
-        from genzoo.core.capabilities import Capability
-
-        if Capability.CONDITIONAL not in model.capabilities:
-            raise GenzooError(f"{run.model_name} does not sample conditionally")
-        condition = model.condition
-        wanted = "label" if args.label is not None else "codes"
-        if condition.kind != wanted:
-            option = "--label" if wanted == "label" else "--code and --traverse"
-            raise GenzooError(f"{run.model_name} is conditioned on {condition.kind}, so "
-                              f"{option} does not apply")  # fmt: skip
     if args.traverse is not None:
-        x = model.traversal(args.traverse)  # a row per value of the categorical code
+        require_condition(run, "codes", "--code and --traverse")
+        torch.manual_seed(args.seed)
+        x = display(run, model.traversal(args.traverse))  # a row per value of the categorical code
         nrow = 10 if args.traverse == "cat" else len(x) // model.condition.n_classes
-    elif args.label is not None or args.code is not None:
-        x = model.sample(args.n, condition=_condition(args), **options)
     else:
-        x = model.sample(args.n, **options)
-    path = save_grid(to_unit_range(x, model.data.n_values, run.transform.scale), args.output,
-                     nrow=nrow)  # fmt: skip
+        condition = None if args.label is None and args.code is None else _condition(args)
+        x = draw_samples(run, args.n, args.seed, condition, options)
+    path = save_grid(x, args.output, nrow=nrow)
     print(f"wrote {len(x)} samples to {path}")
     return 0
 
 
 def sample_options(model, pairs: list[str]) -> dict[str, float]:
     """--option name=value pairs, checked against the options the model declares."""
+    from genzoo.apps.sampling import check_options
     from genzoo.core.errors import GenzooError
 
-    declared = {o.name: o for o in model.sample_options}
     options = {}
     for name, value in parse_sets(pairs).items():
-        if name not in declared:
-            known = ", ".join(declared) or "none"
-            raise GenzooError(f"{type(model).__name__} has no sampling option {name!r} "
-                              f"(its options: {known})")  # fmt: skip
         try:
             options[name] = float(value)
         except ValueError:
-            raise GenzooError(f"--option {name}={value}: expected a number") from None
-        option = declared[name]
-        if not option.low < options[name] <= option.high:
-            raise GenzooError(f"--option {name}={value}: {name} lies in "
-                              f"({option.low:g}, {option.high:g}]")  # fmt: skip
-    return options
+            declared = {o.name for o in model.sample_options}
+            if name in declared:
+                raise GenzooError(f"--option {name}={value}: expected a number") from None
+            options[name] = float("nan")  # check_options names the unknown option
+    return check_options(model, options)
 
 
 def _condition(args):

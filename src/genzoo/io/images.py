@@ -46,6 +46,15 @@ def check_image_path(path: str | Path) -> None:
 def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1) -> Path:
     """Tile images (N, C, H, W) with values in [0, 1] into one PNG, upscaled for small images."""
     check_image_path(path)
+    image = grid_image(x, nrow, pad)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def grid_image(x: Tensor, nrow: int | None = None, pad: int = 1):
+    """The PIL image `save_grid` writes: images (N, C, H, W) in [0, 1] tiled on a grey frame."""
     x = x.detach().float().cpu()
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"expected images (N, 1 or 3, H, W), got {tuple(x.shape)}")
@@ -64,10 +73,16 @@ def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1
     zoom = max(1, 256 // max(h, w) // 2)
     if zoom > 1:
         image = image.resize((image.width * zoom, image.height * zoom), Image.NEAREST)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path
+    return image
+
+
+def png_bytes(image) -> bytes:
+    """A PIL image encoded as PNG."""
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def pyplot():

@@ -1,0 +1,61 @@
+"""Drawing samples from a trained run: what `genzoo sample` and `genzoo serve` both call,
+so that one seed gives one image in either."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from genzoo.core.capabilities import Capability
+from genzoo.core.errors import GenzooError
+
+
+def check_options(model, options: dict[str, float]) -> dict[str, float]:
+    """Sampling options (name -> value), checked against the ones the model declares."""
+    declared = {o.name: o for o in model.sample_options}
+    for name, value in options.items():
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise GenzooError(f"{type(model).__name__} has no sampling option {name!r} "
+                              f"(its options: {known})")  # fmt: skip
+        option = declared[name]
+        if not option.low < value <= option.high:
+            raise GenzooError(f"--option {name}={value:g}: {name} lies in "
+                              f"({option.low:g}, {option.high:g}]")  # fmt: skip
+    return options
+
+
+def require_condition(run, kind: str, option: str) -> None:
+    """A one-line error unless the run's model samples conditioned on `kind` (label, codes)."""
+    model = run.model
+    if Capability.CONDITIONAL not in model.capabilities:
+        raise GenzooError(f"{run.model_name} does not sample conditionally")
+    if model.condition.kind != kind:
+        raise GenzooError(f"{run.model_name} is conditioned on {model.condition.kind}, so "
+                          f"{option} does not apply")  # fmt: skip
+
+
+@torch.no_grad()
+def draw_samples(run, n: int, seed: int, condition=None,
+                 options: dict[str, float] | None = None) -> Tensor:  # fmt: skip
+    """n samples (n, C, H, W) in [0, 1] for display, drawn after `torch.manual_seed(seed)`;
+    `condition` is a label (int) or codes (dict) for a CONDITIONAL model."""
+    model = run.model
+    if Capability.SAMPLE not in model.capabilities:
+        raise GenzooError(f"{run.model_name} does not sample")
+    options = check_options(model, dict(options or {}))
+    torch.manual_seed(seed)
+    if condition is None:
+        x = model.sample(n, **options)
+    else:
+        kind = "label" if isinstance(condition, int) else "codes"
+        require_condition(run, kind, "--label" if kind == "label" else "--code")
+        x = model.sample(n, condition=condition, **options)
+    return display(run, x)
+
+
+def display(run, x: Tensor) -> Tensor:
+    """Model-space images -> [0, 1]."""
+    from genzoo.io.images import to_unit_range
+
+    return to_unit_range(x, run.model.data.n_values, run.transform.scale)

@@ -1,0 +1,297 @@
+"""What `genzoo serve` shows, without the web: the runs under a folder, how each stands,
+a bounded cache of loaded models, and an uploaded image scored or translated.
+
+Runs are found by their config.json and addressed by an id made here from their place
+under the root; a client never names a path. Models load only through `load_run`
+(config.json and model.safetensors).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genzoo.core.errors import GenzooError
+
+MAX_DEPTH = 4  # folders below the root searched for runs
+LIVE_SECONDS = 120  # a run whose files changed this recently, and not finished, is training
+MAX_UPLOAD = 5 * 2**20  # bytes of one uploaded image
+ANOMALY_QUANTILE = 0.99  # uploads scoring above this quantile of the test split are flagged
+RUN_FILES = ("samples.png", "progress.gif", "reconstructions.png", "translations.png")
+
+
+# ---------------------------------------------------------------- finding runs
+
+
+@dataclass
+class RunInfo:
+    """One row of the runs page."""
+
+    id: str
+    path: Path
+    model: str
+    family: str
+    data: str
+    status: str  # finished | interrupted | training now | not started
+    steps: int | None
+    cpu_seconds: float | None
+    headline: str
+
+
+def find_runs(root: Path) -> dict[str, Path]:
+    """id -> run directory, for every genzoo run at most MAX_DEPTH folders below `root`
+    (or `root` itself); ids are the relative paths with "~" for "/"."""
+    from genzoo.train.run import read_run_config
+
+    root = Path(root)
+    found = {}
+    candidates = [root / "config.json"]
+    for depth in range(1, MAX_DEPTH + 1):
+        candidates += sorted(root.glob("/".join(["*"] * depth) + "/config.json"))
+    for config in candidates:
+        run_dir = config.parent
+        try:
+            read_run_config(run_dir)
+        except GenzooError:
+            continue
+        rel = run_dir.relative_to(root).as_posix()
+        found[run_dir.name if rel == "." else rel.replace("/", "~")] = run_dir
+    return found
+
+
+def run_status(run_dir: Path) -> tuple[str, dict]:
+    """(status, the checkpoint's JSON state): finished, interrupted, training now (its files
+    changed in the last LIVE_SECONDS and it has not finished), or not started."""
+    from genzoo.apps.bench import FINISHED
+    from genzoo.train.checkpoint import training_state
+
+    files = [run_dir / n for n in ("checkpoint.safetensors", "metrics.jsonl", "config.json")]
+    changed = max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+    live = time.time() - changed < LIVE_SECONDS
+    if not files[0].exists():
+        return ("training now" if live else "not started"), {}
+    try:
+        state = training_state(run_dir)
+    except GenzooError:
+        return "damaged checkpoint", {}
+    stopped = state.get("stopped")
+    if stopped is None or stopped in FINISHED:  # older checkpoints did not say
+        return "finished", state
+    if stopped == "in progress" and live:
+        return "training now", state
+    return "interrupted", state
+
+
+def headline(entries: list[dict]) -> str:
+    """The last validation record's number, with its units."""
+    valid = [e for e in entries if e.get("split") == "valid"]
+    if not valid:
+        return "no validation metric"
+    last = valid[-1]
+    for key, value in last.items():
+        if key.endswith("_nats") and isinstance(value, int | float):
+            line = f"valid {key.removesuffix('_nats')} {value:.2f} nats"
+            for bits in ("bits_per_dim", "bits_per_dim_bound"):
+                if bits in last:
+                    bound = "≤ " if bits.endswith("bound") else ""
+                    line += f" ({bound}{last[bits]:.3f} bits/dim)"
+            return line
+    key, value = next(((k, v) for k, v in last.items()
+                       if k not in ("step", "epoch", "split", "wall_s")), ("", None))  # fmt: skip
+    return f"valid {key} {value:.3g}" if isinstance(value, int | float) else "no validation metric"
+
+
+def describe_run(run_id: str, run_dir: Path) -> RunInfo:
+    from genzoo.apps.bench import read_metrics
+    from genzoo.models import get_model
+    from genzoo.train.run import read_run_config
+
+    cfg = read_run_config(run_dir)
+    try:
+        family = get_model(cfg["model"]).family
+    except GenzooError:
+        family = "?"
+    status, state = run_status(run_dir)
+    return RunInfo(run_id, run_dir, cfg["model"], family, cfg["data"], status,
+                   state.get("step"), state.get("cpu_seconds"),
+                   headline(read_metrics(run_dir / "metrics.jsonl")))  # fmt: skip
+
+
+def loss_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """The training losses of metrics.jsonl by name, as (step, value); adversarial runs
+    show d_loss and g_loss (their "loss" repeats one), as in the bench report."""
+    from genzoo.apps.bench import read_metrics
+
+    train = [e for e in read_metrics(run_dir / "metrics.jsonl") if e.get("split") == "train"]
+    if not train:
+        return {}
+    keys = [k for k in train[-1] if "loss" in k]
+    if len(keys) > 1:
+        keys = [k for k in keys if k != "loss"]
+    return {k: [(e["step"], float(e[k])) for e in train
+                if k in e and math.isfinite(float(e[k]))] for k in keys}  # fmt: skip
+
+
+# ---------------------------------------------------------------- loaded models
+
+
+class ModelCache:
+    """At most `size` loaded runs, the least recently used dropped first; a run whose
+    model.safetensors changed since it was loaded is loaded again."""
+
+    def __init__(self, size: int = 4):
+        if size < 1:
+            raise GenzooError(f"the model cache holds at least 1 run, not {size}")
+        self.size = size
+        self._runs: OrderedDict[Path, tuple[float, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, run_dir: Path):
+        from genzoo.train.run import load_run
+
+        weights = run_dir / "model.safetensors"
+        if not weights.exists():
+            raise GenzooError(f"{run_dir.name} has no trained weights yet (no model.safetensors)")
+        stamp = weights.stat().st_mtime
+        with self._lock:
+            cached = self._runs.get(run_dir)
+            if cached is not None and cached[0] == stamp:
+                self._runs.move_to_end(run_dir)
+                return cached[1]
+        run = load_run(run_dir)
+        with self._lock:
+            self._runs[run_dir] = (stamp, run)
+            self._runs.move_to_end(run_dir)
+            while len(self._runs) > self.size:
+                self._runs.popitem(last=False)
+        return run
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
+# ---------------------------------------------------------------- uploads
+
+
+class Upload(io.BytesIO):
+    """Uploaded bytes that read like a file to PIL and print as the uploaded file's name."""
+
+    def __init__(self, data: bytes, name: str):
+        if len(data) > MAX_UPLOAD:
+            raise GenzooError(f"{name} is {len(data) / 2**20:.1f} MB; uploads are at most "
+                              f"{MAX_UPLOAD // 2**20} MB")  # fmt: skip
+        super().__init__(data)
+        self.name = name or "the upload"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def read_upload(upload: Upload, shape: tuple[int, int, int]) -> torch.Tensor:
+    """An uploaded image as uint8 (1, C, H, W) of the model's size (greyscale or colour is
+    converted; the size must match, it is never resized). PIL reads the header first, so
+    a large or damaged file is refused before its pixels are decoded."""
+    from PIL import Image
+
+    C, H, W = shape
+    try:
+        with Image.open(upload) as img:
+            if img.size != (W, H):
+                raise GenzooError(f"{upload} is {img.size[0]}x{img.size[1]}; this model takes "
+                                  f"{W}x{H} images: resize or crop it")  # fmt: skip
+            pixels = np.array(img.convert("L" if C == 1 else "RGB"))
+    except GenzooError:
+        raise
+    except Exception as e:  # PIL raises many kinds (OSError, SyntaxError, DecompressionBomb..)
+        raise GenzooError(f"{upload} is not an image PIL can read ({type(e).__name__}): "
+                          "upload a PNG or JPEG") from None  # fmt: skip
+    x = torch.from_numpy(pixels[None] if C == 1 else pixels.transpose(2, 0, 1).copy())
+    return x[None]
+
+
+@dataclass
+class Score:
+    """An upload's anomaly score beside the test split's."""
+
+    value: float
+    kind: str
+    description: str
+    in_nats: bool
+    bits_per_dim: float | None
+    percentile: float  # % of test images scoring lower
+    threshold: float  # the test split's ANOMALY_QUANTILE quantile
+    anomalous: bool
+    test_scores: np.ndarray
+
+
+class TestScores:
+    """The test split's anomaly scores per run, computed once (cached with the run)."""
+
+    def __init__(self, data_root=None):
+        self.data_root = data_root
+        self._scores: dict[tuple[Path, int], tuple[np.ndarray, str]] = {}
+
+    def __call__(self, run) -> tuple[np.ndarray, str]:
+        from genzoo.apps.anomaly import anomaly_scores
+        from genzoo.train.run import load_splits
+
+        key = (run.path, id(run))
+        if key not in self._scores:
+            splits = load_splits(run.data_name, self.data_root, run.train_config)
+            x = run.transform.fixed(splits.test, "test")
+            scores, kind = anomaly_scores(run, x)
+            self._scores = {k: v for k, v in self._scores.items() if k[0] != run.path}
+            self._scores[key] = (scores.numpy(), kind)
+        return self._scores[key]
+
+
+def score_upload(run, upload: Upload, test_scores: TestScores) -> Score:
+    """−log p(x) (or the model's bound or score) of an uploaded image, where it falls among
+    the test split's scores, and whether it lies above their ANOMALY_QUANTILE quantile."""
+    from genzoo.apps.anomaly import (
+        anomaly_scores,
+        describe_kind,
+        image_shape,
+        score_kind,
+        to_levels,
+    )
+    from genzoo.core.units import bits_per_dim
+
+    kind = score_kind(run)  # refuses a model with nothing to score by
+    pixels = to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
+    value = float(anomaly_scores(run, run.transform.fixed(pixels, "test"))[0][0])
+    test, _ = test_scores(run)
+    in_nats = not kind.startswith("discriminator")
+    threshold = float(np.quantile(test, ANOMALY_QUANTILE))
+    return Score(value, kind, describe_kind(kind), in_nats,
+                 bits_per_dim(value, math.prod(run.model.data.shape)) if in_nats else None,
+                 100.0 * float(np.mean(test < value)), threshold, value > threshold,
+                 test)  # fmt: skip
+
+
+def translate_upload(run, upload: Upload, seed: int = 0) -> torch.Tensor:
+    """The rows input | output of an uploaded image, in [0, 1], for `grid_image(..., nrow=2)`."""
+    from genzoo.apps.translation import read_input, require_translation, translate
+    from genzoo.io.images import translation_rows
+
+    require_translation(run)
+    model, transform = run.model, run.transform
+    try:
+        pixels = read_input(upload, model.source_shape)[None]
+    except GenzooError:
+        raise
+    except Exception as e:  # what read_input does not expect of PIL
+        raise GenzooError(f"{upload} is not an image PIL can read ({type(e).__name__}): "
+                          "upload a PNG or JPEG") from None  # fmt: skip
+    if transform.n_levels != 256:
+        pixels = torch.round(pixels.float() / 255 * (transform.n_levels - 1)).to(torch.uint8)
+    source = transform.fixed(pixels, "input")
+    return translation_rows(transform.scale, source, translate(model, source, 1, seed))

@@ -1,0 +1,265 @@
+"""`genzoo serve`: a local web studio over the runs in a folder (FastAPI, server-rendered).
+
+A thin layer over genzoo.apps: the runs come from `genzoo.apps.studio`, samples from
+`genzoo.apps.sampling.draw_samples` (what `genzoo sample` calls), scores from
+`genzoo.apps.anomaly`. Every model call runs in one worker thread behind a bounded queue,
+so pages that need no model answer while a model samples, and a full queue or a slow
+model gets a message rather than a hung page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
+
+from genzoo.apps import studio
+from genzoo.core.errors import GenzooError
+from genzoo.serve import pages
+
+MAX_SAMPLES = 64  # images in one sample grid
+UPLOAD_OVERHEAD = 64 * 2**10  # multipart headers around the uploaded file
+
+
+class Busy(Exception):
+    """The worker's queue is full."""
+
+
+@dataclass
+class Settings:
+    runs: Path
+    cache_size: int = 4
+    queue_size: int = 16
+    timeout: float = 60.0
+    data_root: str | None = None
+
+
+class Worker:
+    """One thread for every model call (torch's global RNG, which `genzoo sample --seed`
+    seeds, is then never shared), and at most `queue_size` calls waiting or running."""
+
+    def __init__(self, queue_size: int):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genzoo-model")
+        self._slots = threading.BoundedSemaphore(queue_size)
+
+    async def run(self, timeout: float, fn, *args):
+        if not self._slots.acquire(blocking=False):
+            raise Busy
+        try:
+            future = self._pool.submit(fn, *args)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    cache = studio.ModelCache(settings.cache_size)
+    test_scores = studio.TestScores(settings.data_root)
+    worker = Worker(settings.queue_size)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        worker.shutdown()
+
+    app = FastAPI(title="genzoo studio", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)  # fmt: skip
+    app.state.worker, app.state.cache = worker, cache
+
+    def run_dir(run_id: str) -> Path:
+        """The run of an id from the listing; anything else (a path, `..`) is a 404."""
+        found = studio.find_runs(settings.runs)
+        if run_id not in found:
+            raise HTTPException(404, f"no run {run_id!r} under {settings.runs}")
+        return found[run_id]
+
+    async def on_worker(fn, *args):
+        try:
+            return await worker.run(settings.timeout, fn, *args)
+        except Busy:
+            raise HTTPException(
+                503,
+                f"the model worker is busy: {settings.queue_size} requests are queued; try again",
+            ) from None
+        except TimeoutError:
+            raise HTTPException(
+                504,
+                f"the model took longer than {settings.timeout:g} s; "
+                "it finishes in the background: try again later",
+            ) from None
+
+    async def model_page(run_id: str):
+        path = run_dir(run_id)
+        run = await on_worker(cache.get, path)
+        return studio.describe_run(run_id, path), run
+
+    @app.middleware("http")
+    async def limit_uploads(request: Request, call_next):
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            if length is None:
+                return html(pages.error_page("uploads must say their size (Content-Length)",
+                                             411), 411)  # fmt: skip
+            if not length.isdigit() or int(length) > studio.MAX_UPLOAD + UPLOAD_OVERHEAD:
+                mb = studio.MAX_UPLOAD // 2**20
+                return html(pages.error_page(f"the upload is larger than {mb} MB: "
+                                             "upload a smaller image", 413), 413)  # fmt: skip
+        return await call_next(request)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException):
+        return html(pages.error_page(str(e.detail), e.status_code), e.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, e: RequestValidationError):
+        errors = e.errors()
+        what = "; ".join(f"{'.'.join(map(str, r['loc'][1:]))}: {r['msg']}" for r in errors)
+        return html(pages.error_page(what, 422), 422)
+
+    @app.exception_handler(GenzooError)
+    async def genzoo_error(request: Request, e: GenzooError):
+        return html(pages.error_page(str(e), 422), 422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, e: Exception):  # a bug: one line, no traceback
+        return html(pages.error_page(f"internal error ({type(e).__name__}); "
+                                     "see the server's log", 500), 500)  # fmt: skip
+
+    @app.get("/", response_class=HTMLResponse)
+    def runs_page():
+        rows = [studio.describe_run(i, p) for i, p in studio.find_runs(settings.runs).items()]
+        return pages.runs_page(rows, settings.runs)
+
+    @app.get("/run/{run_id}", response_class=HTMLResponse)
+    async def run_page(run_id: str):
+        info, run = await model_page(run_id)
+        from genzoo.train.run import read_run_config
+
+        report = info.path / "report.md"
+        files = [f for f in studio.RUN_FILES if (info.path / f).exists()]
+        return pages.run_page(info, pages.tabs_for(run.model), files,
+                              studio.loss_curves(info.path),
+                              report.read_text() if report.exists() else "",
+                              read_run_config(info.path))  # fmt: skip
+
+    @app.get("/run/{run_id}/file/{name}")
+    def run_file(run_id: str, name: str):
+        if name not in studio.RUN_FILES:
+            raise HTTPException(404, f"no file {name!r}: a run shows {', '.join(studio.RUN_FILES)}")
+        path = run_dir(run_id) / name
+        if not path.is_file():
+            raise HTTPException(404, f"{run_id} has no {name}")
+        kind = "image/gif" if name.endswith(".gif") else "image/png"
+        return Response(path.read_bytes(), media_type=kind)
+
+    @app.get("/run/{run_id}/play", response_class=HTMLResponse)
+    async def play(run_id: str):
+        info, run = await model_page(run_id)
+        from genzoo.core.capabilities import Capability
+
+        if Capability.SAMPLE not in run.model.capabilities:
+            raise HTTPException(404, f"{info.model} does not sample: it has no play page")
+        return pages.play_page(info, pages.tabs_for(run.model), run.model, 16)
+
+    @app.get("/run/{run_id}/sample.png")
+    async def sample(run_id: str, request: Request, seed: int = 0, n: int = 16,
+                     label: int | None = None):  # fmt: skip
+        if not 1 <= n <= MAX_SAMPLES:
+            raise HTTPException(422, f"n is 1..{MAX_SAMPLES}, not {n}")
+        if not 0 <= seed < 2**63:
+            raise HTTPException(422, f"the seed is a non-negative integer, not {seed}")
+        codes, options = {}, {}
+        for key, value in request.query_params.items():
+            for prefix, into in (("code_", codes), ("option_", options)):
+                if key.startswith(prefix) and value != "":
+                    try:
+                        into[key.removeprefix(prefix)] = float(value)
+                    except ValueError:
+                        raise HTTPException(422, f"{key}={value!r}: expected a number") from None
+        condition = label if label is not None else (codes or None)
+        path = run_dir(run_id)
+
+        def draw() -> bytes:
+            from genzoo.apps.sampling import draw_samples
+            from genzoo.io.images import grid_image, png_bytes
+
+            run = cache.get(path)
+            return png_bytes(grid_image(draw_samples(run, n, seed, condition, options)))
+
+        return Response(await on_worker(draw), media_type="image/png",
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
+
+    async def upload_page(run_id, request, action, title, what, act):
+        info, run = await model_page(run_id)
+        tabs = pages.tabs_for(run.model)
+        if action not in tabs:
+            raise HTTPException(404, f"{info.model} has no {action} page")
+        if request.method == "GET":
+            return html(pages.upload_form(info, tabs, action, title, what))
+        form = await request.form(max_files=1, max_fields=4)
+        file = form.get("image")
+        if file is None or isinstance(file, str) or not file.filename:
+            body = pages.upload_form(
+                info,
+                tabs,
+                action,
+                title,
+                what,
+                '<p class="error" id="error">choose an image file</p>',
+            )
+            return html(body, 422)
+        data = await file.read(studio.MAX_UPLOAD + 1)
+        if len(data) > studio.MAX_UPLOAD:
+            raise HTTPException(
+                413,
+                f"{file.filename} is larger than "
+                f"{studio.MAX_UPLOAD // 2**20} MB: upload a smaller image",
+            )
+        upload = studio.Upload(data, file.filename)
+        try:
+            result = await on_worker(act, run, upload)
+        except GenzooError as e:
+            message = f'<p class="error" id="error">{escape(str(e))}</p>'
+            return html(pages.upload_form(info, tabs, action, title, what, message), 422)
+        return html(pages.upload_form(info, tabs, action, title, what, result))
+
+    @app.api_route("/run/{run_id}/score", methods=["GET", "POST"], response_class=HTMLResponse)
+    async def score(run_id: str, request: Request):
+        def act(run, upload):
+            return pages.score_result(studio.score_upload(run, upload, test_scores), upload.name)
+
+        what = ("Upload an image of the run's size: its −log p(x) (or the model's bound or "
+                "score) beside the test split's, and a verdict.")  # fmt: skip
+        return await upload_page(run_id, request, "score", "Score", what, act)
+
+    @app.api_route("/run/{run_id}/translate", methods=["GET", "POST"],
+                   response_class=HTMLResponse)  # fmt: skip
+    async def translate(run_id: str, request: Request):
+        def act(run, upload):
+            from genzoo.io.images import grid_image, png_bytes
+
+            rows = studio.translate_upload(run, upload)
+            return pages.translate_result(png_bytes(grid_image(rows, nrow=2)), upload.name)
+
+        what = "Upload an image of the model's input size and channels: it is translated."
+        return await upload_page(run_id, request, "translate", "Translate", what, act)
+
+    return app
+
+
+def html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status)

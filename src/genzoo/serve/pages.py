@@ -1,0 +1,243 @@
+"""The studio's HTML: server-rendered pages, a little plain JavaScript, no build step.
+Every value that comes from a run or a request is escaped here."""
+
+from __future__ import annotations
+
+import base64
+import json
+from html import escape
+
+import numpy as np
+
+from genzoo.core.capabilities import Capability
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222}
+header{background:#24292f;color:#fff;padding:8px 16px}header a{color:#fff;margin-right:14px}
+main{padding:16px;max-width:1100px}table{border-collapse:collapse}
+td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left}
+img.grid{image-rendering:pixelated;border:1px solid #ccc;max-width:100%}
+.error{background:#fde7e9;border:1px solid #c44;padding:8px;white-space:pre-wrap}
+.verdict{font-weight:bold}nav a{margin-right:12px}pre{background:#f6f8fa;padding:8px;overflow:auto}
+label{display:inline-block;margin:4px 14px 4px 0}
+"""
+
+
+def page(title: str, body: str, run_id: str | None = None, tabs: tuple[str, ...] = ()) -> str:
+    nav = ""
+    if run_id is not None:
+        q = escape(run_id)
+        links = [f'<a href="/run/{q}">report</a>'] + [
+            f'<a id="tab-{t}" href="/run/{q}/{t}">{t}</a>' for t in tabs
+        ]
+        nav = f"<nav>{escape(run_id)}: {' '.join(links)}</nav>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)} · "
+            f"genzoo studio</title><style>{STYLE}</style></head><body><header>"
+            f"<a href='/'>genzoo studio</a> runs</header><main>{nav}<h1>{escape(title)}</h1>"
+            f"{body}</main></body></html>")  # fmt: skip
+
+
+def error_page(message: str, status: int) -> str:
+    return page(f"error {status}", f'<p class="error" id="error">{escape(message)}</p>')
+
+
+def tabs_for(model) -> tuple[str, ...]:
+    """The run's pages, by what its model can do (never by its name)."""
+    caps = model.capabilities
+    tabs = []
+    if Capability.SAMPLE in caps:
+        tabs.append("play")
+    if caps & (Capability.LOG_PROB | Capability.ELBO | Capability.ENCODE | Capability.DISCRIMINATE):
+        tabs.append("score")
+    if Capability.TRANSLATE in caps:
+        tabs.append("translate")
+    return tuple(tabs)
+
+
+def runs_page(rows, root) -> str:
+    if not rows:
+        body = (f"<p>No genzoo runs under <code>{escape(str(root))}</code>. Train one with "
+                "<code>genzoo train nade</code> or <code>make demo</code>.</p>")  # fmt: skip
+        return page("Runs", body)
+    cells = []
+    for r in rows:
+        cpu = "" if r.cpu_seconds is None else f"{r.cpu_seconds:.1f} s"
+        steps = "" if r.steps is None else str(r.steps)
+        cells.append(
+            f'<tr><td><a class="run" href="/run/{escape(r.id)}">{escape(r.id)}</a></td>'
+            f"<td>{escape(r.model)}</td><td>{escape(r.family)}</td><td>{escape(r.data)}</td>"
+            f"<td>{escape(r.status)}</td><td>{steps}</td><td>{cpu}</td>"
+            f"<td>{escape(r.headline)}</td></tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("run", "model", "family", "dataset", "status",
+                                             "steps", "CPU time", "headline"))  # fmt: skip
+    body = (f"<p>{len(rows)} run(s) under <code>{escape(str(root))}</code></p>"
+            f'<table id="runs"><tr>{head}</tr>{"".join(cells)}</table>')  # fmt: skip
+    return page("Runs", body)
+
+
+def curves_svg(curves: dict[str, list[tuple[int, float]]], width=520, height=200) -> str:
+    """Loss curves as an inline SVG polyline per series."""
+    points = [p for series in curves.values() for p in series]
+    if not points:
+        return "<p>no training log (metrics.jsonl) yet</p>"
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+    sx = (width - 60) / max(x1 - x0, 1)
+    sy = (height - 30) / (y1 - y0 if y1 > y0 else 1)
+    colours = ("#4c72b0", "#c44e52", "#55a868", "#8172b2")
+    lines, legend = [], []
+    for i, (name, series) in enumerate(curves.items()):
+        c = colours[i % len(colours)]
+        xy = " ".join(f"{50 + (s - x0) * sx:.1f},{10 + (y1 - v) * sy:.1f}" for s, v in series)
+        lines.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.2" points="{xy}"/>')
+        legend.append(f'<text x="{60 + 90 * i}" y="{height - 2}" fill="{c}" '
+                      f'font-size="11">{escape(name)}</text>')  # fmt: skip
+    axes = (f'<text x="2" y="14" font-size="10">{y1:.3g}</text>'
+            f'<text x="2" y="{height - 20}" font-size="10">{y0:.3g}</text>'
+            f'<text x="{width - 60}" y="{height - 2}" font-size="10">step {x1}</text>')  # fmt: skip
+    return (
+        f'<svg id="curves" width="{width}" height="{height}" '
+        f'style="border:1px solid #ddd">{axes}{"".join(lines)}{"".join(legend)}</svg>'
+    )
+
+
+def run_page(info, tabs, files, curves, report: str, config: dict) -> str:
+    q = escape(info.id)
+    images = "".join(
+        f'<figure><img class="grid" src="/run/{q}/file/{escape(f)}" alt="{escape(f)}">'
+        f"<figcaption>{escape(f)}</figcaption></figure>"
+        for f in files
+    )
+    cpu = "" if info.cpu_seconds is None else f", {info.cpu_seconds:.1f} s CPU"
+    body = (
+        f'<p id="summary">{escape(info.model)} ({escape(info.family)}) on {escape(info.data)}: '
+        f"{escape(info.status)}, {info.steps or 0} steps{cpu}; {escape(info.headline)}</p>"
+        f"<h2>Loss curves</h2>{curves_svg(curves)}<h2>Images</h2>{images or '<p>none yet</p>'}"
+        f"<h2>Report</h2><pre>{escape(report) or 'no report.md yet'}</pre>"
+        f"<h2>Config</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
+    )
+    return page(f"{info.model} on {info.data}", body, info.id, tabs)
+
+
+PLAY_JS = """
+const form = document.getElementById('controls'), img = document.getElementById('samples');
+const status = document.getElementById('status');
+function refresh() {
+  const params = new URLSearchParams(new FormData(form));
+  status.textContent = 'sampling...';
+  img.src = form.dataset.url + '?' + params.toString();
+}
+img.addEventListener('load', () => { status.textContent = 'seed ' + form.seed.value; });
+img.addEventListener('error', async () => {
+  const r = await fetch(img.src); status.textContent = await r.text();
+});
+function changed(e) {
+  if (e.target.classList.contains('fix')) {
+    document.getElementById(e.target.dataset.for).disabled = !e.target.checked;
+  }
+  refresh();
+}
+form.addEventListener('input', changed);
+form.addEventListener('change', changed);
+form.addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
+refresh();
+"""
+
+
+def play_page(info, tabs, model, n: int) -> str:
+    """Controls chosen from the model's capabilities: a seed; a label or codes for a
+    CONDITIONAL model; a slider per declared sampling option."""
+    controls = ['<label>seed <input type="number" name="seed" id="seed" value="0" min="0" '
+                'max="2147483647"></label>']  # fmt: skip
+    if Capability.CONDITIONAL in model.capabilities:
+        condition = model.condition
+        if condition.kind == "label":
+            options = "".join(f"<option>{k}</option>" for k in range(condition.n_classes))
+            controls.append(f'<label>label <select name="label" id="label">{options}'
+                            "</select></label>")  # fmt: skip
+        else:
+            for code in condition.codes:
+                if code == "cat":
+                    options = '<option value="">random</option>' + "".join(
+                        f"<option>{k}</option>" for k in range(condition.n_classes)
+                    )
+                    controls.append(f'<label>{code} <select name="code_{code}" id="code_{code}">'
+                                    f"{options}</select></label>")  # fmt: skip
+                else:
+                    c = escape(code)
+                    controls.append(
+                        f'<label><input type="checkbox" class="fix" data-for="code_{c}" '
+                        f'id="fix_{c}"> fix {c} <input type="range" name="code_{c}" '
+                        f'id="code_{c}" min="-2" max="2" step="0.1" value="0" disabled></label>'
+                    )
+    for o in model.sample_options:
+        controls.append(
+            f'<label title="{escape(o.help)}">{escape(o.name)} <input type="number" '
+            f'name="option_{escape(o.name)}" id="option_{escape(o.name)}" min="{o.low}" '
+            f'max="{o.high}" step="any" placeholder="as trained"></label>'
+        )
+    body = (
+        f'<form id="controls" data-url="/run/{escape(info.id)}/sample.png">'
+        f'{"".join(controls)}<input type="hidden" name="n" value="{n}"></form>'
+        f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="512">'
+        f"<p>The same seed gives the same grid as <code>genzoo sample RUN -n {n} --seed S"
+        "</code> (with <code>--label</code>, <code>--code</code>, <code>--option</code> as set "
+        f"here).</p><script>{PLAY_JS}</script>"
+    )
+    return page(f"Play: {info.model}", body, info.id, tabs)
+
+
+def upload_form(info, tabs, action: str, title: str, what: str, result: str = "") -> str:
+    body = (
+        f"<p>{what}</p>"
+        f'<form id="upload" method="post" enctype="multipart/form-data" '
+        f'action="/run/{escape(info.id)}/{action}"><input type="file" name="image" id="image" '
+        f'accept="image/*"> <button id="submit">{action}</button></form>{result}'
+    )
+    return page(f"{title}: {info.model}", body, info.id, tabs)
+
+
+def histogram_svg(test: np.ndarray, value: float, threshold: float, width=520, height=160):
+    lo, hi = float(min(test.min(), value)), float(max(test.max(), value))
+    counts, edges = np.histogram(test, bins=40, range=(lo, hi if hi > lo else lo + 1))
+    bw, top = (width - 20) / len(counts), max(counts.max(), 1)
+    bars = "".join(
+        f'<rect x="{10 + i * bw:.1f}" y="{height - 20 - c / top * (height - 40):.1f}" '
+        f'width="{bw - 1:.1f}" height="{c / top * (height - 40):.1f}" fill="#9db4d6"/>'
+        for i, c in enumerate(counts)
+    )
+
+    def at(v):
+        return 10 + (v - edges[0]) / (edges[-1] - edges[0]) * (width - 20)
+
+    marks = (
+        f'<line x1="{at(threshold):.1f}" x2="{at(threshold):.1f}" y1="10" y2="{height - 20}" '
+        'stroke="#888" stroke-dasharray="4"/>'
+        f'<line x1="{at(value):.1f}" x2="{at(value):.1f}" y1="10" y2="{height - 20}" '
+        'stroke="#c44e52" stroke-width="2"/>'
+        f'<text x="10" y="{height - 4}" font-size="10">{edges[0]:.4g}</text>'
+        f'<text x="{width - 60}" y="{height - 4}" font-size="10">{edges[-1]:.4g}</text>'
+    )
+    return f'<svg id="histogram" width="{width}" height="{height}">{bars}{marks}</svg>'
+
+
+def score_result(score, name: str) -> str:
+    unit = " nats" if score.in_nats else ""
+    bits = "" if score.bits_per_dim is None else f" = {score.bits_per_dim:.4f} bits/dim"
+    verdict = "ANOMALOUS" if score.anomalous else "typical"
+    return (
+        f'<h2>{escape(name)}</h2><p id="score">score {score.value:.3f}{unit}{bits}</p>'
+        f"<p>{escape(score.description)}</p>"
+        f"<p>higher than {score.percentile:.1f} % of the {len(score.test_scores)} test images"
+        f" (red line; dashed: their 99th percentile, {score.threshold:.3f}{unit})</p>"
+        f"{histogram_svg(score.test_scores, score.value, score.threshold)}"
+        f'<p class="verdict" id="verdict">verdict: {verdict} (flagged above the test split\'s '
+        "99th percentile: 1 % of test images are flagged too)</p>"
+    )
+
+
+def translate_result(png: bytes, name: str) -> str:
+    data = base64.b64encode(png).decode()
+    return (f"<h2>{escape(name)}</h2><p>input | output</p><img id=\"translation\" class=\"grid\" "
+            f'src="data:image/png;base64,{data}" alt="translation">')  # fmt: skip

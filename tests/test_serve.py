@@ -1,0 +1,304 @@
+"""`genzoo serve`: the studio's pages over real runs (trained here in seconds on digits),
+its safety rules over HTTP, and the pages in a real browser (headless Chromium).
+
+The browser tests need the Debian packages `chromium` and `chromium-driver` (`make test`
+installs them); without them they skip, except under CI=true, where they fail.
+"""
+
+import io
+import os
+import shutil
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genzoo.cli import main
+from genzoo.data.splits import ImageStream, Splits
+from genzoo.data.tasks import TASKS, Task, pad, sobel_edges
+
+QUIET = ["--set", "tensorboard=false", "--set", "progress=false"]
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def edges2digits(base: Splits) -> Splits:
+    """8x8 digits padded to 16x16 and their edges: a paired task pix2pix trains on in seconds."""
+    x = {s: pad(base.split(s), 4) for s in ("train", "valid", "test")}
+    edges = [sobel_edges(x[s], threshold=16) // 255 * 16 for s in ("train", "valid", "test")]
+    return Splits("edges2digits", *x.values(), base.train_labels, base.valid_labels,
+                  base.test_labels, n_levels=17, protocol="digits edges",
+                  images={"source": ImageStream(*edges)})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A folder of three tiny runs: nade (a likelihood), cgan (labels), pix2pix (translates)."""
+    root = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(TASKS, "edges2digits", Task("edges2digits", "digits", edges2digits, ""))
+        for model, data, extra in (("nade", "digits", []), ("cgan", "digits", []),
+                                   ("pix2pix", "edges2digits", ["--set", "width=4"])):  # fmt: skip
+            argv = ["train", model, "--data", data, "--run-dir", str(root / model),
+                    "--set", "max_steps=24", *extra, *QUIET]  # fmt: skip
+            assert main(argv) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(runs):
+    from fastapi.testclient import TestClient
+
+    from genzoo.serve.app import Settings, create_app
+
+    with TestClient(create_app(Settings(runs)), raise_server_exceptions=False) as c:
+        yield c
+
+
+def png(size=(8, 8), mode="L", value=40) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, value).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def digit_png(path: Path | None = None) -> bytes:
+    """The first test digit as an 8x8 greyscale PNG in 0..255."""
+    from genzoo import data
+
+    x = data.load("digits").test[0, 0].numpy().astype(np.float64)
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(x / 16 * 255).astype(np.uint8), "L").save(buffer, "PNG")
+    if path is not None:
+        path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def cli_sample(run: Path, out: Path, seed: int, label: int | None = None) -> np.ndarray:
+    argv = ["sample", str(run), "-n", "16", "--seed", str(seed), "-o", str(out)]
+    assert main(argv + ([] if label is None else ["--label", str(label)])) == 0
+    return np.asarray(Image.open(out))
+
+
+# ------------------------------------------------------------------ over HTTP
+
+
+def test_the_runs_page_lists_every_run_with_its_status_and_headline(client):
+    page = client.get("/").text
+    for model in ("nade", "cgan", "pix2pix"):
+        assert f'href="/run/{model}"' in page
+    assert page.count("<td>finished</td>") == 3
+    assert "nats" in page and "bits/dim" in page  # nade's validation NLL, with units
+
+
+@pytest.mark.parametrize("path", ["/run/..%2F..%2Fetc%2Fpasswd", "/run/../../etc/passwd",
+                                  "/run/%2Fetc%2Fpasswd/play", "/run/nosuchrun",
+                                  "/run/nade/file/config.json", "/run/nade/file/..%2Fconfig.json",
+                                  "/run/nade/translate", "/run/pix2pix/score"])  # fmt: skip
+def test_paths_and_unknown_runs_and_pages_are_404(client, path):
+    r = client.get(path)
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "Traceback" not in r.text and "root:" not in r.text
+
+
+def test_the_sample_endpoint_gives_the_grid_genzoo_sample_draws(client, runs, tmp_path):
+    for run, query, label in (("nade", "seed=5", None), ("cgan", "seed=5&label=3", 3)):
+        r = client.get(f"/run/{run}/sample.png?n=16&{query}")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        served = np.asarray(Image.open(io.BytesIO(r.content)))
+        assert np.array_equal(served, cli_sample(runs / run, tmp_path / f"{run}.png", 5, label))
+    assert client.get("/run/cgan/sample.png?seed=x").status_code == 422
+    assert client.get("/run/cgan/sample.png?n=1000").status_code == 422
+    assert client.get("/run/cgan/sample.png?label=99").status_code == 422
+
+
+def test_score_an_upload_and_refuse_what_is_not_an_image(client):
+    r = client.post("/run/nade/score", files={"image": ("digit.png", digit_png(), "image/png")})
+    assert r.status_code == 200 and 'id="score"' in r.text and "bits/dim" in r.text
+    assert 'id="verdict"' in r.text and 'id="histogram"' in r.text
+    cases = [(("notes.txt", b"hello, not an image", "text/plain"), 422, "not an image"),
+             (("wide.png", png((9, 8)), "image/png"), 422, "is 9x8"),
+             (("cut.png", png()[:30], "image/png"), 422, "not an image")]  # fmt: skip
+    for file, status, message in cases:
+        r = client.post("/run/nade/score", files={"image": file})
+        assert r.status_code == status and message in r.text and "Traceback" not in r.text
+    r = client.post("/run/nade/score", files={"image": ("huge.png", b"0" * (6 * 2**20))})
+    assert r.status_code == 413 and "5 MB" in r.text
+    r = client.post("/run/nade/score", data={"other": "field"})
+    assert r.status_code == 422 and "choose an image" in r.text
+
+
+def test_translate_an_upload_only_for_a_translation_model(client):
+    r = client.post(
+        "/run/pix2pix/translate",
+        files={"image": ("edges.png", png((16, 16), value=255), "image/png")},
+    )
+    assert r.status_code == 200 and 'id="translation"' in r.text
+    r = client.post("/run/pix2pix/translate", files={"image": ("small.png", png(), "image/png")})
+    assert r.status_code == 422 and "is 8x8" in r.text
+
+
+def test_the_model_cache_keeps_at_most_its_size(runs):
+    from genzoo.apps.studio import ModelCache
+
+    cache = ModelCache(2)
+    first = cache.get(runs / "nade")
+    cache.get(runs / "cgan")
+    cache.get(runs / "pix2pix")
+    assert len(cache) == 2 and cache.get(runs / "nade") is not first  # dropped, then reloaded
+
+
+def test_serve_refuses_a_missing_runs_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve"]) == 2
+    assert "give --runs DIR" in capsys.readouterr().err
+    assert main(["serve", "--runs", str(tmp_path / "none")]) == 2
+
+
+# ------------------------------------------------------------------ in a browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(runs):
+    """The studio on a free local port, served by uvicorn in a thread of this process."""
+    import uvicorn
+
+    from genzoo.serve.app import Settings, create_app
+
+    port = free_port()
+    config = uvicorn.Config(create_app(Settings(runs)), host="127.0.0.1", port=port,
+                            log_level="warning")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = [
+        f"{p} (Debian package {pkg})"
+        for p, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver"))
+        if not p.exists()
+    ]
+    if missing:
+        message = f"missing {', '.join(missing)}: `apt-get install chromium chromium-driver`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1100,900"):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, tmp_path: Path, name: str) -> None:
+    """A screenshot into the test's folder (and into $GENZOO_SCREENSHOTS when set: how the
+    README's pictures in docs/images/ are made)."""
+    path = tmp_path / f"{name}.png"
+    assert driver.save_screenshot(str(path))
+    if os.environ.get("GENZOO_SCREENSHOTS"):
+        shutil.copyfile(path, Path(os.environ["GENZOO_SCREENSHOTS"]) / f"studio-{name}.png")
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting in the browser ({condition.__doc__ or condition})")
+
+
+def shown_image(driver) -> tuple[str, np.ndarray]:
+    """The play page's sample grid once loaded: its URL and its decoded pixels."""
+    img = driver.find_element("id", "samples")
+    wait_for(lambda: img.get_attribute("src") and driver.execute_script(
+        "const i = arguments[0]; return i.complete && i.naturalWidth > 0", img))  # fmt: skip
+    src = img.get_attribute("src")
+    with urllib.request.urlopen(src) as r:  # the same URL, from the same server
+        return src, np.asarray(Image.open(io.BytesIO(r.read())))
+
+
+def test_browse_runs_and_open_a_run(browser, server, tmp_path):
+    browser.get(server + "/")
+    assert len(browser.find_elements("css selector", "a.run")) == 3
+    shot(browser, tmp_path, "runs")
+    browser.find_element("link text", "nade").click()
+    wait_for(lambda: browser.find_elements("id", "curves"))
+    assert "nade (autoregressive) on digits" in browser.find_element("id", "summary").text
+    assert browser.find_element("id", "tab-play") and browser.find_element("id", "tab-score")
+    assert not browser.find_elements("id", "tab-translate")  # nade does not translate
+    shot(browser, tmp_path, "run")
+
+
+def test_play_seed_and_label_controls_match_genzoo_sample(browser, server, runs, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(server + "/run/cgan/play")
+    first_src, first = shown_image(browser)
+    # the label control starts at 0
+    assert np.array_equal(first, cli_sample(runs / "cgan", tmp_path / "s0.png", 0, 0))
+    seed = browser.find_element("id", "seed")
+    seed.clear()
+    seed.send_keys("7")
+    Select(browser.find_element("id", "label")).select_by_visible_text("4")
+    wait_for(
+        lambda: (
+            "label=4" in browser.find_element("id", "samples").get_attribute("src")
+            and "seed=7" in browser.find_element("id", "samples").get_attribute("src")
+        )
+    )
+    src, pixels = shown_image(browser)
+    assert src != first_src and not np.array_equal(pixels, first)
+    assert np.array_equal(pixels, cli_sample(runs / "cgan", tmp_path / "s7.png", 7, 4))
+    shot(browser, tmp_path, "play")
+
+
+def test_score_uploads_in_the_browser(browser, server, tmp_path):
+    browser.get(server + "/run/nade/score")
+    digit_png(tmp_path / "digit.png")
+    browser.find_element("id", "image").send_keys(str(tmp_path / "digit.png"))
+    browser.find_element("id", "submit").click()
+    score = wait_for(lambda: browser.find_elements("id", "score"))[0].text
+    assert "nats" in score and "bits/dim" in score
+    assert "verdict" in browser.find_element("id", "verdict").text
+    shot(browser, tmp_path, "score")
+    (tmp_path / "notes.txt").write_text("not an image")
+    browser.find_element("id", "image").send_keys(str(tmp_path / "notes.txt"))
+    browser.find_element("id", "submit").click()
+    error = wait_for(lambda: browser.find_elements("id", "error"))[0].text
+    assert "notes.txt is not an image PIL can read" in error
+
+
+def test_translate_uploads_in_the_browser(browser, server, tmp_path):
+    browser.get(server + "/run/pix2pix/translate")
+    (tmp_path / "edges.png").write_bytes(png((16, 16), value=255))
+    browser.find_element("id", "image").send_keys(str(tmp_path / "edges.png"))
+    browser.find_element("id", "submit").click()
+    wait_for(lambda: browser.find_elements("id", "translation"))
+    shot(browser, tmp_path, "translate")
