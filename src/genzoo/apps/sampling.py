@@ -42,6 +42,8 @@ def draw_samples(run, n: int, seed: int, condition=None,
     `condition` is a label (int) or codes (dict) for a CONDITIONAL model."""
     model = run.model
     if Capability.SAMPLE not in model.capabilities:
+        if callable(getattr(model, "sample", None)):
+            model.sample(1)  # a model that cannot sample says why (an autoencoder does)
         raise GenzooError(f"{run.model_name} does not sample")
     options = check_options(model, dict(options or {}))
     torch.manual_seed(seed)
