@@ -188,6 +188,7 @@ def test_demo_writes_one_report_with_every_section(tmp_path, capsys):
     assert main(["demo", "-o", str(out), "--steps", "5"]) == 0
     printed = capsys.readouterr().out
     assert str((out / "report.html").resolve()) in printed
+    assert f"genzoo serve --runs {out / 'runs'}" in printed
     page = (out / "report.html").read_text()
     for model in ("pixelcnn", "vae", "dcgan"):
         for image in ("samples", "curves", "anomaly scores"):

@@ -158,8 +158,10 @@ def cmd_demo(args) -> int:
                      progress=sys.stderr.isatty(), steps=args.steps)  # fmt: skip
     print(f"\nthe report: {page.resolve()}  (open it in a browser; {md} is the same in "
           "markdown)")  # fmt: skip
-    print(f"the runs: {Path(args.output) / 'runs'}/<model>; try `genzoo sample "
-          f"{Path(args.output) / 'runs' / 'dcgan'} -n 64 --seed 1 -o more.png`")  # fmt: skip
+    runs = Path(args.output) / "runs"
+    print(f"the runs: {runs}/<model>; try `genzoo sample {runs / 'dcgan'} -n 64 --seed 1 "
+          "-o more.png`")  # fmt: skip
+    print(f"play with them in the browser: genzoo serve --runs {runs}")
     return 0
 
 
