@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from genzoo.cli import main
@@ -190,6 +191,31 @@ def test_progress_follows_metrics_jsonl_and_404s_for_unknown_runs(runs, tmp_path
         assert now["curves"]["loss"][-1] == [31, 1.5] and 'id="curves"' in now["curves_svg"]
         assert c.get("/run/nosuchrun/progress.json").status_code == 404
         assert c.get("/run/..%2Fnade/progress.json").status_code == 404
+
+
+def test_interpolate_between_two_seeds_of_a_model_that_samples_from_noise(client, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from genzoo.apps.sampling import draw_samples, interpolate_seeds
+    from genzoo.serve.app import Settings, create_app
+    from genzoo.train.run import load_run
+
+    argv = ["train", "gan", "--data", "digits", "--run-dir", str(tmp_path / "gan"),
+            "--set", "max_steps=8", *QUIET]  # fmt: skip
+    assert main(argv) == 0
+    run = load_run(tmp_path / "gan")
+    line = interpolate_seeds(run, 3, 5, steps=6)
+    assert line.shape == (6, 1, 8, 8)  # the ends: the first image of each seed's grid
+    assert torch.equal(line[0], draw_samples(run, 16, 3)[0])
+    assert torch.equal(line[-1], draw_samples(run, 16, 5)[0])
+    with TestClient(create_app(Settings(tmp_path)), raise_server_exceptions=False) as c:
+        assert 'id="interpolation"' in c.get("/run/gan/play").text
+        r = c.get("/run/gan/interpolate.png?a=3&b=5&steps=6")
+        assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size[0] > 6 * 8
+        assert c.get("/run/gan/interpolate.png?steps=1").status_code == 422
+    assert 'id="interpolation"' not in client.get("/run/cgan/play").text  # needs a label too
+    r = client.get("/run/nade/interpolate.png")
+    assert r.status_code == 422 and "no noise to interpolate" in r.text
 
 
 def test_the_model_cache_keeps_at_most_its_size(runs):

@@ -265,6 +265,31 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(await on_worker(draw), media_type="image/png",
                         headers={"Cache-Control": "no-store"})  # fmt: skip
 
+    @app.get("/run/{run_id}/interpolate.png")
+    async def interpolate(run_id: str, request: Request, a: int = 0, b: int = 1, steps: int = 8):
+        if not 2 <= steps <= MAX_SAMPLES:
+            raise HTTPException(422, f"steps is 2..{MAX_SAMPLES}, not {steps}")
+        if not (0 <= a < 2**63 and 0 <= b < 2**63):
+            raise HTTPException(422, "the seeds are non-negative integers")
+        options = {}
+        for key, value in request.query_params.items():
+            if key.startswith("option_") and value != "":
+                try:
+                    options[key.removeprefix("option_")] = float(value)
+                except ValueError:
+                    raise HTTPException(422, f"{key}={value!r}: expected a number") from None
+        path = run_dir(run_id)
+
+        def draw() -> bytes:
+            from genzoo.apps.sampling import interpolate_seeds
+            from genzoo.io.images import grid_image, png_bytes
+
+            line = interpolate_seeds(cache.get(path), a, b, steps, 16, options)
+            return png_bytes(grid_image(line, nrow=steps))
+
+        return Response(await on_worker(draw), media_type="image/png",
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
+
     async def upload_page(run_id, request, action, title, what, act):
         info, run = await model_page(run_id)
         tabs = pages.tabs_for(run.model)

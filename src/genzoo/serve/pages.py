@@ -255,6 +255,28 @@ form.addEventListener('input', changed);
 form.addEventListener('change', changed);
 form.addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
 refresh();
+const line = document.getElementById('interpolation');
+if (line) {
+  const other = document.getElementById('seed_b');
+  const lineStatus = document.getElementById('line-status');
+  const redraw = () => {
+    const params = new URLSearchParams(new FormData(form));
+    params.delete('seed'); params.delete('n');
+    params.set('a', form.seed.value); params.set('b', other.value);
+    lineStatus.textContent = 'interpolating...';
+    line.src = line.dataset.url + '?' + params.toString();
+  };
+  line.addEventListener('load', () => {
+    lineStatus.textContent = 'seed ' + form.seed.value + ' to seed ' + other.value;
+  });
+  line.addEventListener('error', async () => {
+    const r = await fetch(line.src); lineStatus.textContent = await r.text();
+  });
+  form.addEventListener('input', redraw);
+  form.addEventListener('change', redraw);
+  other.addEventListener('input', redraw);
+  redraw();
+}
 """
 
 
@@ -296,9 +318,24 @@ def play_page(info, tabs, model, n: int) -> str:
         f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="512">'
         f"<p>The same seed gives the same grid as <code>genzoo sample RUN -n {n} --seed S"
         "</code> (with <code>--label</code>, <code>--code</code>, <code>--option</code> as set "
-        f"here).</p><script>{PLAY_JS}</script>"
+        f"here).</p>{interpolation_controls(info, model)}<script>{PLAY_JS}</script>"
     )
     return page(f"Play: {info.model}", body, info.id, tabs)
+
+
+def interpolation_controls(info, model, steps: int = 8) -> str:
+    """For a model with the NOISE capability: the straight line between the noise of the
+    first image of the seed's grid and that of another seed."""
+    if Capability.NOISE not in model.capabilities:
+        return ""
+    return (
+        "<h2>Interpolate</h2><p>From the first image of this seed's grid to the first of "
+        'seed <input type="number" id="seed_b" value="1" min="0" max="2147483647">, along '
+        "the straight line between their noise z (<code>genzoo.apps.sampling."
+        'interpolate_seeds</code>):</p><p id="line-status"></p>'
+        f'<img id="interpolation" class="grid" alt="interpolation" width="{64 * steps}" '
+        f'data-url="/run/{escape(info.id)}/interpolate.png">'
+    )
 
 
 def upload_form(info, tabs, action: str, title: str, what: str, result: str = "") -> str:
