@@ -315,7 +315,7 @@ def play_page(info, tabs, model, n: int) -> str:
     body = (
         f'<form id="controls" data-url="/run/{escape(info.id)}/sample.png">'
         f'{"".join(controls)}<input type="hidden" name="n" value="{n}"></form>'
-        f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="512">'
+        f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="384">'
         f"<p>The same seed gives the same grid as <code>genzoo sample RUN -n {n} --seed S"
         "</code> (with <code>--label</code>, <code>--code</code>, <code>--option</code> as set "
         f"here).</p>{interpolation_controls(info, model)}<script>{PLAY_JS}</script>"
