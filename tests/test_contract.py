@@ -224,6 +224,7 @@ CALLS = {
         m.evaluation_terms(x, 2)["iwae_nll"].shape == (len(x),) and m.eval_k >= 1
     ),
     Capability.TRANSLATE: lambda m, x: m.translate(x).shape == x.shape,
+    Capability.NOISE: lambda m, x: m.decode_noise(m.noise(2)).shape == (2, *m.data.shape),
 }
 
 

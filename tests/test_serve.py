@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from genzoo.cli import main
@@ -141,6 +142,82 @@ def test_translate_an_upload_only_for_a_translation_model(client):
     assert r.status_code == 422 and "is 8x8" in r.text
 
 
+def test_the_runs_table_sorts_numbers_as_numbers(client):
+    page = client.get("/").text
+    assert 'class="sortable"' in page and "data-key" in page and "parseFloat" in page
+    assert page.count('class="pick" name="run"') == 3 and 'id="compare-button"' in page
+    assert 'data-value="24"' in page  # steps, sorted by their value
+
+
+def test_compare_selected_runs_builds_the_report_in_the_studios_folder(runs, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from genzoo.serve.app import Settings, create_app
+
+    app = create_app(Settings(runs, compare_dir=tmp_path / "reports"))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.post("/compare", data={"run": ["nade", "cgan"]}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/compare/")
+        job = r.headers["location"]
+        assert "running" in c.get(job).text or "done" in c.get(job).text
+        app.state.comparisons.get(job.rsplit("/", 1)[1]).future.result(timeout=600)
+        page = c.get(job).text
+        assert 'id="report"' in page, page
+        report = c.get(job + "/report.html")
+        assert report.status_code == 200 and "nade" in report.text and "cgan" in report.text
+        assert list((tmp_path / "reports").glob("*/report.html"))  # only under its folder
+        assert not (runs / "report.html").exists()
+        assert c.post("/compare", data={"run": ["../../etc"]}).status_code == 404
+        assert c.post("/compare", data={}).status_code == 422
+        assert c.get("/compare/nosuchjob").status_code == 404
+
+
+def test_progress_follows_metrics_jsonl_and_404s_for_unknown_runs(runs, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from genzoo.serve.app import Settings, create_app
+
+    live = tmp_path / "live"
+    live.mkdir()
+    for name in ("config.json", "metrics.jsonl"):
+        shutil.copyfile(runs / "nade" / name, live / name)
+    with TestClient(create_app(Settings(tmp_path)), raise_server_exceptions=False) as c:
+        before = c.get("/run/live/progress.json").json()
+        assert before["status"] == "training now" and before["step"] == 24
+        with open(live / "metrics.jsonl", "a") as f:
+            f.write('{"step": 31, "epoch": 0, "split": "train", "loss": 1.5}\n')
+        now = c.get("/run/live/progress.json").json()
+        assert now["step"] == 31 and now["entries"][-1]["loss"] == 1.5
+        assert now["curves"]["loss"][-1] == [31, 1.5] and 'id="curves"' in now["curves_svg"]
+        assert c.get("/run/nosuchrun/progress.json").status_code == 404
+        assert c.get("/run/..%2Fnade/progress.json").status_code == 404
+
+
+def test_interpolate_between_two_seeds_of_a_model_that_samples_from_noise(client, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from genzoo.apps.sampling import draw_samples, interpolate_seeds
+    from genzoo.serve.app import Settings, create_app
+    from genzoo.train.run import load_run
+
+    argv = ["train", "gan", "--data", "digits", "--run-dir", str(tmp_path / "gan"),
+            "--set", "max_steps=8", *QUIET]  # fmt: skip
+    assert main(argv) == 0
+    run = load_run(tmp_path / "gan")
+    line = interpolate_seeds(run, 3, 5, steps=6)
+    assert line.shape == (6, 1, 8, 8)  # the ends: the first image of each seed's grid
+    assert torch.equal(line[0], draw_samples(run, 16, 3)[0])
+    assert torch.equal(line[-1], draw_samples(run, 16, 5)[0])
+    with TestClient(create_app(Settings(tmp_path)), raise_server_exceptions=False) as c:
+        assert 'id="interpolation"' in c.get("/run/gan/play").text
+        r = c.get("/run/gan/interpolate.png?a=3&b=5&steps=6")
+        assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size[0] > 6 * 8
+        assert c.get("/run/gan/interpolate.png?steps=1").status_code == 422
+    assert 'id="interpolation"' not in client.get("/run/cgan/play").text  # needs a label too
+    r = client.get("/run/nade/interpolate.png")
+    assert r.status_code == 422 and "no noise to interpolate" in r.text
+
+
 def test_the_model_cache_keeps_at_most_its_size(runs):
     from genzoo.apps.studio import ModelCache
 
@@ -254,6 +331,26 @@ def test_browse_runs_and_open_a_run(browser, server, tmp_path):
     assert browser.find_element("id", "tab-play") and browser.find_element("id", "tab-score")
     assert not browser.find_elements("id", "tab-translate")  # nade does not translate
     shot(browser, tmp_path, "run")
+
+
+def test_sort_the_runs_and_compare_two_in_the_browser(browser, server):
+    browser.get(server + "/")
+
+    def order():
+        return [a.text for a in browser.find_elements("css selector", "a.run")]
+
+    before = order()
+    browser.find_element("css selector", 'th[data-key="1"]').click()  # run, A to Z
+    assert order() == sorted(before)
+    browser.find_element("css selector", 'th[data-key="1"]').click()
+    assert order() == sorted(before, reverse=True)
+    assert not browser.find_element("id", "compare-button").is_enabled()  # nothing ticked
+    for run in ("nade", "cgan"):
+        browser.find_element("css selector", f'input.pick[value="{run}"]').click()
+    browser.find_element("id", "compare-button").click()
+    wait_for(lambda: browser.find_elements("id", "compare-state"))
+    link = wait_for(lambda: browser.find_elements("id", "report"), timeout=300)[0]
+    assert link.get_attribute("href").endswith("/report.html")
 
 
 def test_play_seed_and_label_controls_match_genzoo_sample(browser, server, runs, tmp_path):

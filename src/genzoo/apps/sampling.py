@@ -56,6 +56,26 @@ def draw_samples(run, n: int, seed: int, condition=None,
     return display(run, x)
 
 
+@torch.no_grad()
+def interpolate_seeds(run, seed_a: int, seed_b: int, steps: int = 8, n: int = 16,
+                      options: dict[str, float] | None = None) -> Tensor:  # fmt: skip
+    """Images (steps, C, H, W) in [0, 1] of the straight line z = (1 − t) z_a + t z_b,
+    t = 0..1, for a model with the NOISE capability; z_a is the noise of the first image
+    of seed_a's grid of n (`draw_samples(run, n, seed_a)`), likewise z_b. Each point is
+    `decode_noise(z)`: a GAN's G(z), the very image of the grid; a VAE's decoder mean."""
+    model = run.model
+    if Capability.NOISE not in model.capabilities:
+        raise GenzooError(f"{run.model_name} has no noise to interpolate in (it does not "
+                          "make images from a latent z alone)")  # fmt: skip
+    if steps < 2:
+        raise GenzooError(f"an interpolation takes at least 2 steps, not {steps}")
+    options = check_options(model, dict(options or {}))
+    z_a, z_b = (model.noise(n, torch.Generator().manual_seed(s), **options)[0]
+                for s in (seed_a, seed_b))  # fmt: skip
+    t = torch.linspace(0, 1, steps, device=z_a.device)[:, None]
+    return display(run, model.decode_noise((1 - t) * z_a + t * z_b))
+
+
 def display(run, x: Tensor) -> Tensor:
     """Model-space images -> [0, 1]."""
     from genzoo.io.images import to_unit_range

@@ -295,3 +295,92 @@ def translate_upload(run, upload: Upload, seed: int = 0) -> torch.Tensor:
         pixels = torch.round(pixels.float() / 255 * (transform.n_levels - 1)).to(torch.uint8)
     source = transform.fixed(pixels, "input")
     return translation_rows(transform.scale, source, translate(model, source, 1, seed))
+
+
+# ---------------------------------------------------------------- live progress
+
+
+def progress(run_dir: Path, last: int = 5) -> dict:
+    """How a run stands now, for a page that polls: its status, the latest step logged in
+    metrics.jsonl, its last `last` entries and its loss curves."""
+    from genzoo.apps.bench import read_metrics
+
+    status, state = run_status(run_dir)
+    entries = read_metrics(run_dir / "metrics.jsonl")
+    steps = [e["step"] for e in entries if isinstance(e.get("step"), int)]
+    step = max(steps + ([state["step"]] if isinstance(state.get("step"), int) else []),
+               default=None)  # fmt: skip
+    return {"status": status, "step": step, "entries": entries[-last:],
+            "curves": loss_curves(run_dir)}  # fmt: skip
+
+
+# ---------------------------------------------------------------- comparison reports
+
+
+@dataclass
+class Comparison:
+    """One `genzoo compare` report being built (or built) in the studio's own folder."""
+
+    id: str
+    run_ids: list[str]
+    out_dir: Path
+    future: object = None  # concurrent.futures.Future of report_runs
+    started: float = 0.0
+
+    @property
+    def state(self) -> str:
+        if self.future is None or not self.future.done():
+            return "running"
+        return "failed" if self.future.exception() is not None else "done"
+
+    @property
+    def error(self) -> str:
+        e = self.future.exception() if self.state == "failed" else None
+        return "" if e is None else (str(e) if isinstance(e, GenzooError)
+                                     else f"{type(e).__name__}: {e}")  # fmt: skip
+
+
+class Comparisons:
+    """Comparison reports of runs, written under a folder of their own (a temporary one
+    by default, never a path a client names); at most `keep` are kept, oldest dropped."""
+
+    def __init__(self, folder: Path | None = None, keep: int = 8):
+        import tempfile
+
+        self.folder = Path(folder or tempfile.mkdtemp(prefix="genzoo-studio-compare-"))
+        self.keep = keep
+        self._jobs: OrderedDict[str, Comparison] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def new(self, run_ids: list[str]) -> Comparison:
+        import shutil
+        import uuid
+
+        if len(run_ids) < 1:
+            raise GenzooError("select at least one run to compare")
+        job = Comparison(uuid.uuid4().hex[:12], list(run_ids), Path(), None, time.time())
+        job.out_dir = self.folder / job.id
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > self.keep:
+                _, old = self._jobs.popitem(last=False)
+                shutil.rmtree(old.out_dir, ignore_errors=True)
+        return job
+
+    def get(self, job_id: str) -> Comparison | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    @staticmethod
+    def build(job: Comparison, run_dirs: list[Path], data_root=None,
+              labels_per_class: int = 100) -> Path:  # fmt: skip
+        """Write the report (what `genzoo compare RUN... -o DIR` writes); its report.html."""
+        from genzoo.apps.bench import report_runs
+        from genzoo.train.run import load_run
+
+        for run_dir in run_dirs:
+            load_run(run_dir)  # every run must load before any is measured, as in compare
+        title = "genzoo compare " + " ".join(job.run_ids)
+        _, page = report_runs(run_dirs, job.out_dir, title, data_root, labels_per_class,
+                              log=lambda line: None)  # fmt: skip
+        return page

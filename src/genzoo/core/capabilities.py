@@ -24,6 +24,9 @@ class Capability(enum.Flag):
     CONDITIONAL = enum.auto()  # model.sample(n, condition=...), typed by model.condition
     TRANSLATE = enum.auto()  # model.translate(x, generator=None): the images paired with
     #                          source images x (a batch's "source" stream), in x's range
+    NOISE = enum.auto()  # model.noise(n, generator=None) -> z (n, latent_dim), the noise
+    #                      sample(n) draws, and model.decode_noise(z) -> (n, *shape): the image
+    #                      of each z (a GAN's G(z), a VAE's E[x | z]); for interpolations
 
     @property
     def names(self) -> list[str]:

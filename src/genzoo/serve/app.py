@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from genzoo.apps import studio
@@ -41,6 +42,7 @@ class Settings:
     queue_size: int = 16
     timeout: float = 60.0
     data_root: str | None = None
+    compare_dir: Path | None = None  # where comparison reports go (default: a temp folder)
 
 
 class Worker:
@@ -62,6 +64,19 @@ class Worker:
         future.add_done_callback(lambda _: self._slots.release())
         return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
 
+    def submit(self, fn, *args):
+        """Queue `fn` without waiting for it (a long job, such as a comparison report): its
+        Future; it holds a slot of the queue until it ends."""
+        if not self._slots.acquire(blocking=False):
+            raise Busy
+        try:
+            future = self._pool.submit(fn, *args)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -70,15 +85,18 @@ def create_app(settings: Settings) -> FastAPI:
     cache = studio.ModelCache(settings.cache_size)
     test_scores = studio.TestScores(settings.data_root)
     worker = Worker(settings.queue_size)
+    comparisons = studio.Comparisons(settings.compare_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
         worker.shutdown()
+        if settings.compare_dir is None:  # the temporary folder made for this server
+            shutil.rmtree(comparisons.folder, ignore_errors=True)
 
     app = FastAPI(title="genzoo studio", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)  # fmt: skip
-    app.state.worker, app.state.cache = worker, cache
+    app.state.worker, app.state.cache, app.state.comparisons = worker, cache, comparisons
 
     def run_dir(run_id: str) -> Path:
         """The run of an id from the listing; anything else (a path, `..`) is a 404."""
@@ -151,10 +169,10 @@ def create_app(settings: Settings) -> FastAPI:
 
         report = info.path / "report.md"
         files = [f for f in studio.RUN_FILES if (info.path / f).exists()]
-        return pages.run_page(info, pages.tabs_for(run.model), files,
-                              studio.loss_curves(info.path),
+        now = studio.progress(info.path)
+        return pages.run_page(info, pages.tabs_for(run.model), files, now["curves"],
                               report.read_text() if report.exists() else "",
-                              read_run_config(info.path))  # fmt: skip
+                              read_run_config(info.path), now["entries"])  # fmt: skip
 
     @app.get("/run/{run_id}/file/{name}")
     def run_file(run_id: str, name: str):
@@ -165,6 +183,50 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(404, f"{run_id} has no {name}")
         kind = "image/gif" if name.endswith(".gif") else "image/png"
         return Response(path.read_bytes(), media_type=kind)
+
+    @app.get("/run/{run_id}/progress.json")
+    def run_progress(run_id: str):
+        """What a run page polls while the run trains: status, step, latest metrics."""
+        now = studio.progress(run_dir(run_id))
+        now["curves_svg"] = pages.curves_svg(now["curves"])
+        return JSONResponse(now, headers={"Cache-Control": "no-store"})
+
+    @app.post("/compare")
+    async def compare(request: Request):
+        found = studio.find_runs(settings.runs)
+        form = await request.form(max_files=0, max_fields=len(found) + 4)
+        ids = list(dict.fromkeys(v for v in form.getlist("run") if isinstance(v, str)))
+        unknown = [i for i in ids if i not in found]
+        if unknown:
+            raise HTTPException(404, f"no run {unknown[0]!r} under {settings.runs}")
+        if not ids:
+            raise HTTPException(422, "select at least one run to compare (tick its box)")
+        job = comparisons.new(ids)
+        build = studio.Comparisons.build
+        try:
+            job.future = worker.submit(build, job, [found[i] for i in ids], settings.data_root)
+        except Busy:
+            raise HTTPException(503, f"the model worker is busy: {settings.queue_size} "
+                                "requests are queued; try again") from None  # fmt: skip
+        return RedirectResponse(f"/compare/{job.id}", status_code=303)
+
+    def comparison(job_id: str) -> studio.Comparison:
+        job = comparisons.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no comparison {job_id!r} (the studio keeps the last "
+                                f"{comparisons.keep}, until it stops)")  # fmt: skip
+        return job
+
+    @app.get("/compare/{job_id}", response_class=HTMLResponse)
+    def compare_page(job_id: str):
+        return pages.compare_page(comparison(job_id))
+
+    @app.get("/compare/{job_id}/report.html", response_class=HTMLResponse)
+    def compare_report(job_id: str):
+        job = comparison(job_id)
+        if job.state != "done":
+            raise HTTPException(404, f"comparison {job_id} is {job.state}: it has no report")
+        return HTMLResponse((job.out_dir / "report.html").read_text())
 
     @app.get("/run/{run_id}/play", response_class=HTMLResponse)
     async def play(run_id: str):
@@ -199,6 +261,31 @@ def create_app(settings: Settings) -> FastAPI:
 
             run = cache.get(path)
             return png_bytes(grid_image(draw_samples(run, n, seed, condition, options)))
+
+        return Response(await on_worker(draw), media_type="image/png",
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
+
+    @app.get("/run/{run_id}/interpolate.png")
+    async def interpolate(run_id: str, request: Request, a: int = 0, b: int = 1, steps: int = 8):
+        if not 2 <= steps <= MAX_SAMPLES:
+            raise HTTPException(422, f"steps is 2..{MAX_SAMPLES}, not {steps}")
+        if not (0 <= a < 2**63 and 0 <= b < 2**63):
+            raise HTTPException(422, "the seeds are non-negative integers")
+        options = {}
+        for key, value in request.query_params.items():
+            if key.startswith("option_") and value != "":
+                try:
+                    options[key.removeprefix("option_")] = float(value)
+                except ValueError:
+                    raise HTTPException(422, f"{key}={value!r}: expected a number") from None
+        path = run_dir(run_id)
+
+        def draw() -> bytes:
+            from genzoo.apps.sampling import interpolate_seeds
+            from genzoo.io.images import grid_image, png_bytes
+
+            line = interpolate_seeds(cache.get(path), a, b, steps, 16, options)
+            return png_bytes(grid_image(line, nrow=steps))
 
         return Response(await on_worker(draw), media_type="image/png",
                         headers={"Cache-Control": "no-store"})  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 from html import escape
 
 import numpy as np
@@ -54,6 +56,44 @@ def tabs_for(model) -> tuple[str, ...]:
     return tuple(tabs)
 
 
+SORT_JS = """
+document.querySelectorAll('table.sortable th[data-key]').forEach((th, column) => {
+  th.addEventListener('click', () => {
+    const table = th.closest('table'), body = table.tBodies[0];
+    const up = th.dataset.order !== 'up';
+    table.querySelectorAll('th').forEach((h) => { delete h.dataset.order; });
+    th.dataset.order = up ? 'up' : 'down';
+    const key = (row) => {
+      const td = row.cells[Number(th.dataset.key)];
+      return td.dataset.value !== undefined ? td.dataset.value : td.textContent.trim();
+    };
+    const rows = Array.from(body.rows).sort((a, b) => {
+      const x = key(a), y = key(b), nx = parseFloat(x), ny = parseFloat(y);
+      const numbers = x !== '' && y !== '' && isFinite(nx) && isFinite(ny);
+      const c = numbers ? nx - ny : (x === '' ? 1 : y === '' ? -1 : x.localeCompare(y));
+      return up ? c : -c;
+    });
+    rows.forEach((r) => body.appendChild(r));
+  });
+});
+const picked = () => document.querySelectorAll('input.pick:checked').length;
+const compare = document.getElementById('compare-button');
+document.querySelectorAll('input.pick').forEach((box) => box.addEventListener('change', () => {
+  compare.disabled = picked() === 0;
+}));
+compare.disabled = picked() === 0;
+document.getElementById('compare').addEventListener('submit', () => {
+  compare.disabled = true; compare.textContent = 'starting the comparison...';
+});
+"""
+
+
+def headline_value(text: str) -> str:
+    """The number in a run's headline ("valid nll 80.12 nats ..."), for sorting."""
+    match = re.search(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text)
+    return match.group(0) if match else ""
+
+
 def runs_page(rows, root) -> str:
     if not rows:
         body = (f"<p>No genzoo runs under <code>{escape(str(root))}</code>. Train one with "
@@ -62,25 +102,63 @@ def runs_page(rows, root) -> str:
     cells = []
     for r in rows:
         cpu = "" if r.cpu_seconds is None else f"{r.cpu_seconds:.1f} s"
+        cpu_value = "" if r.cpu_seconds is None else f"{r.cpu_seconds:.3f}"
         steps = "" if r.steps is None else str(r.steps)
+        q = escape(r.id)
         cells.append(
-            f'<tr><td><a class="run" href="/run/{escape(r.id)}">{escape(r.id)}</a></td>'
+            f'<tr><td><input type="checkbox" class="pick" name="run" value="{q}" '
+            f'form="compare" aria-label="select {q}"></td>'
+            f'<td><a class="run" href="/run/{q}">{q}</a></td>'
             f"<td>{escape(r.model)}</td><td>{escape(r.family)}</td><td>{escape(r.data)}</td>"
-            f"<td>{escape(r.status)}</td><td>{steps}</td><td>{cpu}</td>"
-            f"<td>{escape(r.headline)}</td></tr>"
+            f'<td>{escape(r.status)}</td><td data-value="{steps}">{steps}</td>'
+            f'<td data-value="{cpu_value}">{cpu}</td>'
+            f'<td data-value="{headline_value(r.headline)}">{escape(r.headline)}</td></tr>'
         )
-    head = "".join(f"<th>{h}</th>" for h in ("run", "model", "family", "dataset", "status",
-                                             "steps", "CPU time", "headline"))  # fmt: skip
-    body = (f"<p>{len(rows)} run(s) under <code>{escape(str(root))}</code></p>"
-            f'<table id="runs"><tr>{head}</tr>{"".join(cells)}</table>')  # fmt: skip
+    names = ("run", "model", "family", "dataset", "status", "steps", "CPU time", "headline")
+    head = "<th></th>" + "".join(
+        f'<th data-key="{i}" title="sort by {h}" style="cursor:pointer">{h} ⇅</th>'
+        for i, h in enumerate(names, 1)
+    )
+    body = (
+        f"<p>{len(rows)} run(s) under <code>{escape(str(root))}</code>; click a column's "
+        "header to sort by it.</p>"
+        f'<table id="runs" class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(cells)}</tbody></table>"
+        '<form id="compare" method="post" action="/compare"><p><button id="compare-button">'
+        "compare the selected runs</button> builds <code>genzoo compare</code>'s report "
+        "(NLL, FID/KID of samples, anomaly AUROC, a probe): a minute or more per run.</p>"
+        f"</form><script>{SORT_JS}</script>"
+    )
     return page("Runs", body)
+
+
+def compare_page(job) -> str:
+    ids = ", ".join(escape(i) for i in job.run_ids)
+    if job.state == "running":
+        seconds = time.time() - job.started
+        body = (
+            '<meta http-equiv="refresh" content="2">'
+            f'<p id="compare-state">running: measuring {ids} ({seconds:.0f} s so far); this '
+            "page reloads itself until the report is ready.</p>"
+        )
+    elif job.state == "failed":
+        message = f"the comparison of {ids} failed: {escape(job.error)}"
+        body = f'<p class="error" id="error">{message}</p>'
+    else:
+        url = f"/compare/{escape(job.id)}/report.html"
+        body = (
+            f'<p id="compare-state">done: <a id="report" href="{url}">report.html</a> '
+            f"compares {ids}.</p>"
+            f'<iframe src="{url}" style="width:100%;height:75vh;border:1px solid #ddd"></iframe>'
+        )
+    return page("Compare runs", body)
 
 
 def curves_svg(curves: dict[str, list[tuple[int, float]]], width=520, height=200) -> str:
     """Loss curves as an inline SVG polyline per series."""
     points = [p for series in curves.values() for p in series]
     if not points:
-        return "<p>no training log (metrics.jsonl) yet</p>"
+        return '<p id="curves">no training log (metrics.jsonl) yet</p>'
     x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
     y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
     sx = (width - 60) / max(x1 - x0, 1)
@@ -102,7 +180,33 @@ def curves_svg(curves: dict[str, list[tuple[int, float]]], width=520, height=200
     )
 
 
-def run_page(info, tabs, files, curves, report: str, config: dict) -> str:
+LIVE_JS = """
+const live = document.getElementById('live');
+async function poll() {
+  let now;
+  try {
+    const r = await fetch(live.dataset.url, {cache: 'no-store'});
+    if (!r.ok) { live.textContent = 'progress unavailable (' + r.status + ')'; return; }
+    now = await r.json();
+  } catch (e) { setTimeout(poll, 5000); return; }
+  document.getElementById('status').textContent = now.status;
+  document.getElementById('step').textContent = now.step === null ? 0 : now.step;
+  document.getElementById('curves').outerHTML = now.curves_svg;
+  document.getElementById('latest').textContent =
+    now.entries.map((e) => JSON.stringify(e)).join('\\n');
+  live.textContent = now.status === 'training now'
+    ? 'training: updated ' + new Date().toLocaleTimeString()
+    : 'training stopped (' + now.status + '): reload for its final images';
+  if (now.status === 'training now') setTimeout(poll, Number(live.dataset.every));
+}
+poll();
+"""
+
+
+def run_page(info, tabs, files, curves, report: str, config: dict, latest=(),
+             poll_ms: int = 3000) -> str:  # fmt: skip
+    """A run's report; while it trains, a script polls /run/ID/progress.json every
+    `poll_ms` and redraws the step, the loss curves and the latest metrics."""
     q = escape(info.id)
     images = "".join(
         f'<figure><img class="grid" src="/run/{q}/file/{escape(f)}" alt="{escape(f)}">'
@@ -110,12 +214,21 @@ def run_page(info, tabs, files, curves, report: str, config: dict) -> str:
         for f in files
     )
     cpu = "" if info.cpu_seconds is None else f", {info.cpu_seconds:.1f} s CPU"
+    training = info.status == "training now"
+    live = (f'<p id="live" data-url="/run/{q}/progress.json" data-every="{poll_ms}">'
+            "training: following its log</p>" if training else "")  # fmt: skip
+    latest_text = "\n".join(json.dumps(e) for e in latest) or "no metrics.jsonl entries yet"
     body = (
         f'<p id="summary">{escape(info.model)} ({escape(info.family)}) on {escape(info.data)}: '
-        f"{escape(info.status)}, {info.steps or 0} steps{cpu}; {escape(info.headline)}</p>"
-        f"<h2>Loss curves</h2>{curves_svg(curves)}<h2>Images</h2>{images or '<p>none yet</p>'}"
+        f'<span id="status">{escape(info.status)}</span>, <span id="step">{info.steps or 0}'
+        f"</span> steps{cpu}; {escape(info.headline)}</p>{live}"
+        f"<h2>Loss curves</h2>{curves_svg(curves)}"
+        f"<details{' open' if training else ''}><summary>latest metrics.jsonl entries"
+        f'</summary><pre id="latest">{escape(latest_text)}</pre></details>'
+        f"<h2>Images</h2>{images or '<p>none yet</p>'}"
         f"<h2>Report</h2><pre>{escape(report) or 'no report.md yet'}</pre>"
         f"<h2>Config</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
+        + (f"<script>{LIVE_JS}</script>" if training else "")
     )
     return page(f"{info.model} on {info.data}", body, info.id, tabs)
 
@@ -142,6 +255,28 @@ form.addEventListener('input', changed);
 form.addEventListener('change', changed);
 form.addEventListener('submit', (e) => { e.preventDefault(); refresh(); });
 refresh();
+const line = document.getElementById('interpolation');
+if (line) {
+  const other = document.getElementById('seed_b');
+  const lineStatus = document.getElementById('line-status');
+  const redraw = () => {
+    const params = new URLSearchParams(new FormData(form));
+    params.delete('seed'); params.delete('n');
+    params.set('a', form.seed.value); params.set('b', other.value);
+    lineStatus.textContent = 'interpolating...';
+    line.src = line.dataset.url + '?' + params.toString();
+  };
+  line.addEventListener('load', () => {
+    lineStatus.textContent = 'seed ' + form.seed.value + ' to seed ' + other.value;
+  });
+  line.addEventListener('error', async () => {
+    const r = await fetch(line.src); lineStatus.textContent = await r.text();
+  });
+  form.addEventListener('input', redraw);
+  form.addEventListener('change', redraw);
+  other.addEventListener('input', redraw);
+  redraw();
+}
 """
 
 
@@ -180,12 +315,27 @@ def play_page(info, tabs, model, n: int) -> str:
     body = (
         f'<form id="controls" data-url="/run/{escape(info.id)}/sample.png">'
         f'{"".join(controls)}<input type="hidden" name="n" value="{n}"></form>'
-        f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="512">'
+        f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="384">'
         f"<p>The same seed gives the same grid as <code>genzoo sample RUN -n {n} --seed S"
         "</code> (with <code>--label</code>, <code>--code</code>, <code>--option</code> as set "
-        f"here).</p><script>{PLAY_JS}</script>"
+        f"here).</p>{interpolation_controls(info, model)}<script>{PLAY_JS}</script>"
     )
     return page(f"Play: {info.model}", body, info.id, tabs)
+
+
+def interpolation_controls(info, model, steps: int = 8) -> str:
+    """For a model with the NOISE capability: the straight line between the noise of the
+    first image of the seed's grid and that of another seed."""
+    if Capability.NOISE not in model.capabilities:
+        return ""
+    return (
+        "<h2>Interpolate</h2><p>From the first image of this seed's grid to the first of "
+        'seed <input type="number" id="seed_b" value="1" min="0" max="2147483647">, along '
+        "the straight line between their noise z (<code>genzoo.apps.sampling."
+        'interpolate_seeds</code>):</p><p id="line-status"></p>'
+        f'<img id="interpolation" class="grid" alt="interpolation" width="{64 * steps}" '
+        f'data-url="/run/{escape(info.id)}/interpolate.png">'
+    )
 
 
 def upload_form(info, tabs, action: str, title: str, what: str, result: str = "") -> str:

@@ -96,7 +96,8 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 class AdversarialModel(GenerativeModel):
-    capabilities = Capability.SAMPLE | Capability.FEATURES | Capability.DISCRIMINATE
+    capabilities = (Capability.SAMPLE | Capability.FEATURES | Capability.DISCRIMINATE
+                    | Capability.NOISE)  # fmt: skip
     features_name = "discriminator features"
     data_kinds = frozenset({"continuous"})
     validation_metric = None
@@ -132,7 +133,14 @@ class AdversarialModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator=None, truncation: float | None = None) -> Tensor:
-        return self.generator(self.noise(n, generator, truncation))
+        return self.decode_noise(self.noise(n, generator, truncation))
+
+    @torch.no_grad()
+    def decode_noise(self, z: Tensor) -> Tensor:
+        """G(z), (n, *shape); a conditional generator also needs its condition: it refuses."""
+        if Capability.NOISE not in self.capabilities:
+            raise GenzooError(f"{type(self).__name__}'s generator needs a condition beside z")
+        return self.generator(z.to(self.device))
 
     def configure_optimizers(self, lr: float, weight_decay: float = 0.0) -> dict:
         """Adam for D and for G, at the config's rates; the trainer's `lr` does not apply."""

@@ -88,7 +88,8 @@ def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
 @register("vae", family="latent", description="variational autoencoder; ELBO or IWAE objective")
 class VAE(LatentModel):
     Config = VAEConfig
-    capabilities = Capability.SAMPLE | Capability.ELBO | Capability.ENCODE | Capability.FEATURES
+    capabilities = (Capability.SAMPLE | Capability.ELBO | Capability.ENCODE | Capability.FEATURES
+                    | Capability.NOISE)  # fmt: skip
     features_name = "posterior mean"
     sample_options = (
         SampleOption("temperature", 0.0, math.inf, "z ~ N(0, T² I): T < 1 gives more typical, "
@@ -186,7 +187,14 @@ class VAE(LatentModel):
     @torch.no_grad()
     def sample(self, n: int, generator=None, temperature: float | None = None) -> Tensor:
         """x ~ p(x | z), z ~ N(0, I), or N(0, T² I) at `temperature` T."""
+        return self.decode_sample(self.noise(n, generator, temperature), generator)
+
+    def noise(self, n: int, generator=None, temperature: float | None = None) -> Tensor:
+        """z ~ N(0, I), or N(0, T² I) at `temperature` T: (n, latent_dim)."""
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
-        if temperature is not None:
-            z = z * temperature
-        return self.decode_sample(z, generator)
+        return z if temperature is None else z * temperature
+
+    @torch.no_grad()
+    def decode_noise(self, z: Tensor) -> Tensor:
+        """E[x | z], (n, *shape): the decoder's mean, as `genzoo interpolate` shows."""
+        return self.decode_mean(z.to(self.device))
