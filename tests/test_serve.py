@@ -120,6 +120,7 @@ def test_score_an_upload_and_refuse_what_is_not_an_image(client):
     r = client.post("/run/nade/score", files={"image": ("digit.png", digit_png(), "image/png")})
     assert r.status_code == 200 and 'id="score"' in r.text and "bits/dim" in r.text
     assert 'id="verdict"' in r.text and 'id="histogram"' in r.text
+    assert 'id="model-view"' in r.text and "completions of its bottom half" in r.text
     cases = [(("notes.txt", b"hello, not an image", "text/plain"), 422, "not an image"),
              (("wide.png", png((9, 8)), "image/png"), 422, "is 9x8"),
              (("cut.png", png()[:30], "image/png"), 422, "not an image")]  # fmt: skip
@@ -399,3 +400,24 @@ def test_translate_uploads_in_the_browser(browser, server, tmp_path):
     browser.find_element("id", "submit").click()
     wait_for(lambda: browser.find_elements("id", "translation"))
     shot(browser, tmp_path, "translate")
+
+
+def test_the_score_page_shows_what_the_model_makes_of_the_upload(tmp_path):
+    # an encoder's reconstruction; an autoregressive model's completions keep the top half
+    from genzoo.apps import studio
+    from genzoo.train.run import load_run
+
+    x = None
+    for model in ("vae", "nade"):
+        argv = ["train", model, "--run-dir", str(tmp_path / model), "--set", "max_steps=5", *QUIET]
+        assert main(argv) == 0
+        run = load_run(tmp_path / model)
+        x = run.transform.fixed(torch.randint(0, 17, (1, 1, 8, 8), dtype=torch.uint8), "test")
+        picture, caption = studio.what_the_model_sees(run, x)
+        assert picture.shape[1:] == (1, 8, 8) and picture.min() >= 0 and picture.max() <= 1
+        if model == "vae":
+            assert len(picture) == 2 and "reconstruction" in caption
+        else:
+            assert len(picture) == 1 + studio.COMPLETIONS and "completions" in caption
+            top = picture[:, :, :4]  # every completion keeps the upload's top half
+            assert torch.equal(top, top[:1].expand_as(top))

@@ -230,6 +230,11 @@ class Score:
     threshold: float  # the test split's ANOMALY_QUANTILE quantile
     anomalous: bool
     test_scores: np.ndarray
+    # what the model makes of the image, in [0, 1], one row: the input, then its
+    # reconstruction (a model with an encoder) or completions of its bottom half (an
+    # autoregressive one); None for other models
+    picture: torch.Tensor | None = None
+    picture_caption: str = ""
 
 
 class TestScores:
@@ -267,14 +272,43 @@ def score_upload(run, upload: Upload, test_scores: TestScores) -> Score:
 
     kind = score_kind(run)  # refuses a model with nothing to score by
     pixels = to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
-    value = float(anomaly_scores(run, run.transform.fixed(pixels, "test"))[0][0])
+    x = run.transform.fixed(pixels, "test")
+    value = float(anomaly_scores(run, x)[0][0])
     test, _ = test_scores(run)
     in_nats = not kind.startswith("discriminator")
     threshold = float(np.quantile(test, ANOMALY_QUANTILE))
+    picture, caption = what_the_model_sees(run, x)
     return Score(value, kind, describe_kind(kind), in_nats,
                  bits_per_dim(value, math.prod(run.model.data.shape)) if in_nats else None,
                  100.0 * float(np.mean(test < value)), threshold, value > threshold,
-                 test)  # fmt: skip
+                 test, picture, caption)  # fmt: skip
+
+
+COMPLETIONS = 4  # samples of an uploaded image's bottom half, given its top half
+
+
+@torch.no_grad()
+def what_the_model_sees(run, x: torch.Tensor) -> tuple[torch.Tensor | None, str]:
+    """One image x (1, C, H, W) in model values, beside the model's reconstruction of it
+    (ENCODE) or COMPLETIONS samples of its bottom half given its top half (COMPLETE), all
+    in [0, 1]; (None, "") for a model with neither."""
+    from genzoo.apps.complete import complete, read_known
+    from genzoo.apps.sampling import display
+    from genzoo.core.capabilities import Capability
+
+    model = run.model
+    x = x.to(model.device)
+    if Capability.ENCODE in model.capabilities and callable(getattr(model, "reconstruct", None)):
+        rows = torch.cat([x, model.reconstruct(x)])
+        return display(run, rows.cpu()), "the upload | its reconstruction, decode(encode(x))"
+    if Capability.COMPLETE in model.capabilities:
+        known = read_known("top-half", tuple(model.data.shape))
+        generator = torch.Generator().manual_seed(0)
+        done = complete(model, x, known, COMPLETIONS, generator)[0]
+        rows = torch.cat([x, done])
+        return display(run, rows.cpu()), (f"the upload | {COMPLETIONS} completions of its "
+                                          "bottom half, sampled given the top half")  # fmt: skip
+    return None, ""
 
 
 def translate_upload(run, upload: Upload, seed: int = 0) -> torch.Tensor:

@@ -384,6 +384,20 @@ def score_result(score, name: str) -> str:
         f"{histogram_svg(score.test_scores, score.value, score.threshold)}"
         f'<p class="verdict" id="verdict">verdict: {verdict} (flagged above the test split\'s '
         "99th percentile: 1 % of test images are flagged too)</p>"
+        f"{model_view(score)}"
+    )
+
+
+def model_view(score) -> str:
+    """The upload beside the model's reconstruction or completions, when it has them."""
+    if score.picture is None:
+        return ""
+    from genzoo.io.images import grid_image, png_bytes
+
+    data = base64.b64encode(png_bytes(grid_image(score.picture, nrow=len(score.picture))))
+    return (
+        f'<p>{escape(score.picture_caption)}</p><img id="model-view" class="grid" '
+        f'src="data:image/png;base64,{data.decode()}" alt="{escape(score.picture_caption)}">'
     )
 
 
