@@ -7,8 +7,10 @@ from genzoo.cli.common import add, check_grid
 
 
 def add_translate(sub, common) -> None:
-    what = ("translate images with a trained translation run (pix2pix, cyclegan, stargan) "
-            "into a PNG grid")
+    what = (
+        "translate images with a trained translation run (pix2pix, cyclegan, stargan) "
+        "into a PNG grid"
+    )
     p = add(sub, common, "translate", help=what)
     p.add_argument("run", help="run directory")
     what = p.add_mutually_exclusive_group(required=True)
@@ -76,7 +78,8 @@ def cmd_translate(args) -> int:
         c = parse_targets(model, run.model_name, args.to,
                           splits.attributes.split(args.split)[: args.n])  # fmt: skip
         columns = (source, translate(model, source, batch, args.seed, direction, c))
-        what = f"the first {len(source)} {args.split} images of {run.data_name} ({', '.join(args.to)})"
+        to = ", ".join(args.to)
+        what = f"the first {len(source)} {args.split} images of {run.data_name} ({to})"
     else:
         if args.n < 1:
             raise GenzooError("-n must be at least 1")

@@ -68,8 +68,8 @@ class Splits:
     def __post_init__(self):
         for split in SPLIT_NAMES if self.attributes is not None else ():
             if len(self.attributes.split(split)) != len(self.split(split)):
-                raise GenzooError(f"{self.name}: {len(self.attributes.split(split))} attribute "
-                                  f"vectors for {len(self.split(split))} {split} images")  # fmt: skip
+                n, m = len(self.attributes.split(split)), len(self.split(split))
+                raise GenzooError(f"{self.name}: {n} attribute vectors for {m} {split} images")
         for name, stream in self.images.items():
             if name in ("x", "label"):
                 raise GenzooError(f"{self.name}: an image stream cannot be named {name!r}")

@@ -163,7 +163,9 @@ def _morpho_mnist(base: Splits) -> Splits:
         images = pad(base.split(split)[: MORPHO_SIZES[split]])
         rng = np.random.RandomState(MORPHO_SEED[split])
         a = rng.randint(0, 2, (len(images), len(MORPHO_ATTRIBUTES)))
-        out = np.stack([morpho_image(img[0], *row) for img, row in zip(images.numpy(), a)])
+        out = np.stack(
+            [morpho_image(img[0], *row) for img, row in zip(images.numpy(), a, strict=True)]
+        )
         x[split] = torch.from_numpy(out.reshape(images.shape))
         attributes[split] = torch.from_numpy(a.astype(np.float32))
         y = getattr(base, f"{split}_labels")

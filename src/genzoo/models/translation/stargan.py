@@ -124,8 +124,11 @@ def classification_loss(logits: Tensor, c: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, c, reduction="sum") / len(logits)
 
 
-@register("stargan", family="translation",
-          description="StarGAN (Choi et al. 2018): one generator for many attribute domains")  # fmt: skip
+@register(
+    "stargan",
+    family="translation",
+    description="StarGAN (Choi et al. 2018): one generator for many attribute domains",
+)
 class StarGAN(GenerativeModel):
     Config = StarGANConfig
     capabilities = Capability.TRANSLATE
@@ -164,8 +167,10 @@ class StarGAN(GenerativeModel):
         """Adam for D and for G at the config's rates (Sec. 4); the trainer's lr does not
         apply."""
         cfg, betas = self.config, tuple(self.config.betas)
-        return {"discriminator": torch.optim.Adam(self.D.parameters(), cfg.lr_d, betas=betas),
-                "generator": torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=betas)}  # fmt: skip
+        return {
+            "discriminator": torch.optim.Adam(self.D.parameters(), cfg.lr_d, betas=betas),
+            "generator": torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=betas),
+        }
 
     def discriminator_losses(self, x: Tensor, c_org: Tensor, c_trg: Tensor) -> dict[str, Tensor]:
         """The terms of L_D (Eq. 5 with Eq. 8's WGAN-GP): fakes G(x, c) are detached."""
