@@ -201,6 +201,17 @@ ENTRIES = {
         "edges2fashion-unpaired",
         ("CycleGAN", "cyclegan"),
     ),
+    "stargan": Entry(
+        "One generator for many domains: G(x, c) takes the target attribute vector c as "
+        "extra input channels; one WGAN-GP critic also classifies the attributes of real "
+        "images, G is pulled to be classified as c, and G(G(x, c), c') must give x back "
+        "with x's own attributes c'. Trained here on morpho-mnist (thick, slanted), and "
+        "judged by measuring the outputs' stroke thickness and slant.",
+        "Choi, Choi, Kim, Ha, Kim & Choo, 'StarGAN: Unified Generative Adversarial Networks "
+        "for Multi-Domain Image-to-Image Translation', CVPR 2018 (arXiv:1711.09020).",
+        "morpho-mnist",
+        ("StarGAN", "stargan"),
+    ),
 }
 
 

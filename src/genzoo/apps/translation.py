@@ -82,8 +82,57 @@ def input_shape(model, direction: str = "a2b") -> tuple[int, int, int]:
     return tuple(model.source_shape if direction == "a2b" else model.data.shape)
 
 
-def translate(model, x: Tensor, batch_size: int, seed: int = 0, direction: str = "a2b") -> Tensor:
-    """model.translate over x in batches, dropout drawn from one generator seeded by seed."""
+def translate(model, x: Tensor, batch_size: int, seed: int = 0, direction: str = "a2b",
+              target: Tensor | None = None) -> Tensor:  # fmt: skip
+    """model.translate over x in batches, dropout drawn from one generator seeded by seed;
+    `target` (N, A): the target attributes of each image, for a model of attribute domains."""
     g = torch.Generator().manual_seed(seed)
-    return torch.cat([translate_batch(model, x[i : i + batch_size], g, direction).cpu()
-                      for i in range(0, len(x), batch_size)])  # fmt: skip
+    rows = [slice(i, i + batch_size) for i in range(0, len(x), batch_size)]
+    return torch.cat([translate_batch(model, x[r], g, direction,
+                                      None if target is None else target[r]).cpu()
+                      for r in rows])  # fmt: skip
+
+
+def attribute_names(model) -> tuple[str, ...]:
+    """The attributes a model translates to (StarGAN's), or () for a model of image pairs."""
+    return tuple(getattr(model, "attribute_names", ()))
+
+
+def parse_targets(model, name: str, specs: list[str] | None,
+                  own: Tensor | None = None) -> Tensor | None:  # fmt: skip
+    """The target attributes (N, A) from `--to NAME=VALUE` specs: each named attribute set
+    to VALUE, the others each image's `own` (N, A) where known; every attribute must be
+    named when `own` is None. None for a model without attributes (and no specs)."""
+    from genzoo.core.errors import did_you_mean
+
+    names = attribute_names(model)
+    if not names:
+        if specs:
+            raise GenzooError(f"{name} translates without target attributes: drop --to "
+                              "(it is for models of attribute domains, e.g. stargan)")  # fmt: skip
+        return None
+    if not specs:
+        raise GenzooError(f"{name} translates to target attributes: give --to NAME=VALUE, "
+                          f"NAME one of {', '.join(names)}, e.g. --to {names[0]}=1")  # fmt: skip
+    values = {}
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not sep:
+            raise GenzooError(f"--to {spec}: expected NAME=VALUE, e.g. --to {names[0]}=1")
+        if key not in names:
+            raise GenzooError(f"--to {spec}: unknown attribute {key!r}{did_you_mean(key, names)}"
+                              f"; {name}'s attributes: {', '.join(names)}")  # fmt: skip
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise GenzooError(f"--to {spec}: {value!r} is not a number (0 or 1 for a binary "
+                              "attribute)") from None  # fmt: skip
+    missing = [n for n in names if n not in values]
+    if own is None and missing:
+        raise GenzooError(f"give every attribute for your own images: --to "
+                          f"{' --to '.join(f'{n}=VALUE' for n in missing)} is missing")  # fmt: skip
+    target = own.clone().float() if own is not None else torch.zeros(1, len(names))
+    for k, n in enumerate(names):
+        if n in values:
+            target[:, k] = values[n]
+    return target

@@ -7,7 +7,10 @@ from genzoo.cli.common import add, check_grid
 
 
 def add_translate(sub, common) -> None:
-    what = "translate images with a trained translation run (pix2pix, cyclegan) into a PNG grid"
+    what = (
+        "translate images with a trained translation run (pix2pix, cyclegan, stargan) "
+        "into a PNG grid"
+    )
     p = add(sub, common, "translate", help=what)
     p.add_argument("run", help="run directory")
     what = p.add_mutually_exclusive_group(required=True)
@@ -22,13 +25,21 @@ def add_translate(sub, common) -> None:
     p.add_argument("--direction", choices=["a2b", "b2a"], default="a2b",
                    help="a2b: the task's source images to its targets (default); b2a: the "
                    "targets to the sources, for a model of two directions (cyclegan)")  # fmt: skip
+    p.add_argument("--to", action="append", metavar="NAME=VALUE",
+                   help="a model of attribute domains (stargan): set attribute NAME of the "
+                   "output to VALUE (repeatable); with --split the others keep each image's "
+                   "own, with --input give every one")  # fmt: skip
     p.set_defaults(func=cmd_translate)
 
 
 def cmd_translate(args) -> int:
+    import torch
+
     from genzoo.apps.translation import (
+        attribute_names,
         check_direction,
         input_shape,
+        parse_targets,
         read_inputs,
         require_translation,
         translate,
@@ -44,12 +55,31 @@ def cmd_translate(args) -> int:
     model, transform, direction = run.model, run.transform, args.direction
     check_direction(model, run.model_name, direction)
     batch = run.train_config.batch_size
+    named = attribute_names(model)
+    # --to is checked before any image or data is read
+    parse_targets(model, run.model_name, args.to,
+                  None if args.input else torch.zeros(1, len(named)))  # fmt: skip
     if args.input is not None:
         pixels, paths = read_inputs(args.input, input_shape(model, direction), transform.n_levels)
         check_grid(2 * len(pixels), f"{len(pixels)} images")
         source = transform.fixed(pixels, "input")
-        columns = (source, translate(model, source, batch, args.seed, direction))
+        c = parse_targets(model, run.model_name, args.to)
+        c = None if c is None else c.expand(len(source), -1)
+        columns = (source, translate(model, source, batch, args.seed, direction, c))
         what = f"{len(paths)} image(s) from {args.input}"
+    elif named:  # attribute domains: no target images, rows input | output
+        if args.n < 1:
+            raise GenzooError("-n must be at least 1")
+        check_grid(2 * args.n, f"-n {args.n}")
+        splits = load_splits(run.data_name, args.data_root, run.train_config)
+        if splits.attributes is None:
+            raise GenzooError(f"{run.data_name} has no attributes to translate from")
+        source = transform.fixed(splits.split(args.split)[: args.n], args.split)
+        c = parse_targets(model, run.model_name, args.to,
+                          splits.attributes.split(args.split)[: args.n])  # fmt: skip
+        columns = (source, translate(model, source, batch, args.seed, direction, c))
+        to = ", ".join(args.to)
+        what = f"the first {len(source)} {args.split} images of {run.data_name} ({to})"
     else:
         if args.n < 1:
             raise GenzooError("-n must be at least 1")

@@ -42,6 +42,8 @@ class DataInfo:
 
     shape: tuple[int, ...]  # one example, e.g. (1, 28, 28)
     n_values: int | None  # 2: binary, K: categorical on {0..K-1}, None: continuous
+    # the names of the "attributes" stream's entries, where the data has one (morpho-mnist)
+    attributes: tuple[str, ...] = ()
 
     @property
     def n_dims(self) -> int:
@@ -54,11 +56,13 @@ class DataInfo:
         return "binary" if self.n_values == 2 else "categorical"
 
     def to_json(self) -> dict:
-        return {"shape": list(self.shape), "n_values": self.n_values}
+        d = {"shape": list(self.shape), "n_values": self.n_values}
+        return d | {"attributes": list(self.attributes)} if self.attributes else d
 
     @classmethod
     def from_json(cls, d: dict) -> DataInfo:
-        return cls(shape=tuple(d["shape"]), n_values=d["n_values"])
+        return cls(shape=tuple(d["shape"]), n_values=d["n_values"],
+                   attributes=tuple(d.get("attributes", ())))  # fmt: skip
 
 
 class GenerativeModel(nn.Module):

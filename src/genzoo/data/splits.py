@@ -32,9 +32,26 @@ class ImageStream:
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
+class AttributeStream:
+    """A vector of attributes per example of "x" (the "attributes" stream), row i paired
+    with x's row i: float32 (N, A) per split, A = len(names), e.g. 0/1 for binary ones."""
+
+    names: tuple[str, ...]
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+
+    def split(self, name: str) -> torch.Tensor:
+        if name not in SPLIT_NAMES:
+            raise GenzooError(f"unknown split {name!r}: expected train, valid or test")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
 class Splits:
-    """A dataset's train / valid / test splits as uint8 (N, C, H, W) tensors, and any
-    further image streams by name (a paired task's input images, see genzoo.data.tasks)."""
+    """A dataset's train / valid / test splits as uint8 (N, C, H, W) tensors, any
+    further image streams by name (a paired task's input images, see genzoo.data.tasks),
+    and an attribute vector per image where the dataset has one (morpho-mnist)."""
 
     name: str
     train: torch.Tensor
@@ -46,8 +63,13 @@ class Splits:
     n_levels: int  # grey levels: 2 (values 0/1), 17 (digits 0..16), 256 (8-bit)
     protocol: str  # one line: source and split
     images: dict[str, ImageStream] = field(default_factory=dict)  # streams beside "x"
+    attributes: AttributeStream | None = None  # an attribute vector per example of "x"
 
     def __post_init__(self):
+        for split in SPLIT_NAMES if self.attributes is not None else ():
+            if len(self.attributes.split(split)) != len(self.split(split)):
+                n, m = len(self.attributes.split(split)), len(self.split(split))
+                raise GenzooError(f"{self.name}: {n} attribute vectors for {m} {split} images")
         for name, stream in self.images.items():
             if name in ("x", "label"):
                 raise GenzooError(f"{self.name}: an image stream cannot be named {name!r}")
@@ -84,6 +106,9 @@ def without_classes(splits: Splits, classes: tuple[int, ...]) -> Splits:
         key: ImageStream(*(s.split(n)[keeps[n]] for n in SPLIT_NAMES)) if s.domain == "a" else s
         for key, s in splits.images.items()
     }
+    if splits.attributes is not None:
+        a = splits.attributes
+        kept["attributes"] = AttributeStream(a.names, *(a.split(n)[keeps[n]] for n in SPLIT_NAMES))
     if len(kept["train"]) == 0:
         raise GenzooError(f"exclude_classes={','.join(map(str, classes))} removes every class of "
                           f"{splits.name}: nothing is left to train on")  # fmt: skip

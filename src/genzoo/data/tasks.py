@@ -29,24 +29,50 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     and test splits keep the true pairs, row by row: the progress grid
                     (valid) and the report's L1/PSNR (test) judge translations against
                     the ground truth, as the CycleGAN paper does with Cityscapes.
+    morpho-mnist    MNIST digits with two binary morphological attributes, after
+                    Morpho-MNIST (Castro et al. 2019; genzoo.data.morpho gives the
+                    definitions): "thick" and "slanted". Each 28x28 digit is padded to
+                    32x32 with 2 black pixels a side and given attributes drawn by
+                    numpy.random.RandomState(MORPHO_SEED[split]).randint(0, 2, (N, 2)).
+                    Then, in this order:
+                        slant:     shear(img, s) with s = tan(target) − tan slant(img),
+                                   target 0 (slanted=0, upright) or SLANTED = atan(0.5)
+                                   ≈ 26.6° leaning right (slanted=1)
+                        thickness: thin(img) (thick=0, −1 pixel of stroke width) or
+                                   thicken(img) (thick=1, +2 pixels)
+                    and the "attributes" stream holds (thick, slanted) as float 0/1.
+                    To keep loading quick the splits are subsampled: train = the first
+                    MORPHO_SIZES["train"] = 10,000 of MNIST's training split (genzoo's
+                    first 50,000), valid and test the first 1,000 of theirs. Labels are
+                    MNIST's digit classes. A measured attribute "hits" its value when
+                    thickness >= THICK_SPLIT (thick=1) or < it (thick=0), and slant >=
+                    SLANT_SPLIT (slanted=1) or < it (slanted=0).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from genzoo.data.splits import SPLIT_NAMES, ImageStream, Splits
+from genzoo.data import morpho
+from genzoo.data.splits import SPLIT_NAMES, AttributeStream, ImageStream, Splits
 
 SOBEL = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])  # G_x's kernel; G_y's is its transpose
 EDGE_THRESHOLD = 255  # on the gradient magnitude of 0..255 pixels (1.0 on [0, 1] pixels)
 PAD = 2  # 28x28 -> 32x32
 UNPAIRED_SEED = 0  # the permutation of edges2fashion-unpaired's training edges
 UNPAIRED_DOMAIN = "edges"  # the sampler's domain of the unpaired "source" stream
+MORPHO_ATTRIBUTES = ("thick", "slanted")
+MORPHO_SEED = {"train": 0, "valid": 1, "test": 2}  # the attribute draws of each split
+MORPHO_SIZES = {"train": 10_000, "valid": 1_000, "test": 1_000}  # the first N of each split
+SLANTED = math.atan(0.5)  # radians, leaning right: slanted=1
+THICK_SPLIT = 3.0  # pixels: a measured thickness at least this is "thick"
+SLANT_SPLIT = SLANTED / 2  # radians: a measured slant at least this is "slanted"
 
 
 def pad(x: torch.Tensor, p: int = PAD) -> torch.Tensor:
@@ -109,6 +135,55 @@ def _edges2fashion_unpaired(base: Splits) -> Splits:
                                images={"source": source})  # fmt: skip
 
 
+def morpho_image(img: np.ndarray, thick: int, slanted: int) -> np.ndarray:
+    """One uint8 (H, W) digit given the attributes (thick, slanted): sheared to the target
+    slant, then thinned or thickened (module docstring)."""
+    s = (math.tan(SLANTED) if slanted else 0.0) - morpho.slant_tangent(img)
+    img = morpho.shear(img, s)
+    return morpho.thicken(img) if thick else morpho.thin(img)
+
+
+def measured_attributes(images) -> np.ndarray:
+    """The measured (thickness in pixels, slant in radians) of grey images (N, H, W) or
+    (N, 1, H, W), uint8 or in [0, 1]: float64 (N, 2)."""
+    a = np.asarray(images)
+    a = a.reshape(len(a), *a.shape[-2:])
+    return np.array([(morpho.thickness(img), morpho.slant(img)) for img in a]).reshape(-1, 2)
+
+
+def attribute_hits(measured: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """bool (N, 2): whether each measured (thickness, slant) is on the side of THICK_SPLIT
+    and SLANT_SPLIT that the target (thick, slanted) in {0, 1} names."""
+    return (measured >= np.array([THICK_SPLIT, SLANT_SPLIT])) == (np.asarray(target) >= 0.5)
+
+
+def _morpho_mnist(base: Splits) -> Splits:
+    x, attributes, labels = {}, {}, {}
+    for split in SPLIT_NAMES:
+        images = pad(base.split(split)[: MORPHO_SIZES[split]])
+        rng = np.random.RandomState(MORPHO_SEED[split])
+        a = rng.randint(0, 2, (len(images), len(MORPHO_ATTRIBUTES)))
+        out = np.stack(
+            [morpho_image(img[0], *row) for img, row in zip(images.numpy(), a, strict=True)]
+        )
+        x[split] = torch.from_numpy(out.reshape(images.shape))
+        attributes[split] = torch.from_numpy(a.astype(np.float32))
+        y = getattr(base, f"{split}_labels")
+        labels[split] = y[: MORPHO_SIZES[split]] if y is not None else None
+    return Splits(
+        "morpho-mnist",
+        *(x[split] for split in SPLIT_NAMES),
+        *(labels[split] for split in SPLIT_NAMES),
+        n_levels=base.n_levels,
+        protocol=f"morpho-mnist: MNIST padded 28x28 -> 32x32, first {MORPHO_SIZES['train']:,}"
+        f"/{MORPHO_SIZES['valid']:,}/{MORPHO_SIZES['test']:,} of train/valid/test, each with "
+        f"random attributes (thick, slanted) (RandomState 0/1/2) applied by shear to 0 or "
+        f"atan(0.5) and thin (-1 px) or thicken (+2 px) at 4x (genzoo.data.morpho). "
+        f"Base: {base.protocol}",
+        attributes=AttributeStream(MORPHO_ATTRIBUTES, *(attributes[s] for s in SPLIT_NAMES)),
+    )
+
+
 TASKS = {
     "edges2fashion": Task(
         "edges2fashion",
@@ -121,5 +196,11 @@ TASKS = {
         "fashion-mnist",
         _edges2fashion_unpaired,
         "unpaired: edges2fashion's edges and images drawn apart in training; test pairs kept",
+    ),
+    "morpho-mnist": Task(
+        "morpho-mnist",
+        "mnist",
+        _morpho_mnist,
+        "MNIST 32x32 with attributes (thick, slanted) made by morphology and shear",
     ),
 }

@@ -77,11 +77,12 @@ class Transform:
         self._check_levels(splits.n_levels)
         L = self.n_levels
         shape = tuple(splits.train.shape[1:])
+        names = splits.attributes.names if splits.attributes is not None else ()
         if self.binarize != "none" or L == 2:
-            return DataInfo(shape, n_values=2)
+            return DataInfo(shape, n_values=2, attributes=names)
         if self.scale == "levels":
-            return DataInfo(shape, n_values=L)
-        return DataInfo(shape, n_values=None)
+            return DataInfo(shape, n_values=L, attributes=names)
+        return DataInfo(shape, n_values=None, attributes=names)
 
     def fixed(self, x: torch.Tensor, split: str) -> torch.Tensor:
         """The once-per-split part: uint8 levels -> float32 (binary, scaled, or levels)."""

@@ -11,6 +11,13 @@ A model of two directions (CycleGAN) is judged both ways against the same pairs:
 maps the sources to the targets, b2a the targets to the sources. Its cycle reconstruction
 error is the mean |F(G(a)) − a| over the sources' pixels (A→B→A) and |G(F(b)) − b| over
 the targets' (B→A→B), on [0, 1] pixels.
+
+A model of attribute domains (StarGAN on morpho-mnist) is judged by measurement: each test
+image is translated to its own attributes with attribute k flipped, and the output's
+thickness and slant are measured (genzoo.data.morpho, thresholds in genzoo.data.tasks).
+"hit" is the share of outputs whose measured attribute k is on its target's side; "kept"
+the share whose other attributes stay on their own side; "input hit" the same measurement
+of the unchanged inputs against the flipped target (the identity baseline, near 0).
 """
 
 from __future__ import annotations
@@ -34,8 +41,12 @@ def directions(model) -> tuple[str, ...]:
     return tuple(getattr(model, "directions", ("a2b",)))
 
 
-def translate_batch(model, x: Tensor, generator, direction: str = "a2b") -> Tensor:
-    """model.translate(x), in `direction` for a model of two directions."""
+def translate_batch(model, x: Tensor, generator, direction: str = "a2b",
+                    target: Tensor | None = None) -> Tensor:  # fmt: skip
+    """model.translate(x), in `direction` for a model of two directions, to the target
+    attributes (B, A) for a model of attribute domains (StarGAN)."""
+    if target is not None:
+        return model.translate(x, generator=generator, target=target)
     if len(directions(model)) == 1:
         return model.translate(x, generator=generator)
     return model.translate(x, generator=generator, direction=direction)
@@ -86,3 +97,29 @@ def translation_metrics(model, source: Tensor, target: Tensor, scale: str,
             totals[f"{prefix}psnr_db"] += psnr.sum().item()
     n = len(source)
     return {"n_examples": n, **{key: value / max(n, 1) for key, value in totals.items()}}
+
+
+@torch.no_grad()
+def attribute_metrics(model, x: Tensor, c: Tensor, scale: str,
+                      batch_size: int) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Per attribute name: {"hit", "kept", "input_hit"} over images x (the data's range)
+    with attributes c (N, A) in {0, 1}; see the module's protocol (morpho-mnist)."""
+    from genzoo.data.tasks import attribute_hits, measured_attributes
+    from genzoo.io.images import to_unit_range
+
+    measured_x = measured_attributes(to_unit_range(x, None, scale).numpy())
+    out = {}
+    for k, name in enumerate(model.attribute_names):
+        target = c.clone()
+        target[:, k] = 1 - target[:, k]
+        y = torch.cat([translate_batch(model, x[i : i + batch_size], None, target=target[
+            i : i + batch_size]).cpu() for i in range(0, len(x), batch_size)])  # fmt: skip
+        hits = attribute_hits(measured_attributes(to_unit_range(y, None, scale).numpy()),
+                              target.numpy())  # fmt: skip
+        others = [j for j in range(c.shape[1]) if j != k]
+        out[name] = {
+            "hit": float(hits[:, k].mean()),
+            "kept": float(hits[:, others].all(1).mean()) if others else 1.0,
+            "input_hit": float(attribute_hits(measured_x, target.numpy())[:, k].mean()),
+        }
+    return out

@@ -263,7 +263,8 @@ def n_classes(splits) -> int | None:
 
 def data_streams(splits, info: DataInfo):
     """The named streams of a dataset as the model sees it: images "x", "label" when the
-    dataset has labels, and its further image streams (a paired task's "source")."""
+    dataset has labels, its further image streams (a paired task's "source"), and
+    "attributes" when it has an attribute vector per image (morpho-mnist)."""
     from genzoo.data.streams import DataSpec, Stream
 
     streams = [Stream("x", "image", info.shape)]
@@ -271,12 +272,15 @@ def data_streams(splits, info: DataInfo):
         streams.append(Stream("label", "label", (), n_classes=n_classes(splits)))
     for name, images in splits.images.items():
         streams.append(Stream(name, "image", tuple(images.train.shape[1:]), images.domain))
+    if splits.attributes is not None:
+        streams.append(Stream("attributes", "attributes", (len(splits.attributes.names),)))
     return DataSpec(tuple(streams))
 
 
 def stream_data(splits, spec, transform, split: str, done: dict | None = None):
     """The StreamData of one split: every image stream of `spec` through the transform's
-    once-per-split part (`done` holds streams already transformed), labels as they are."""
+    once-per-split part (`done` holds streams already transformed), labels and attribute
+    vectors as they are."""
     from genzoo.data.streams import StreamData, TensorDataset
 
     done = done or {}
@@ -289,6 +293,8 @@ def stream_data(splits, spec, transform, split: str, done: dict | None = None):
             datasets[stream.name] = TensorDataset(x)
         elif stream.name == "label":
             datasets["label"] = TensorDataset(getattr(splits, f"{split}_labels"))
+        elif stream.kind == "attributes" and splits.attributes is not None:
+            datasets[stream.name] = TensorDataset(splits.attributes.split(split))
         else:
             raise GenzooError(f"stream {stream.name!r} of kind {stream.kind} is not loaded yet")
     return StreamData(spec, datasets)
