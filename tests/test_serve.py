@@ -421,3 +421,31 @@ def test_the_score_page_shows_what_the_model_makes_of_the_upload(tmp_path):
             assert len(picture) == 1 + studio.COMPLETIONS and "completions" in caption
             top = picture[:, :, :4]  # every completion keeps the upload's top half
             assert torch.equal(top, top[:1].expand_as(top))
+
+
+def test_a_2d_latent_space_can_be_clicked_and_decodes_there(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from genzoo.apps.sampling import decode_point
+    from genzoo.io.images import grid_image
+    from genzoo.serve.app import Settings, create_app
+    from genzoo.train.run import load_run
+
+    argv = ["train", "vae", "--run-dir", str(tmp_path / "runs" / "vae2"), "--set",
+            "latent_dim=2", "--set", "max_steps=5", *QUIET]  # fmt: skip
+    assert main(argv) == 0
+    with TestClient(create_app(Settings(tmp_path / "runs")), raise_server_exceptions=False) as c:
+        assert 'id="latent-map"' in c.get("/run/vae2/play").text
+        r = c.get("/run/vae2/decode.png?z=0.5,-1")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        served = np.asarray(Image.open(io.BytesIO(r.content)))
+        expected = decode_point(load_run(tmp_path / "runs" / "vae2"), [0.5, -1.0])
+        assert np.array_equal(served, np.asarray(grid_image(expected, nrow=1)))
+        for bad, message in (("1", "noise has 2"), ("a,b", "expected numbers"),
+                             ("nan,1", "finite")):  # fmt: skip
+            r = c.get(f"/run/vae2/decode.png?z={bad}")
+            assert r.status_code == 422 and message in r.text, bad
+
+
+def test_no_latent_map_where_the_noise_is_not_2d(client):
+    assert 'id="latent-map"' not in client.get("/run/cgan/play").text

@@ -3,6 +3,8 @@ so that one seed gives one image in either."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -74,6 +76,29 @@ def interpolate_seeds(run, seed_a: int, seed_b: int, steps: int = 8, n: int = 16
                 for s in (seed_a, seed_b))  # fmt: skip
     t = torch.linspace(0, 1, steps, device=z_a.device)[:, None]
     return display(run, model.decode_noise((1 - t) * z_a + t * z_b))
+
+
+def latent_plane(model) -> bool:
+    """Whether the model's noise z is 2-D, so that a plane of z can be shown and clicked."""
+    return Capability.NOISE in model.capabilities and tuple(model.noise(1).shape[1:]) == (2,)
+
+
+PLANE = 3.0  # the studio's latent map shows z in [-PLANE, PLANE]², about ±3 σ of N(0, I)
+
+
+@torch.no_grad()
+def decode_point(run, z: list[float]) -> Tensor:
+    """The image (1, C, H, W) in [0, 1] of one noise vector z, for a NOISE model: a GAN's
+    G(z), a VAE's decoder mean E[x | z]."""
+    model = run.model
+    if Capability.NOISE not in model.capabilities:
+        raise GenzooError(f"{run.model_name} does not make images from a latent z alone")
+    shape = tuple(model.noise(1).shape[1:])
+    if len(z) != math.prod(shape):
+        raise GenzooError(f"z has {len(z)} numbers; {run.model_name}'s noise has "
+                          f"{math.prod(shape)}")  # fmt: skip
+    point = torch.tensor(z, dtype=torch.float32, device=model.device).reshape(1, *shape)
+    return display(run, model.decode_noise(point))
 
 
 def display(run, x: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -286,6 +287,25 @@ def create_app(settings: Settings) -> FastAPI:
 
             line = interpolate_seeds(cache.get(path), a, b, steps, 16, options)
             return png_bytes(grid_image(line, nrow=steps))
+
+        return Response(await on_worker(draw), media_type="image/png",
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
+
+    @app.get("/run/{run_id}/decode.png")
+    async def decode(run_id: str, z: str):
+        try:
+            point = [float(v) for v in z.split(",")]
+        except ValueError:
+            raise HTTPException(422, f"z={z!r}: expected numbers separated by commas") from None
+        if not all(math.isfinite(v) for v in point):
+            raise HTTPException(422, f"z={z!r}: expected finite numbers")
+        path = run_dir(run_id)
+
+        def draw() -> bytes:
+            from genzoo.apps.sampling import decode_point
+            from genzoo.io.images import grid_image, png_bytes
+
+            return png_bytes(grid_image(decode_point(cache.get(path), point), nrow=1))
 
         return Response(await on_worker(draw), media_type="image/png",
                         headers={"Cache-Control": "no-store"})  # fmt: skip

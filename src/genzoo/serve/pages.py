@@ -318,7 +318,8 @@ def play_page(info, tabs, model, n: int) -> str:
         f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="384">'
         f"<p>The same seed gives the same grid as <code>genzoo sample RUN -n {n} --seed S"
         "</code> (with <code>--label</code>, <code>--code</code>, <code>--option</code> as set "
-        f"here).</p>{interpolation_controls(info, model)}<script>{PLAY_JS}</script>"
+        f"here).</p>{interpolation_controls(info, model)}{latent_map(info, model)}"
+        f"<script>{PLAY_JS}</script>"
     )
     return page(f"Play: {info.model}", body, info.id, tabs)
 
@@ -335,6 +336,40 @@ def interpolation_controls(info, model, steps: int = 8) -> str:
         'interpolate_seeds</code>):</p><p id="line-status"></p>'
         f'<img id="interpolation" class="grid" alt="interpolation" width="{64 * steps}" '
         f'data-url="/run/{escape(info.id)}/interpolate.png">'
+    )
+
+
+LATENT_JS = """
+const plane = document.getElementById('latent-map');
+if (plane) {
+  const out = document.getElementById('decoded'), where = document.getElementById('z');
+  const r = Number(plane.dataset.range);
+  plane.addEventListener('click', (e) => {
+    const box = plane.getBoundingClientRect();
+    const z1 = ((e.clientX - box.left) / box.width * 2 - 1) * r;
+    const z2 = (1 - (e.clientY - box.top) / box.height * 2) * r;
+    where.textContent = 'z = (' + z1.toFixed(2) + ', ' + z2.toFixed(2) + ')';
+    out.src = plane.dataset.url + '?z=' + z1.toFixed(3) + ',' + z2.toFixed(3);
+  });
+}
+"""
+
+
+def latent_map(info, model) -> str:
+    """For a model whose noise z is 2-D: a plane of z to click, and the decoding there."""
+    from genzoo.apps.sampling import PLANE, latent_plane
+
+    if not latent_plane(model):
+        return ""
+    return (
+        f"<h2>Latent space</h2><p>Click a point z of [−{PLANE:g}, {PLANE:g}]² to see its "
+        '<span id="z">decoding</span> (<code>genzoo.apps.sampling.decode_point</code>).</p>'
+        f'<div id="latent-map" data-url="/run/{escape(info.id)}/decode.png" '
+        f'data-range="{PLANE}" style="display:inline-block;width:240px;height:240px;'
+        "cursor:crosshair;border:1px solid #999;background:linear-gradient(#999,#999) "
+        'center/1px 100% no-repeat,linear-gradient(#999,#999) center/100% 1px no-repeat">'
+        '</div> <img id="decoded" class="grid" alt="decoding" width="120">'
+        f"<script>{LATENT_JS}</script>"
     )
 
 
