@@ -33,8 +33,8 @@ Deviations from the paper:
 - Adam's moments are not reset when a new stage starts (the authors' code resets them).
 - Images per phase are a knob (800k in the paper; far fewer for CPU runs), and the widths
   follow min(max_channels, channel_base / r) (Table 2: 512 up to 32×32, then halving).
-- The 4×4 dense layer of G and its toRGB / D's output layers use the He gain √2 and 1 as
-  the authors' code does for toRGB and D's output; G's first layer keeps √2 (the code: √2/4).
+- Layer gains: He's √2 everywhere but toRGB and D's output layer (1), as in the authors'
+  code; G's first, dense 4×4 layer keeps √2 (their code: √2/4).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class ProGAN(AdversarialModel):
     features_name = "critic features (current resolution)"
 
     def __init__(self, config: ProGANConfig, data: DataInfo):
-        GenerativeModel.__init__(self, config, data)  # AdversarialModel's checks its nets
+        GenerativeModel.__init__(self, config, data)  # not AdversarialModel's: other nets
         side = data.shape[-1]
         if len(data.shape) != 3 or data.shape[1] != side or side < 4 or side & (side - 1):
             raise GenzooError(
