@@ -31,13 +31,21 @@ TINY = {
     "infogan": {"channels": (4, 8), "latent_dim": 4, "feature_dim": 8, "n_categories": 3},
     "wgan": {"channels": (4, 8), "latent_dim": 4},
     "wgan-gp": {"channels": (4, 8), "latent_dim": 4},
+    "progan": {
+        "latent_dim": 4,
+        "max_channels": 8,
+        "channel_base": 32,
+        "images_per_phase": 64,
+        "ema_decay": 0.0,
+    },  # fmt: skip
     "pix2pix": {"width": 4},
     "cyclegan": {"width": 4, "n_blocks": 1, "d_layers": 1},
     "stargan": {"width": 4, "n_blocks": 1},
 }
 # images of another size than 3x3, where a model's architecture needs one
 # a U-Net halves the side down to 1x1; a ResNet generator halves it twice and pads by 3
-SHAPES = {"pix2pix": (1, 8, 8), "cyclegan": (1, 8, 8), "stargan": (1, 8, 8)}
+# ProGAN grows from 4x4 to a side that is a power of 2
+SHAPES = {"progan": (1, 8, 8), "pix2pix": (1, 8, 8), "cyclegan": (1, 8, 8), "stargan": (1, 8, 8)}
 # models of attribute domains: the attributes of their tiny data
 ATTRIBUTES = {"stargan": ("thick", "slanted")}
 NAMES = [s.name for s in list_models()]

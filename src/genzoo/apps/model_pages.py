@@ -181,6 +181,16 @@ ENTRIES = {
         "mnist",
         ("WGAN-GP",),
     ),
+    "progan": Entry(
+        "Grow the GAN instead of training it at full size: G and D start at 4x4 and gain "
+        "a block per resolution, each faded in while alpha rises from 0 to 1, so coarse "
+        "structure is learnt before detail. Equalized learning rate, pixelwise feature "
+        "normalization and a minibatch-stddev feature keep the WGAN-GP game stable.",
+        "Karras, Aila, Laine & Lehtinen, 'Progressive Growing of GANs for Improved Quality, "
+        "Stability, and Variation', ICLR 2018 (arXiv:1710.10196).",
+        "cifar10",
+        ("ProGAN",),
+    ),
     "pix2pix": Entry(
         "A conditional GAN whose condition is an image: a U-Net G maps an input x to its "
         "target y, and a PatchGAN D judges each patch of the pair (x, y), while an L1 term "

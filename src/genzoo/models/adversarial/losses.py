@@ -70,6 +70,12 @@ def gradient_penalty(critic: nn.Module, x_hat: Tensor) -> Tensor:
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
+def drift_penalty(d_real: Tensor) -> Tensor:
+    """E D(x)²: ProGAN's drift term, which keeps the critic's scores near 0 (Karras et al.
+    2018, Sec. A.1, weighted by ε_drift = 0.001)."""
+    return d_real.pow(2).mean()
+
+
 @torch.no_grad()
 def clip_weights(module: nn.Module, c: float) -> None:
     """WGAN's Lipschitz constraint (Alg. 1, line 7): every parameter into [−c, c]."""
