@@ -169,6 +169,37 @@ def test_sampling_mid_training_gives_images_of_the_full_size():
     assert x.shape == (2, 3, 16, 16) and x.abs().max() <= 1
 
 
+def test_samples_of_another_size_stretch_every_scale():
+    model = tiny(steps_per_scale=1)
+    model.scale.fill_(model.n_scales - 1)
+    g = torch.Generator().manual_seed(0)
+    wide = model.sample(2, generator=g, size=(16, 32))
+    assert wide.shape == (2, 3, 16, 32) and wide.abs().max() <= 1
+    same = model.sample(2, generator=torch.Generator().manual_seed(1), size=(16, 16))
+    assert torch.equal(same, model.sample(2, generator=torch.Generator().manual_seed(1)))
+
+
+def test_genzoo_sample_draws_any_size(tmp_path, capsys):
+    run = tmp_path / "run"
+    quiet = ["--set", "progress=false", "--set", "tensorboard=false"]
+    argv = ["train", "singan", "--data", "image:flower@40", "--run-dir", str(run), "--set",
+            "width=4", "--set", "steps_per_scale=2", "--set", "max_steps=4", *quiet]  # fmt: skip
+    assert main(argv) == 0
+    out = tmp_path / "s.png"
+    for flags, (h, w) in ((["--scale-x", "2"], (27, 80)), (["--size", "30x50"], (30, 50)),
+                          ([], (27, 40))):  # fmt: skip
+        assert main(["sample", str(run), "-n", "1", "-o", str(out), *flags]) == 0
+        # one image in a 1-pixel frame, the grid upscaled k times when small
+        width, height = Image.open(out).size
+        k = width // (w + 2)
+        assert (width, height) == (k * (w + 2), k * (h + 2)), (width, height)
+    capsys.readouterr()
+    assert main(["sample", str(run), "-o", str(out), "--size", "30"]) == 2
+    assert "expected HxW" in error_line(capsys)
+    assert main(["sample", str(run), "-o", str(out), "--size", "9x9", "--scale-x", "2"]) == 2
+    assert "not both" in error_line(capsys)
+
+
 def test_bundled_images_are_one_image_in_every_split():
     s = load("image:flower@40")
     assert s.train.shape == (1, 3, 27, 40) and torch.equal(s.train, s.test)

@@ -94,6 +94,8 @@ class GenerativeModel(nn.Module):
     # keyword options that `sample` takes, e.g. a GAN's truncation (see SampleOption)
     sample_options: ClassVar[tuple[SampleOption, ...]] = ()
     progress_grids: ClassVar[bool] = False  # the trainer saves a fixed-noise grid per epoch
+    # True: sample(n, size=(H, W)) draws images of another size than the data's (SinGAN)
+    sample_sizes: ClassVar[bool] = False
     # False: the streams a model names must be paired (of one domain, e.g. pix2pix's input
     # and target); True: it learns from unpaired ones too (CycleGAN's two collections)
     unpaired: ClassVar[bool] = False

@@ -141,6 +141,7 @@ class SinGAN(GenerativeModel):
     dequantize_continuous = False
     schedules_own_lr = True  # ×0.1 at lr_decay_at of every scale
     progress_grids = False  # one image: every step is an epoch
+    sample_sizes = True  # sample(n, size=(H, W)): images of any size (Sec. 4)
 
     def __init__(self, config: SinGANConfig, data: DataInfo):
         super().__init__(config, data)
@@ -183,16 +184,19 @@ class SinGAN(GenerativeModel):
     # --- the two paths through the pyramid ---------------------------------------------
 
     def noise(self, n: int, k: int, size=None, generator=None) -> Tensor:
-        """z_k ~ σ_k N(0, I), (n, C, h_k, w_k)."""
+        """z_k ~ σ_k N(0, I), (n, C, h_k, w_k), or of another (h, w) `size`."""
         size = size or self.sizes[k]
         z = torch.randn(n, self.data.shape[0], *size, generator=generator)
         return self.sigma[k] * z.to(self.device)
 
-    def generate(self, n: int, upto: int, generator=None) -> Tensor:
-        """x̃_upto from fresh noise at every scale 0..upto, (n, C, h_upto, w_upto)."""
-        x = torch.zeros(n, self.data.shape[0], *self.sizes[0], device=self.device)
+    def generate(self, n: int, upto: int, generator=None, sizes=None) -> Tensor:
+        """x̃_upto from fresh noise at every scale 0..upto, (n, C, h_upto, w_upto); `sizes`
+        replaces the pyramid's (h_k, w_k) (Sec. 4: samples of another size or shape)."""
+        sizes = sizes or self.sizes
+        x = torch.zeros(n, self.data.shape[0], *sizes[0], device=self.device)
         for k in range(upto + 1):
-            x = self.generators[k](self.noise(n, k, generator=generator), resize(x, self.sizes[k]))
+            z = self.noise(n, k, sizes[k], generator)
+            x = self.generators[k](z, resize(x, sizes[k]))
         return x
 
     def reconstruct(self, upto: int) -> Tensor:
@@ -261,8 +265,15 @@ class SinGAN(GenerativeModel):
     # --- sampling ----------------------------------------------------------------------
 
     @torch.no_grad()
-    def sample(self, n: int, generator=None) -> Tensor:
+    def sample(self, n: int, generator=None, size: tuple[int, int] | None = None) -> Tensor:
         """Fresh noise at every scale trained so far, (n, C, H, W): mid-training, the
-        last one's output resized to the image's size."""
-        x = self.generate(n, int(self.scale), generator)
-        return resize(x, tuple(self.data.shape[1:])).clamp(-1, 1)
+        last one's output resized to the image's size. `size` (H', W') draws images of
+        another size: every scale's noise map stretched by H'/H and W'/W (Sec. 4)."""
+        h, w = self.data.shape[1:]
+        size = (h, w) if size is None else tuple(size)
+        if min(size) < 1:
+            raise GenzooError(f"a sample of {size[0]}x{size[1]} pixels: give a positive size")
+        sizes = [(max(1, round(a * size[0] / h)), max(1, round(b * size[1] / w)))
+                 for a, b in self.sizes]  # fmt: skip
+        x = self.generate(n, int(self.scale), generator, sizes)
+        return resize(x, size).clamp(-1, 1)
