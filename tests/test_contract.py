@@ -41,11 +41,21 @@ TINY = {
     "pix2pix": {"width": 4},
     "cyclegan": {"width": 4, "n_blocks": 1, "d_layers": 1},
     "stargan": {"width": 4, "n_blocks": 1},
+    "singan": {
+        "width": 4,
+        "n_blocks": 3,
+        "min_size": 8,
+        "steps_per_scale": 50,
+        "d_steps": 1,
+        "g_steps": 1,
+    },
 }
 # images of another size than 3x3, where a model's architecture needs one
-# a U-Net halves the side down to 1x1; a ResNet generator halves it twice and pads by 3
-# ProGAN grows from 4x4 to a side that is a power of 2
-SHAPES = {"progan": (1, 8, 8), "pix2pix": (1, 8, 8), "cyclegan": (1, 8, 8), "stargan": (1, 8, 8)}
+# a U-Net halves the side down to 1x1; a ResNet generator halves it twice and pads by 3;
+# ProGAN grows from 4x4 to a side that is a power of 2; SinGAN's unpadded 3-block
+# discriminator needs a coarsest scale of 8 px, and 12 px gives three scales
+SHAPES = {"progan": (1, 8, 8), "pix2pix": (1, 8, 8), "cyclegan": (1, 8, 8), "stargan": (1, 8, 8),
+          "singan": (1, 12, 12)}  # fmt: skip
 # models of attribute domains: the attributes of their tiny data
 ATTRIBUTES = {"stargan": ("thick", "slanted")}
 NAMES = [s.name for s in list_models()]

@@ -28,7 +28,11 @@ class Entry:
     paper: str
     data: str  # the dataset to start on
     names: tuple[str, ...]  # how docs/results.md's tables name the model
+    train_args: str = ""  # settings the first run needs beside the defaults
 
+
+# what `genzoo score` scores inputs with (genzoo.apps.anomaly)
+SCORES = Capability.LOG_PROB | Capability.ELBO | Capability.ENCODE | Capability.DISCRIMINATE
 
 ENTRIES = {
     "independent": Entry(
@@ -222,6 +226,18 @@ ENTRIES = {
         "morpho-mnist",
         ("StarGAN", "stargan"),
     ),
+    "singan": Entry(
+        "A pyramid of small patch GANs learnt from one image, coarse to fine, each scale "
+        "frozen once trained: the coarsest places objects at random, each finer one adds "
+        "the detail that its upsampled input lacks, x̃_n = x̃_{n+1}↑ + ψ_n(z_n + x̃_{n+1}↑). "
+        "Samples are new images with the same patches, at any stage of training.",
+        "Shaham, Dekel & Michaeli, 'SinGAN: Learning a Generative Model from a Single "
+        "Natural Image', ICCV 2019 (arXiv:1905.01164).",
+        "image:china",
+        ("SinGAN", "singan"),
+        # 6 scales of 200 iterations: about 20 min on one CPU thread (the paper: 2000)
+        " --set steps_per_scale=200 --set max_steps=1200",
+    ),
 }
 
 
@@ -269,7 +285,7 @@ def render(spec, entry: Entry, results_md: str) -> str:
         "",
         "**Try it.**",
         "",
-        f"    genzoo train {spec.name} --data {entry.data}",
+        f"    genzoo train {spec.name} --data {entry.data}{entry.train_args}",
     ]
     if Capability.SAMPLE in spec.capabilities:
         lines.append("    genzoo sample RUN_DIR -n 64 -o samples.png")
@@ -281,8 +297,10 @@ def render(spec, entry: Entry, results_md: str) -> str:
         if "b2a" in getattr(spec.cls, "directions", ()):  # a model of two directions
             lines.append("    genzoo translate RUN_DIR --split test --direction b2a -o back.png")
         lines.append("")
-    else:
+    elif spec.capabilities & SCORES:
         lines += ["    genzoo score RUN_DIR --ood corrupt:flip", ""]
+    else:
+        lines.append("")
     lines += ["**Settings** (defaults; change any with `--set key=value`):", ""]
     lines += ["| setting | default |", "|---|---|"]
     for f in dataclasses.fields(spec.cls.Config):

@@ -39,15 +39,23 @@ def require_condition(run, kind: str, option: str) -> None:
 
 @torch.no_grad()
 def draw_samples(run, n: int, seed: int, condition=None,
-                 options: dict[str, float] | None = None) -> Tensor:  # fmt: skip
+                 options: dict[str, float] | None = None,
+                 size: tuple[int, int] | None = None) -> Tensor:  # fmt: skip
     """n samples (n, C, H, W) in [0, 1] for display, drawn after `torch.manual_seed(seed)`;
-    `condition` is a label (int) or codes (dict) for a CONDITIONAL model."""
+    `condition` is a label (int) or codes (dict) for a CONDITIONAL model; `size` (H, W)
+    another size, for a model that draws any (`sample_sizes`: SinGAN)."""
     model = run.model
     if Capability.SAMPLE not in model.capabilities:
         if callable(getattr(model, "sample", None)):
             model.sample(1)  # a model that cannot sample says why (an autoencoder does)
         raise GenzooError(f"{run.model_name} does not sample")
     options = check_options(model, dict(options or {}))
+    if size is not None:
+        if not model.sample_sizes:
+            h, w = model.data.shape[-2:]
+            raise GenzooError(f"{run.model_name} samples images of its data's size ({h}x{w}) "
+                              "only: drop --size / --scale-x")  # fmt: skip
+        options["size"] = size
     torch.manual_seed(seed)
     if condition is None:
         x = model.sample(n, **options)

@@ -101,7 +101,8 @@ def cmd_data(args) -> int:
     print_table(["dataset", "file", "status", "path", "detail"], rows)
     if not args.name:
         print(f"data root: {gdata.data_root(args.data_root)}; also --data folder:PATH (image "
-              "files, subfolders as labels) and --data file:PATH.npz|PATH-ubyte.gz")  # fmt: skip
+              "files, subfolders as labels), --data file:PATH.npz|PATH-ubyte.gz and --data "
+              "image:china|flower|grace_hopper|PATH[@SIZE] (one image)")  # fmt: skip
     return EXIT_USAGE if args.action == "verify" and bad else 0
 
 

@@ -25,6 +25,13 @@ def add_sample(sub, common) -> None:
         help="a sampling option the model declares (repeatable), e.g. truncation=0.7 for "
         "GANs, temperature=0.8 for the VAE; `genzoo models` lists them",
     )
+    p.add_argument("--size", metavar="HxW", help="singan: samples of this size, e.g. 64x200")
+    p.add_argument(
+        "--scale-x",
+        type=float,
+        metavar="F",
+        help="singan: samples F times as wide as the image (Sec. 4), e.g. 2",
+    )
     p.add_argument("--code", help="infogan: fix latent codes, e.g. cat=3 or cat=3,cont0=0.5")
     p.add_argument(
         "--traverse",
@@ -71,10 +78,32 @@ def cmd_sample(args) -> int:
         nrow = 10 if args.traverse == "cat" else len(x) // model.condition.n_classes
     else:
         condition = None if args.label is None and args.code is None else _condition(args)
-        x = draw_samples(run, args.n, args.seed, condition, options)
+        x = draw_samples(run, args.n, args.seed, condition, options, _size(args, model))
     path = save_grid(x, args.output, nrow=nrow)
     print(f"wrote {len(x)} samples to {path}")
     return 0
+
+
+def _size(args, model) -> tuple[int, int] | None:
+    """--size HxW or --scale-x F as (H, W) pixels, or None for the data's size."""
+    from genzoo.core.errors import GenzooError
+
+    if args.size is not None and args.scale_x is not None:
+        raise GenzooError("give --size or --scale-x, not both")
+    h, w = model.data.shape[-2:]
+    if args.scale_x is not None:
+        if not 0 < args.scale_x <= 16:
+            raise GenzooError(f"--scale-x {args.scale_x}: expected a factor in (0, 16]")
+        return h, max(1, round(w * args.scale_x))
+    if args.size is None:
+        return None
+    try:
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        size = ()
+    if len(size) != 2 or not all(1 <= v <= 4096 for v in size):
+        raise GenzooError(f"--size {args.size}: expected HxW in pixels, e.g. 64x200")
+    return size
 
 
 def sample_options(model, pairs: list[str]) -> dict[str, float]:

@@ -43,7 +43,9 @@ def catalogue() -> str:
         lines.append(f"  {name:<16} {DESCRIPTIONS.get(name, '')}")
     lines += [f"  {'folder:PATH':<16} your image files (subfolders become labels), "
               "split 80/10/10", f"  {'file:PATH':<16} an .npz or IDX (*-ubyte.gz) array of "
-              "images, split 80/10/10"]  # fmt: skip
+              "images, split 80/10/10", f"  {'image:NAME|PATH':<16} one photograph "
+              "(china, flower, grace_hopper) or PNG/JPEG, longer side at most 128 px "
+              "(image:china@250 sets it), for singan"]  # fmt: skip
     lines += ["", "training settings (--set KEY=VALUE, any model): "
               "`genzoo train MODEL --help` lists them with their defaults"]  # fmt: skip
     return "\n".join(lines)

@@ -94,6 +94,8 @@ class GenerativeModel(nn.Module):
     # keyword options that `sample` takes, e.g. a GAN's truncation (see SampleOption)
     sample_options: ClassVar[tuple[SampleOption, ...]] = ()
     progress_grids: ClassVar[bool] = False  # the trainer saves a fixed-noise grid per epoch
+    # True: sample(n, size=(H, W)) draws images of another size than the data's (SinGAN)
+    sample_sizes: ClassVar[bool] = False
     # False: the streams a model names must be paired (of one domain, e.g. pix2pix's input
     # and target); True: it learns from unpaired ones too (CycleGAN's two collections)
     unpaired: ClassVar[bool] = False
@@ -148,6 +150,12 @@ class GenerativeModel(nn.Module):
     def objective_note(self) -> str | None:
         """A line for run reports when the training objective was not the reported one
         (a VAE trained with beta != 1); None otherwise."""
+        return None
+
+    def planned_steps(self) -> int | None:
+        """The length of the model's own training schedule in steps (SinGAN: its scales ×
+        steps per scale), which `genzoo train` uses when neither max_steps nor epochs is
+        set; None: the trainer's epochs decide."""
         return None
 
     def on_train_step_end(self, step: int) -> None:

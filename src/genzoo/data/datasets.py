@@ -216,12 +216,95 @@ def _load_file(name: str) -> Splits:
     )
 
 
+# --- one image (SinGAN) ------------------------------------------------------------------
+
+IMAGE_MAX_SIZE = 128  # image:NAME's longer side by default; image:NAME@SIZE sets another
+IMAGE_MIN_SIDE = 8  # a smaller image has no patches to learn from
+BUNDLED_IMAGES = {  # photographs installed with scikit-learn and matplotlib
+    "china": "scikit-learn's china.jpg (427x640 RGB)",
+    "flower": "scikit-learn's flower.jpg (427x640 RGB)",
+    "grace_hopper": "matplotlib's grace_hopper.jpg (600x512 RGB)",
+}
+
+
+def _open_bundled(key: str):
+    from PIL import Image
+
+    if key == "grace_hopper":
+        from matplotlib import cbook
+
+        return Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    from sklearn.datasets import load_sample_image
+
+    return Image.fromarray(load_sample_image(f"{key}.jpg"))
+
+
+def _load_image(name: str) -> Splits:
+    """`image:NAME[@SIZE]` (a bundled photograph) or `image:PATH[@SIZE]` (a PNG or JPEG):
+    one image, resized so that its longer side is at most SIZE (default IMAGE_MAX_SIZE),
+    as every split (N = 1): a single-image model is judged on the image it learnt from."""
+    from PIL import Image, UnidentifiedImageError
+
+    key, max_size = name.removeprefix("image:"), IMAGE_MAX_SIZE
+    head, at, tail = key.rpartition("@")
+    if at and tail.isdigit():
+        key, max_size = head, int(tail)
+    if max_size < IMAGE_MIN_SIDE:
+        raise DataError(f"{name}: @{max_size} is below {IMAGE_MIN_SIDE} px: give a larger size")
+    if key in BUNDLED_IMAGES:
+        img, source = _open_bundled(key), BUNDLED_IMAGES[key]
+    else:
+        path = Path(key).expanduser()
+        if not path.is_file():
+            bundled = ", ".join(f"image:{k}" for k in BUNDLED_IMAGES)
+            raise DataError(f"{name}: {path} is not a file: give a PNG or JPEG, or one of "
+                            f"{bundled}")  # fmt: skip
+        try:
+            img = Image.open(path)
+            img.load()
+        except (UnidentifiedImageError, OSError) as e:
+            raise DataError(f"{name}: cannot read {path.name} as an image ({one_line(e)}): "
+                            "give a PNG or JPEG") from None  # fmt: skip
+        if img.format not in ("PNG", "JPEG"):
+            raise DataError(f"{name}: {path.name} is {img.format}, not PNG or JPEG")
+        source = f"{path} ({img.width}x{img.height} {img.mode})"
+    note = ""
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        note = ", its alpha channel dropped"
+    grey = img.mode in ("1", "L", "LA", "I", "I;16", "F")
+    img = img.convert("L" if grey else "RGB")
+    if min(img.size) < IMAGE_MIN_SIDE:
+        raise DataError(f"{name}: the image is {img.width}x{img.height}; at least "
+                        f"{IMAGE_MIN_SIDE} px a side are needed")  # fmt: skip
+    s = min(1.0, max_size / max(img.size))
+    if s < 1:
+        img = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))),
+                         Image.BICUBIC)  # fmt: skip
+    x = np.asarray(img)
+    x = (x[None] if x.ndim == 2 else x.transpose(2, 0, 1))[None]  # (1, C, H, W)
+    return make_splits(
+        name,
+        (x, x, x),
+        None,
+        n_levels=256,
+        protocol=f"one image: {source}{note}, resized to {img.width}x{img.height} (longer "
+        f"side at most {max_size}, bicubic); train = valid = test = this image",
+    )
+
+
 # --- files: verify, resolve, fetch -------------------------------------------------------
 
 
 def _spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
-        known = ", ".join([*dataset_names(), "folder:PATH", "file:PATH.npz|PATH-ubyte.gz"])
+        known = ", ".join(
+            [
+                *dataset_names(),
+                "folder:PATH",
+                "file:PATH.npz|PATH-ubyte.gz",
+                "image:china|flower|grace_hopper|PATH[@SIZE]",
+            ]
+        )
         hint = did_you_mean(name, [*DATASETS, *TASKS])
         raise UnknownNameError(f"unknown dataset {name!r}{hint}: expected one of {known}")
     return DATASETS[name]
@@ -407,6 +490,8 @@ def load(
         return _load_folder(name)
     if name.startswith("file:"):
         return _load_file(name)
+    if name.startswith("image:"):
+        return _load_image(name)
     if name in TASKS:  # derived from its base dataset, which is loaded as usual
         task = TASKS[name]
         return task.build(load(task.base, root, download=download, base_url=base_url,
@@ -430,7 +515,7 @@ def load(
 
 def file_status(name: str, root: str | Path | None = None) -> list[FileStatus]:
     """The state of each file of the dataset's format in use (or to be downloaded)."""
-    if name in BUILTIN or name.startswith(("folder:", "file:")):
+    if name in BUILTIN or name.startswith(("folder:", "file:", "image:")):
         return []  # no files that genzoo manages
     if name in TASKS:  # the files of its base, listed under the task's name
         return [dataclasses.replace(s, dataset=name) for s in file_status(TASKS[name].base, root)]
@@ -451,7 +536,7 @@ def file_status(name: str, root: str | Path | None = None) -> list[FileStatus]:
 
 def fetch(name: str, root: str | Path | None = None, base_url: str | None = None) -> list[Path]:
     """Download the dataset's missing (or corrupt) files; returns the verified paths."""
-    if name in BUILTIN or name.startswith(("folder:", "file:")):
+    if name in BUILTIN or name.startswith(("folder:", "file:", "image:")):
         return []
     if name in TASKS:
         return fetch(TASKS[name].base, root, base_url)

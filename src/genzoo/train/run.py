@@ -171,6 +171,10 @@ def train_run(
     torch.manual_seed(train_config.seed)
     model = spec.cls(model_config, info)
     streams.require(model.streams, model_name, paired=not model.unpaired)
+    planned = model.planned_steps()
+    if planned and not resume and not {"max_steps", "epochs"} & set(train_overrides):
+        # a model whose own schedule sets the run's length (SinGAN's scales)
+        train_config = dataclasses.replace(train_config, max_steps=planned)
     select = None
     if train_config.select_by == "fid":
         select = fid_selector(model, model_name, data_name, data_root, splits, transform,

@@ -1,3 +1,12 @@
 """Adversarial models: implicit models that sample but give no p(x)."""
 
-from genzoo.models.adversarial import cgan, dcgan, gan, infogan, progan, wgan, wgan_gp  # noqa: F401
+from genzoo.models.adversarial import (  # noqa: F401
+    cgan,
+    dcgan,
+    gan,
+    infogan,
+    progan,
+    singan,
+    wgan,
+    wgan_gp,
+)
