@@ -322,3 +322,22 @@ def test_made_use_mask_rebuilds_only_when_the_buffers_may_differ():
     assert holds(2)
     model.use_mask(1)
     assert holds(1)
+
+
+def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_decay():
+    """The training path (the optimizer from configure_optimizers, training_step, the masks
+    kept between steps) after many steps with weight decay: the autoregressive property
+    holds, and overwriting every masked weight changes no output."""
+    model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True)
+    optimizers = model.configure_optimizers(lr=0.05, weight_decay=0.1)
+    x = torch.bernoulli(torch.full((32, N_BITS), 0.4, dtype=torch.float64))
+    for step in range(200):
+        model.training_step({"x": x}, step, optimizers, lambda loss: loss.backward())
+    assert_autoregressive(model, 0)
+    x_real = 2 * torch.randn(64, N_BITS, dtype=torch.float64)
+    with torch.no_grad():
+        before = model.conditionals(x_real)
+        for layer in [*model.W, model.V, model.A]:
+            off = layer.mask == 0
+            layer.weight[off] = 1e3 * torch.randn(int(off.sum()), dtype=torch.float64)
+        assert torch.equal(model.conditionals(x_real), before)
