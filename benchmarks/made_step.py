@@ -12,6 +12,8 @@ It gets genzoo's initial weights and genzoo's (one) mask set, so both compute th
 
 genzoo's step is `MADE.training_step` with the optimizer from `configure_optimizers`
 (as `genzoo train` runs it): the objective (mask set choice included), backward, Adam.
+The peer's Adam is PyTorch's default (for-each) one, as pytorch-generative's trainer builds
+it; genzoo's MADE asks for the fused one, which is most of the difference in the step.
 
 One hidden layer of H = 8000, one mask set, binary inputs (p = 0.5), float32, one thread.
 For each batch size, the two steps alternate (interleaved repetitions, so load from other
@@ -88,6 +90,8 @@ def main() -> None:
     optimizers = model.configure_optimizers(lr=1e-3)
     peer_opt = torch.optim.Adam(peer.parameters(), lr=1e-3)
     print(f"MADE H={args.hidden}, D={data.n_dims}, 1 mask set, Adam lr 1e-3, float32")
+    fused = optimizers["model"].defaults.get("fused")
+    print(f"Adam: genzoo fused={fused}, peer fused={peer_opt.defaults.get('fused')}")
 
     def genzoo_step(x: Tensor) -> None:
         model.training_step({"x": x}, 0, optimizers, lambda loss: loss.backward())
