@@ -59,24 +59,29 @@ def connectivity(model) -> torch.Tensor:
     return paths if model.A is None else paths + model.A.mask
 
 
+def assert_autoregressive(model, m: int) -> None:
+    """Backpropagate from each output d: no input at d's position or later gets gradient."""
+    # Real-valued inputs of both signs, so that no ReLU unit is dead on the whole batch.
+    x = (2 * torch.randn(64, N_BITS, dtype=torch.float64)).requires_grad_(True)
+    logits = model.conditionals(x)
+    o = model.order.tolist()
+    connected = connectivity(model) > 0  # (D, D): a path from input d' to output d
+    for t, d in enumerate(o):
+        (grad,) = torch.autograd.grad(logits[:, d].sum(), x, retain_graph=True)
+        assert torch.all(grad[:, o[t:]] == 0), f"mask {m}: x_{d}'s logit sees x_{d} or later"
+        # Sanity: where the masks leave a path from an earlier input, gradient flows.
+        # (A random mask may leave a conditional with no path at all; that is MADE.)
+        if connected[d, o[:t]].any():
+            assert grad[:, o[:t]].abs().sum() > 0, f"mask {m}: x_{d}'s logit sees nothing"
+    assert connected.any()
+
+
 @pytest.mark.parametrize(("hidden_dims", "direct"), ARCHITECTURES)
 def test_made_gradient_dependency_for_every_mask(hidden_dims, direct):
     model = random_made(hidden_dims, direct, seed=1)
-    # Real-valued inputs of both signs, so that no ReLU unit is dead on the whole batch.
-    x = (2 * torch.randn(64, N_BITS, dtype=torch.float64)).requires_grad_(True)
     for m in range(model.config.n_masks):
         model.use_mask(m)
-        logits = model.conditionals(x)
-        o = model.order.tolist()
-        connected = connectivity(model) > 0  # (D, D): a path from input d' to output d
-        for t, d in enumerate(o):
-            (grad,) = torch.autograd.grad(logits[:, d].sum(), x, retain_graph=True)
-            assert torch.all(grad[:, o[t:]] == 0), f"mask {m}: x_{d}'s logit sees x_{d} or later"
-            # Sanity: where the masks leave a path from an earlier input, gradient flows.
-            # (A random mask may leave a conditional with no path at all; that is MADE.)
-            if connected[d, o[:t]].any():
-                assert grad[:, o[:t]].abs().sum() > 0, f"mask {m}: x_{d}'s logit sees nothing"
-        assert connected.any()
+        assert_autoregressive(model, m)
 
 
 def test_made_masks_follow_the_degree_rules():
@@ -276,3 +281,63 @@ def test_made_rejects_a_missing_mask():
     model = random_made(n_masks=2)
     with pytest.raises(GenzooError):
         model.use_mask(2)
+
+
+def active_masks(model) -> list[torch.Tensor]:
+    return [b.clone() for name, b in model.named_buffers() if name.endswith("mask")]
+
+
+def test_made_use_mask_rebuilds_only_when_the_buffers_may_differ():
+    model = random_made(n_masks=3, seed=6, order="random")
+    expected = []
+    for m in range(3):
+        model.set_degrees(model.stored_degrees(m))
+        expected.append(active_masks(model))
+
+    def holds(m):
+        return all(torch.equal(a, b) for a, b in zip(active_masks(model), expected[m], strict=True))
+
+    model.use_mask(1)
+    model.W[0].mask.zero_()  # a stale buffer is not rebuilt while set 1 is the active one...
+    model.use_mask(1)
+    assert not holds(1)
+    model.use_mask(0)  # ...but is when another set is asked for
+    model.use_mask(1)
+    assert holds(1)
+
+    model.set_degrees(draw_degrees(torch.randperm(N_BITS), (16,), None))  # arbitrary degrees
+    model.use_mask(1)
+    assert holds(1)
+
+    # log_prob_mask and sample keep the active set, and what the model knows about it
+    x = all_binary(N_BITS)
+    model.log_prob_mask(x, 2)
+    model.sample(4)
+    assert holds(1) and model._active_set == 1
+
+    # A state dict brings another model's buffers (its active set 2 here): set 1 is rebuilt.
+    other = random_made(n_masks=3, seed=6, order="random")
+    other.use_mask(2)
+    model.load_state_dict(other.state_dict())
+    assert holds(2)
+    model.use_mask(1)
+    assert holds(1)
+
+
+def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_decay():
+    """The training path (the optimizer from configure_optimizers, training_step, the masks
+    kept between steps) after many steps with weight decay: the autoregressive property
+    holds, and overwriting every masked weight changes no output."""
+    model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True)
+    optimizers = model.configure_optimizers(lr=0.05, weight_decay=0.1)
+    x = torch.bernoulli(torch.full((32, N_BITS), 0.4, dtype=torch.float64))
+    for step in range(200):
+        model.training_step({"x": x}, step, optimizers, lambda loss: loss.backward())
+    assert_autoregressive(model, 0)
+    x_real = 2 * torch.randn(64, N_BITS, dtype=torch.float64)
+    with torch.no_grad():
+        before = model.conditionals(x_real)
+        for layer in [*model.W, model.V, model.A]:
+            off = layer.mask == 0
+            layer.weight[off] = 1e3 * torch.randn(int(off.sum()), dtype=torch.float64)
+        assert torch.equal(model.conditionals(x_real), before)
