@@ -449,3 +449,39 @@ def test_a_2d_latent_space_can_be_clicked_and_decodes_there(tmp_path):
 
 def test_no_latent_map_where_the_noise_is_not_2d(client):
     assert 'id="latent-map"' not in client.get("/run/cgan/play").text
+
+
+@pytest.mark.parametrize("name", ["cyclegan", "stargan"])
+def test_the_translate_page_offers_what_the_model_declares(name):
+    # a direction for a model of two, a 0/1 per attribute for a model of attribute domains;
+    # the upload is then translated as `genzoo translate --direction / --to` would
+    from types import SimpleNamespace
+
+    from test_contract import tiny
+
+    from genzoo.apps import studio
+    from genzoo.core.errors import GenzooError
+    from genzoo.data import Transform
+    from genzoo.serve import pages
+
+    model = tiny(name).eval()
+    fields = pages.translate_fields(model)
+    run = SimpleNamespace(model=model, model_name=name,
+                          transform=Transform(n_levels=256, scale="symmetric"))  # fmt: skip
+    side = model.data.shape[-1]
+    upload = studio.Upload(png((side, side)), "in.png")
+    if name == "cyclegan":
+        assert 'name="direction"' in fields and "b2a" in fields
+        for direction in ("a2b", "b2a"):
+            rows = studio.translate_upload(run, upload, direction=direction)
+            assert rows.shape == (2, *model.data.shape)
+        with pytest.raises(GenzooError):
+            studio.translate_upload(run, upload, direction="sideways")
+    else:
+        names = model.attribute_names
+        assert all(f'name="to_{n}"' in fields for n in names)
+        rows = studio.translate_upload(run, upload, targets=[f"{n}=1" for n in names])
+        assert rows.shape == (2, *model.data.shape)
+        assert len(names) > 1
+        with pytest.raises(GenzooError, match="every attribute"):
+            studio.translate_upload(run, upload, targets=[f"{names[0]}=1"])

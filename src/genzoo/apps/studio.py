@@ -311,15 +311,26 @@ def what_the_model_sees(run, x: torch.Tensor) -> tuple[torch.Tensor | None, str]
     return None, ""
 
 
-def translate_upload(run, upload: Upload, seed: int = 0) -> torch.Tensor:
-    """The rows input | output of an uploaded image, in [0, 1], for `grid_image(..., nrow=2)`."""
-    from genzoo.apps.translation import read_input, require_translation, translate
+def translate_upload(run, upload: Upload, seed: int = 0, direction: str = "a2b",
+                     targets: list[str] | None = None) -> torch.Tensor:  # fmt: skip
+    """The rows input | output of an uploaded image, in [0, 1], for `grid_image(..., nrow=2)`;
+    `direction` for a model of two (a2b, b2a), `targets` ("NAME=VALUE", every attribute)
+    for a model of attribute domains, as `genzoo translate --direction / --to` take them."""
+    from genzoo.apps.translation import (
+        check_direction,
+        input_shape,
+        parse_targets,
+        read_input,
+        require_translation,
+        translate,
+    )
     from genzoo.io.images import translation_rows
 
     require_translation(run)
     model, transform = run.model, run.transform
     try:
-        pixels = read_input(upload, model.source_shape)[None]
+        check_direction(model, run.model_name, direction)
+        pixels = read_input(upload, input_shape(model, direction))[None]
     except GenzooError:
         raise
     except Exception as e:  # what read_input does not expect of PIL
@@ -328,7 +339,9 @@ def translate_upload(run, upload: Upload, seed: int = 0) -> torch.Tensor:
     if transform.n_levels != 256:
         pixels = torch.round(pixels.float() / 255 * (transform.n_levels - 1)).to(torch.uint8)
     source = transform.fixed(pixels, "input")
-    return translation_rows(transform.scale, source, translate(model, source, 1, seed))
+    target = parse_targets(model, run.model_name, targets or None)
+    out = translate(model, source, 1, seed, direction, target)
+    return translation_rows(transform.scale, source, out)
 
 
 # ---------------------------------------------------------------- live progress

@@ -310,14 +310,15 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(await on_worker(draw), media_type="image/png",
                         headers={"Cache-Control": "no-store"})  # fmt: skip
 
-    async def upload_page(run_id, request, action, title, what, act):
+    async def upload_page(run_id, request, action, title, what, act, fields=lambda m: ""):
         info, run = await model_page(run_id)
         tabs = pages.tabs_for(run.model)
         if action not in tabs:
             raise HTTPException(404, f"{info.model} has no {action} page")
+        controls = fields(run.model)
         if request.method == "GET":
-            return html(pages.upload_form(info, tabs, action, title, what))
-        form = await request.form(max_files=1, max_fields=4)
+            return html(pages.upload_form(info, tabs, action, title, what, fields=controls))
+        form = await request.form(max_files=1, max_fields=16)
         file = form.get("image")
         if file is None or isinstance(file, str) or not file.filename:
             body = pages.upload_form(
@@ -327,6 +328,7 @@ def create_app(settings: Settings) -> FastAPI:
                 title,
                 what,
                 '<p class="error" id="error">choose an image file</p>',
+                controls,
             )
             return html(body, 422)
         data = await file.read(studio.MAX_UPLOAD + 1)
@@ -337,16 +339,18 @@ def create_app(settings: Settings) -> FastAPI:
                 f"{studio.MAX_UPLOAD // 2**20} MB: upload a smaller image",
             )
         upload = studio.Upload(data, file.filename)
+        choices = {k: v for k, v in form.items() if k != "image" and isinstance(v, str)}
         try:
-            result = await on_worker(act, run, upload)
+            result = await on_worker(act, run, upload, choices)
         except GenzooError as e:
             message = f'<p class="error" id="error">{escape(str(e))}</p>'
-            return html(pages.upload_form(info, tabs, action, title, what, message), 422)
-        return html(pages.upload_form(info, tabs, action, title, what, result))
+            return html(pages.upload_form(info, tabs, action, title, what, message, controls),
+                        422)  # fmt: skip
+        return html(pages.upload_form(info, tabs, action, title, what, result, controls))
 
     @app.api_route("/run/{run_id}/score", methods=["GET", "POST"], response_class=HTMLResponse)
     async def score(run_id: str, request: Request):
-        def act(run, upload):
+        def act(run, upload, choices):
             return pages.score_result(studio.score_upload(run, upload, test_scores), upload.name)
 
         what = ("Upload an image of the run's size: its −log p(x) (or the model's bound or "
@@ -356,14 +360,18 @@ def create_app(settings: Settings) -> FastAPI:
     @app.api_route("/run/{run_id}/translate", methods=["GET", "POST"],
                    response_class=HTMLResponse)  # fmt: skip
     async def translate(run_id: str, request: Request):
-        def act(run, upload):
+        def act(run, upload, choices):
             from genzoo.io.images import grid_image, png_bytes
 
-            rows = studio.translate_upload(run, upload)
+            direction = choices.get("direction", "a2b")
+            targets = [f"{k.removeprefix('to_')}={v}" for k, v in choices.items()
+                       if k.startswith("to_")]  # fmt: skip
+            rows = studio.translate_upload(run, upload, direction=direction, targets=targets)
             return pages.translate_result(png_bytes(grid_image(rows, nrow=2)), upload.name)
 
         what = "Upload an image of the model's input size and channels: it is translated."
-        return await upload_page(run_id, request, "translate", "Translate", what, act)
+        return await upload_page(run_id, request, "translate", "Translate", what, act,
+                                 pages.translate_fields)  # fmt: skip
 
     return app
 

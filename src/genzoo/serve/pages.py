@@ -373,14 +373,33 @@ def latent_map(info, model) -> str:
     )
 
 
-def upload_form(info, tabs, action: str, title: str, what: str, result: str = "") -> str:
+def upload_form(info, tabs, action: str, title: str, what: str, result: str = "",
+                fields: str = "") -> str:  # fmt: skip
     body = (
         f"<p>{what}</p>"
         f'<form id="upload" method="post" enctype="multipart/form-data" '
         f'action="/run/{escape(info.id)}/{action}"><input type="file" name="image" id="image" '
-        f'accept="image/*"> <button id="submit">{action}</button></form>{result}'
+        f'accept="image/*"> {fields}<button id="submit">{action}</button></form>{result}'
     )
     return page(f"{title}: {info.model}", body, info.id, tabs)
+
+
+def translate_fields(model) -> str:
+    """The translate form's controls, from what the model declares: a direction for a model
+    of two (CycleGAN's a2b, b2a), a 0/1 choice per target attribute (StarGAN's)."""
+    from genzoo.apps.translation import attribute_names
+    from genzoo.metrics.translation import directions
+
+    fields = []
+    if len(directions(model)) > 1:
+        options = "".join(f"<option>{escape(d)}</option>" for d in directions(model))
+        fields.append(f'<label>direction <select name="direction" id="direction">{options}'
+                      "</select></label> ")  # fmt: skip
+    for name in attribute_names(model):
+        n = escape(name)
+        fields.append(f'<label>{n} <select name="to_{n}" id="to_{n}"><option>0</option>'
+                      "<option>1</option></select></label> ")  # fmt: skip
+    return "".join(fields)
 
 
 def histogram_svg(test: np.ndarray, value: float, threshold: float, width=520, height=160):
