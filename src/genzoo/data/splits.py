@@ -13,8 +13,17 @@ from genzoo.core.errors import DataError, GenzooError
 SPLIT_NAMES = ("train", "valid", "test")
 
 
+class BySplit:
+    """`split(name)`: the train, valid or test field, by name."""
+
+    def split(self, name: str) -> torch.Tensor:
+        if name not in SPLIT_NAMES:
+            raise GenzooError(f"unknown split {name!r}: expected train, valid or test")
+        return getattr(self, name)
+
+
 @dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
-class ImageStream:
+class ImageStream(BySplit):
     """Images beside a dataset's "x", a stream of its own (genzoo.data.streams): uint8
     (N, C, H, W) per split, with x's grey levels. Of x's domain "a" (the default), row i
     is paired with x's row i: a translation task's input image. Of another domain, the
@@ -25,14 +34,9 @@ class ImageStream:
     test: torch.Tensor
     domain: str = "a"
 
-    def split(self, name: str) -> torch.Tensor:
-        if name not in SPLIT_NAMES:
-            raise GenzooError(f"unknown split {name!r}: expected train, valid or test")
-        return getattr(self, name)
-
 
 @dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
-class AttributeStream:
+class AttributeStream(BySplit):
     """A vector of attributes per example of "x" (the "attributes" stream), row i paired
     with x's row i: float32 (N, A) per split, A = len(names), e.g. 0/1 for binary ones."""
 
@@ -41,14 +45,9 @@ class AttributeStream:
     valid: torch.Tensor
     test: torch.Tensor
 
-    def split(self, name: str) -> torch.Tensor:
-        if name not in SPLIT_NAMES:
-            raise GenzooError(f"unknown split {name!r}: expected train, valid or test")
-        return getattr(self, name)
-
 
 @dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
-class Splits:
+class Splits(BySplit):
     """A dataset's train / valid / test splits as uint8 (N, C, H, W) tensors, any
     further image streams by name (a paired task's input images, see genzoo.data.tasks),
     and an attribute vector per image where the dataset has one (morpho-mnist)."""
@@ -80,11 +79,6 @@ class Splits:
                         f"{len(self.split(split))} {split} images: paired streams have one "
                         "row per example"
                     )
-
-    def split(self, name: str) -> torch.Tensor:
-        if name not in SPLIT_NAMES:
-            raise GenzooError(f"unknown split {name!r}: expected train, valid or test")
-        return getattr(self, name)
 
 
 def without_classes(splits: Splits, classes: tuple[int, ...]) -> Splits:

@@ -55,15 +55,7 @@ class Worker:
         self._slots = threading.BoundedSemaphore(queue_size)
 
     async def run(self, timeout: float, fn, *args):
-        if not self._slots.acquire(blocking=False):
-            raise Busy
-        try:
-            future = self._pool.submit(fn, *args)
-        except BaseException:
-            self._slots.release()
-            raise
-        future.add_done_callback(lambda _: self._slots.release())
-        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        return await asyncio.wait_for(asyncio.wrap_future(self.submit(fn, *args)), timeout)
 
     def submit(self, fn, *args):
         """Queue `fn` without waiting for it (a long job, such as a comparison report): its

@@ -65,10 +65,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.capabilities import Capability
 from genzoo.core.config import at_least, below, length
 from genzoo.core.errors import GenzooError
-from genzoo.core.model import DataInfo, GenerativeModel, gradient_step
+from genzoo.core.model import DataInfo, gradient_step
 from genzoo.core.registry import register
 from genzoo.data.streams import SOURCE
 from genzoo.models.adversarial.base import dcgan_init
@@ -76,6 +75,7 @@ from genzoo.models.adversarial.losses import (
     least_squares_discriminator_loss,
     least_squares_generator_loss,
 )
+from genzoo.models.translation.base import TranslationModel
 from genzoo.models.translation.pix2pix import PatchGAN, normalisation, receptive_field
 
 DIRECTIONS = ("a2b", "b2a")  # G: A -> B ("source" -> "x"), F: B -> A
@@ -201,17 +201,11 @@ class HistoryPool(nn.Module):
     family="translation",
     description="CycleGAN (Zhu et al. 2017): unpaired translation with cycle consistency",
 )
-class CycleGAN(GenerativeModel):
+class CycleGAN(TranslationModel):
     Config = CycleGANConfig
-    capabilities = Capability.TRANSLATE
     streams = ("x", SOURCE)  # B and A, drawn independently on unpaired data
     unpaired = True  # learns from unpaired "source" and "x" (or paired ones, unpaired)
     directions = DIRECTIONS
-    data_kinds = frozenset({"continuous"})
-    continuous_scale = "symmetric"  # G's tanh range
-    dequantize_continuous = False  # no likelihood to make comparable
-    sample_range = (-1.0, 1.0)
-    validation_metric = None
     progress_grids = True  # fixed validation inputs | G(a) | targets every epoch
     why_no_samples = (
         "it translates a given image between two domains (`genzoo translate RUN --input "

@@ -64,14 +64,14 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.capabilities import Capability
 from genzoo.core.config import at_least, below, length
 from genzoo.core.errors import GenzooError
-from genzoo.core.model import DataInfo, GenerativeModel, gradient_step
+from genzoo.core.model import DataInfo, gradient_step
 from genzoo.core.registry import register
 from genzoo.data.streams import SOURCE
 from genzoo.models.adversarial.base import dcgan_init, discriminator_logs
 from genzoo.models.adversarial.losses import discriminator_loss, generator_loss
+from genzoo.models.translation.base import TranslationModel
 
 
 @dataclass
@@ -213,15 +213,9 @@ class PatchGAN(nn.Module):
 
 @register("pix2pix", family="translation",
           description="Pix2Pix (Isola et al. 2017): paired image-to-image cGAN")  # fmt: skip
-class Pix2Pix(GenerativeModel):
+class Pix2Pix(TranslationModel):
     Config = Pix2PixConfig
-    capabilities = Capability.TRANSLATE
     streams = ("x", SOURCE)
-    data_kinds = frozenset({"continuous"})
-    continuous_scale = "symmetric"  # G's tanh range
-    dequantize_continuous = False  # no likelihood to make comparable
-    sample_range = (-1.0, 1.0)
-    validation_metric = None
     progress_grids = True  # fixed validation inputs | translations | targets every epoch
     why_no_samples = (
         "it translates a given input image (`genzoo translate RUN --input IMAGE`) and "

@@ -55,12 +55,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.capabilities import Capability
 from genzoo.core.config import at_least, below, length
 from genzoo.core.errors import GenzooError
-from genzoo.core.model import DataInfo, GenerativeModel, gradient_step
+from genzoo.core.model import DataInfo, gradient_step
 from genzoo.core.registry import register
 from genzoo.models.adversarial.losses import gradient_penalty, interpolates
+from genzoo.models.translation.base import TranslationModel
 from genzoo.models.translation.cyclegan import ResNetGenerator
 
 ATTRIBUTES = "attributes"  # the stream of each image's attribute vector
@@ -129,15 +129,9 @@ def classification_loss(logits: Tensor, c: Tensor) -> Tensor:
     family="translation",
     description="StarGAN (Choi et al. 2018): one generator for many attribute domains",
 )
-class StarGAN(GenerativeModel):
+class StarGAN(TranslationModel):
     Config = StarGANConfig
-    capabilities = Capability.TRANSLATE
     streams = ("x", ATTRIBUTES)
-    data_kinds = frozenset({"continuous"})
-    continuous_scale = "symmetric"  # G's tanh range
-    dequantize_continuous = False  # no likelihood to make comparable
-    sample_range = (-1.0, 1.0)
-    validation_metric = None
     progress_grids = False  # no paired targets to show beside the translations
     why_no_samples = (
         "it translates a given image to target attributes (`genzoo translate RUN --input "
