@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -245,15 +246,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(runs):
+@contextmanager
+def serving(settings):
     """The studio on a free local port, served by uvicorn in a thread of this process."""
     import uvicorn
 
-    from genzoo.serve.app import Settings, create_app
+    from genzoo.serve.app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(Settings(runs)), host="127.0.0.1", port=port,
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                             log_level="warning")  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -262,9 +263,19 @@ def server(runs):
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(runs):
+    from genzoo.serve.app import Settings
+
+    with serving(Settings(runs)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -391,6 +402,28 @@ def test_score_uploads_in_the_browser(browser, server, tmp_path):
     browser.find_element("id", "submit").click()
     error = wait_for(lambda: browser.find_elements("id", "error"))[0].text
     assert "notes.txt is not an image PIL can read" in error
+
+
+def test_a_training_runs_page_follows_its_log_in_the_browser(browser, runs, tmp_path):
+    """The run page of a run that is training polls its progress and redraws the step and
+    the latest metrics when metrics.jsonl grows, without a reload."""
+    from genzoo.serve.app import Settings
+
+    live = tmp_path / "runs" / "live"
+    live.mkdir(parents=True)
+    for name in ("config.json", "metrics.jsonl", "model.safetensors"):  # no final checkpoint
+        shutil.copyfile(runs / "nade" / name, live / name)
+    with serving(Settings(tmp_path / "runs", poll_ms=100)) as url:
+        browser.get(url + "/run/live")
+        step = browser.find_element("id", "step")
+        assert browser.find_element("id", "status").text == "training now"
+        wait_for(lambda: "training: updated" in browser.find_element("id", "live").text)
+        assert step.text == "24"
+        with open(live / "metrics.jsonl", "a") as f:
+            f.write('{"step": 31, "epoch": 0, "split": "train", "loss": 1.5}\n')
+        wait_for(lambda: browser.find_element("id", "step").text == "31")
+        assert '"loss":1.5' in browser.find_element("id", "latest").get_attribute("textContent")
+        shot(browser, tmp_path, "live")
 
 
 def test_translate_uploads_in_the_browser(browser, server, tmp_path):

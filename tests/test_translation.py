@@ -3,6 +3,7 @@ streams through the data layer and the trainer, Pix2Pix against its paper (U-Net
 the PatchGAN's receptive field, dropout and normalisation at test time, the halved D
 objective, update isolation), a short run that must beat the identity map, and the CLI."""
 
+import functools
 import math
 
 import numpy as np
@@ -18,6 +19,8 @@ from genzoo.data import Transform, load
 from genzoo.data.splits import ImageStream, Splits, without_classes
 from genzoo.data.streams import DataSpec, Stream, StreamData, TensorDataset
 from genzoo.data.tasks import TASKS, Task, pad, sobel_edges
+from genzoo.metrics import features
+from genzoo.metrics.features import TrainSettings
 from genzoo.metrics.translation import l1_and_psnr, translation_metrics
 from genzoo.models import create_model
 from genzoo.models.adversarial.losses import discriminator_loss
@@ -389,7 +392,9 @@ def error_line(capsys) -> str:
     return err
 
 
-def test_train_resume_and_translate_from_the_command_line(edges2digits, tmp_path, capsys):
+def test_train_resume_and_translate_from_the_command_line(
+    edges2digits, tmp_path, capsys, monkeypatch
+):
     run = tmp_path / "run"
     quiet = ["--set", "progress=false", "--set", "tensorboard=false"]
     argv = ["train", "pix2pix", "--data", edges2digits, "--run-dir", str(run), "--set",
@@ -425,6 +430,26 @@ def test_train_resume_and_translate_from_the_command_line(edges2digits, tmp_path
     assert main(["translate", str(run), "--input", str(tmp_path / "rgb.png"), "-o",
                  str(out)]) == 2  # fmt: skip
     assert "mode-RGB image" in error_line(capsys)
+    # eval: L1/PSNR against the pairs, then FID and the classifier's accuracy of the outputs
+    # in the task's feature network (trained briefly here, into this data root)
+    quick = functools.partial(features.feature_network, training=TrainSettings(steps=60))
+    monkeypatch.setattr(features, "feature_network", quick)
+    assert main(["--data-root", str(tmp_path), "eval", str(run)]) == 0
+    said = capsys.readouterr().out
+    assert "a2b: L1 " in said and "identity map" in said and "edges2digits-featnet-" in said
+    assert "FID against the test targets (300)" in said and "on the real targets" in said
+    # outputs that are the targets themselves: FID ≈ 0, and the targets' accuracy
+    from genzoo.apps.quality import evaluate_translations
+    from genzoo.train.run import load_run, load_splits, translation_pairs
+
+    loaded = load_run(run)
+    splits = load_splits("edges2digits", None, loaded.train_config)
+    batches = iter(translation_pairs(splits, loaded.transform, "test")[1].split(100))
+    monkeypatch.setattr(loaded.model, "translate", lambda x, generator=None: next(batches))
+    r, _ = evaluate_translations(loaded, data_root=tmp_path, splits=splits)
+    assert r["fid"] == pytest.approx(0.0, abs=1e-3) and r["accuracy"] == r["target_accuracy"]
+    assert r["identity_fid"] > 1.0
+
     nade = tmp_path / "nade"
     assert main(["train", "nade", "--run-dir", str(nade), "--set", "max_steps=2", *quiet]) == 0
     capsys.readouterr()

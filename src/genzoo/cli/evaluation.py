@@ -10,7 +10,11 @@ DEFAULT_SAMPLE_METRICS = "fid,kid,is,pr"
 
 def add_eval(sub, common) -> None:
     p = add(
-        sub, common, "eval", help="NLL (or its bounds) of a run on a split; --metrics: FID etc."
+        sub,
+        common,
+        "eval",
+        help="NLL (or its bounds) of a run on a split; --metrics: FID etc.; a translation "
+        "model: L1/PSNR against the true pairs, FID and classifier accuracy of its outputs",
     )
     p.add_argument("run", help="run directory")
     add_split(p, "the split to evaluate on")
@@ -41,6 +45,8 @@ def cmd_eval(args) -> int:
 
     run = load_run(args.run)
     caps = run.model.capabilities
+    if Capability.TRANSLATE in caps and not args.metrics and args.k is None:
+        return _translation_metrics(args, run)
     if not args.metrics and not run.has_likelihood and Capability.SAMPLE in caps:
         if args.k is not None:
             raise GenzooError(f"--k estimates a likelihood, and {run.model_name} is an implicit "
@@ -111,6 +117,39 @@ def _sample_metrics(args, run) -> int:
               + " ".join(str(c) for c in counts))  # fmt: skip
     if "precision" in r:
         print(f"  precision: {r['precision']:.4f}   recall: {r['recall']:.4f} (k = 3)")
+    return 0
+
+
+def _translation_metrics(args, run) -> int:
+    """`genzoo eval RUN` of a translation model: its outputs on a split against the true
+    targets (L1, PSNR; attribute hits for attribute domains) and in genzoo's feature
+    network for the task (FID, and the classifier's accuracy on the outputs)."""
+    from genzoo.apps.quality import evaluate_translations
+    from genzoo.apps.report import evaluate_translation
+    from genzoo.metrics.translation import directions
+    from genzoo.train.run import load_splits
+
+    splits = load_splits(run.data_name, args.data_root, run.train_config)
+    print(f"{run.model_name} on {run.data_name} ({args.split} split, seed {args.seed})")
+    if not getattr(run.model, "attribute_names", ()):
+        for d in directions(run.model):
+            r = evaluate_translation(run, splits, args.split, d)
+            base = (f"; identity map {r['identity_l1']:.4f} / {r['identity_psnr_db']:.2f} dB"
+                    if "identity_l1" in r else "")  # fmt: skip
+            print(f"  {d}: L1 {r['l1']:.4f}, PSNR {r['psnr_db']:.2f} dB against the true "
+                  f"pairs ({r['n_examples']:,}){base}")  # fmt: skip
+    r, info = evaluate_translations(run, args.split, args.n, args.seed, args.data_root, splits)
+    print(f"  features: {info['identifier']}, genzoo's classifier for {info['dataset']} "
+          f"(test accuracy {info['test_accuracy']:.4f}); not Inception")  # fmt: skip
+    if "class_kept" in r:
+        print(f"  class kept (each attribute flipped, {r['n_examples']:,} inputs): "
+              f"{r['class_kept']:.4f}; the inputs' accuracy {r['input_accuracy']:.4f}")  # fmt: skip
+        return 0
+    base = f" (identity map {r['identity_fid']:.3f})" if "identity_fid" in r else ""
+    print(f"  a2b FID against the {args.split} targets ({r['n_examples']:,}): "
+          f"{r['fid']:.3f}{base}")  # fmt: skip
+    print(f"  classifier accuracy on the outputs (FCN-score idea): {r['accuracy']:.4f}; "
+          f"on the real targets {r['target_accuracy']:.4f}")  # fmt: skip
     return 0
 
 

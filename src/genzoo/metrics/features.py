@@ -42,8 +42,9 @@ from genzoo.io.files import load_tensors, save_tensors
 
 FEATURES_FORMAT = "genzoo-featnet/1"
 CACHE_SUBDIR = "genzoo-features"
-# same images, with labels: whose feature network an unlabelled dataset should use
-LABELLED_TWIN = {"binarized-mnist": "mnist"}
+# whose feature network a dataset uses: the same images with labels (binarized-mnist has
+# none), or the same target images (edges2fashion-unpaired: edges2fashion's garments)
+LABELLED_TWIN = {"binarized-mnist": "mnist", "edges2fashion-unpaired": "edges2fashion"}
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,8 @@ def feature_network(
     settings, n_train and the weights' sha256.
     """
     if data_name in LABELLED_TWIN:
-        raise GenzooError(_no_labels_message(data_name))
+        raise GenzooError(f"{data_name} has no feature network of its own: use "
+                          f"{LABELLED_TWIN[data_name]}'s (same images)")  # fmt: skip
     config, training = config or FeatureNetConfig(), training or TrainSettings()
     directory = (
         Path(cache_dir) if cache_dir is not None else data.data_root(data_root) / CACHE_SUBDIR

@@ -44,6 +44,7 @@ class Settings:
     timeout: float = 60.0
     data_root: str | None = None
     compare_dir: Path | None = None  # where comparison reports go (default: a temp folder)
+    poll_ms: int = 3000  # how often a training run's page asks for its progress
 
 
 class Worker:
@@ -165,7 +166,8 @@ def create_app(settings: Settings) -> FastAPI:
         now = studio.progress(info.path)
         return pages.run_page(info, pages.tabs_for(run.model), files, now["curves"],
                               report.read_text() if report.exists() else "",
-                              read_run_config(info.path), now["entries"])  # fmt: skip
+                              read_run_config(info.path), now["entries"],
+                              settings.poll_ms)  # fmt: skip
 
     @app.get("/run/{run_id}/file/{name}")
     def run_file(run_id: str, name: str):
