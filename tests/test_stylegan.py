@@ -88,6 +88,12 @@ def test_style_mixing_gives_layers_before_the_crossover_w1_and_the_rest_w2():
     seen, mapped = affine_inputs(model)
     model.generator(torch.randn(5, 4), 2, 1.0)
     assert len(mapped) == 1 and all(torch.equal(seen[i], mapped[0]) for i in range(L))
+    # outside training neither mixing nor w̄'s update
+    model = grown(tiny(mixing_prob=1.0))
+    model.eval()
+    seen, mapped = affine_inputs(model)
+    model.generator(torch.randn(5, 4), 2, 1.0)
+    assert len(mapped) == 1 and not model.generator.w_avg.any()
 
 
 def test_truncation_at_psi_0_gives_one_image_and_at_psi_1_changes_nothing():

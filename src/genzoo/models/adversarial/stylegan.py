@@ -215,11 +215,13 @@ class StyleGenerator(nn.Module):
     def styles(self, z: Tensor, stage: int) -> Tensor:
         """ws (B, L, w_dim) for training: w1 = f(z) in every layer, or with probability
         mixing_prob w1 before a crossover k ~ U{1, …, L_active − 1} and w2 = f(z2) from k
-        on (Sec. 3.1); w̄ ← β w̄ + (1 − β) mean(w1)."""
+        on (Sec. 3.1); w̄ ← β w̄ + (1 − β) mean(w1). Outside training: w1 everywhere."""
         w1 = self.mapping(z)
+        ws = w1[:, None].repeat(1, self.n_layers, 1)
+        if not self.training:
+            return ws
         with torch.no_grad():
             self.w_avg.lerp_(w1.mean(0), 1.0 - self.w_avg_decay)
-        ws = w1[:, None].repeat(1, self.n_layers, 1)
         active = 2 * (stage + 1)
         if torch.rand(()) < self.mixing_prob:
             k = int(torch.randint(1, active, ()))
