@@ -38,6 +38,15 @@ TINY = {
         "images_per_phase": 64,
         "ema_decay": 0.0,
     },  # fmt: skip
+    "stylegan": {
+        "latent_dim": 4,
+        "w_dim": 4,
+        "n_mapping": 2,
+        "max_channels": 8,
+        "channel_base": 32,
+        "images_per_phase": 64,
+        "ema_decay": 0.0,
+    },  # fmt: skip
     "pix2pix": {"width": 4},
     "cyclegan": {"width": 4, "n_blocks": 1, "d_layers": 1},
     "stargan": {"width": 4, "n_blocks": 1},
@@ -52,10 +61,10 @@ TINY = {
 }
 # images of another size than 3x3, where a model's architecture needs one
 # a U-Net halves the side down to 1x1; a ResNet generator halves it twice and pads by 3;
-# ProGAN grows from 4x4 to a side that is a power of 2; SinGAN's unpadded 3-block
+# ProGAN and StyleGAN grow from 4x4 to a side that is a power of 2; SinGAN's unpadded 3-block
 # discriminator needs a coarsest scale of 8 px, and 12 px gives three scales
-SHAPES = {"progan": (1, 8, 8), "pix2pix": (1, 8, 8), "cyclegan": (1, 8, 8), "stargan": (1, 8, 8),
-          "singan": (1, 12, 12)}  # fmt: skip
+SHAPES = {"progan": (1, 8, 8), "stylegan": (1, 8, 8), "pix2pix": (1, 8, 8),
+          "cyclegan": (1, 8, 8), "stargan": (1, 8, 8), "singan": (1, 12, 12)}  # fmt: skip
 # models of attribute domains: the attributes of their tiny data
 ATTRIBUTES = {"stargan": ("thick", "slanted")}
 NAMES = [s.name for s in list_models()]
@@ -300,7 +309,8 @@ def test_declared_sampling_options_work_and_their_neutral_value_changes_nothing(
         x = model.sample(6, generator=torch.Generator().manual_seed(0), **{option.name: 0.5})
         assert x.shape == (6, *model.data.shape) and torch.isfinite(x).all()
     plain = model.sample(6, generator=torch.Generator().manual_seed(0))
-    neutral = {"truncation": 1e9, "temperature": 1.0}  # no truncation; T = 1
+    # no truncation (StyleGAN's ψ = 1); T = 1
+    neutral = {"truncation": 1.0 if name == "stylegan" else 1e9, "temperature": 1.0}
     for option in model.sample_options:
         same = model.sample(6, generator=torch.Generator().manual_seed(0),
                             **{option.name: neutral[option.name]})  # fmt: skip

@@ -195,6 +195,16 @@ ENTRIES = {
         "cifar10",
         ("ProGAN",),
     ),
+    "stylegan": Entry(
+        "ProGAN's growing GAN with a style-based generator: z is mapped to w by an MLP, and "
+        "w steers every layer of a network that starts from a learned constant, through "
+        "AdaIN, with per-pixel noise for stochastic detail. Coarse layers set pose and shape, "
+        "fine ones colour and texture, so styles of two images can be mixed layer by layer.",
+        "Karras, Laine & Aila, 'A Style-Based Generator Architecture for Generative "
+        "Adversarial Networks', CVPR 2019 (arXiv:1812.04948).",
+        "cifar10",
+        ("StyleGAN",),
+    ),
     "pix2pix": Entry(
         "A conditional GAN whose condition is an image: a U-Net G maps an input x to its "
         "target y, and a PatchGAN D judges each patch of the pair (x, y), while an L1 term "

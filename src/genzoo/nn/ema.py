@@ -39,7 +39,10 @@ class EMA(nn.Module):
                 average.lerp_(p, 1.0 - self.decay)
         self.updates += 1
 
-    def averaged(self, network: nn.Module, *inputs: Tensor) -> Tensor:
-        """`network(*inputs)` with the averaged weights."""
-        weights = {name: getattr(self, f"average_{i}") for i, name in enumerate(self.names)}
-        return functional_call(network, weights, inputs)
+    def averaged(self, network: nn.Module, *inputs: Tensor, part: str = "") -> Tensor:
+        """`network(*inputs)` with the averaged weights; with `part`, the submodule of that
+        name (e.g. StyleGAN's "mapping") with its averaged weights."""
+        prefix = f"{part}." if part else ""
+        weights = {name.removeprefix(prefix): getattr(self, f"average_{i}")
+                   for i, name in enumerate(self.names) if name.startswith(prefix)}  # fmt: skip
+        return functional_call(network.get_submodule(part), weights, inputs)

@@ -1,4 +1,4 @@
-"""The building blocks of a progressively grown GAN, shared by ProGAN and (later) StyleGAN.
+"""The building blocks of a progressively grown GAN, shared by ProGAN and StyleGAN.
 
 T. Karras, T. Aila, S. Laine and J. Lehtinen, "Progressive Growing of GANs for Improved
 Quality, Stability, and Variation", ICLR 2018 (arXiv:1710.10196).
@@ -35,16 +35,23 @@ HE_GAIN = math.sqrt(2.0)
 
 
 class EqualizedLinear(nn.Module):
-    """y = x (c·w)ᵀ + b, w ~ N(0, 1), c = gain / sqrt(in_features), b = 0 at start."""
+    """y = x (c·w)ᵀ + b, w ~ N(0, 1), c = gain / sqrt(in_features), b = 0 at start.
 
-    def __init__(self, in_features: int, out_features: int, gain: float = HE_GAIN):
+    With a learning-rate multiplier λ (StyleGAN's mapping network, λ = 0.01, Sec. 4 of
+    arXiv:1812.04948 and App. C): w ~ N(0, 1/λ²) is stored and ŵ = λ·c·w, b̂ = λ·b are used,
+    so the effective weights start as before but Adam, whose steps in w are about lr
+    whatever the gradient's scale, moves ŵ λ times as fast."""
+
+    def __init__(self, in_features: int, out_features: int, gain: float = HE_GAIN,
+                 lr_multiplier: float = 1.0):  # fmt: skip
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
         self.bias = nn.Parameter(torch.zeros(out_features))
-        self.scale = gain / math.sqrt(in_features)  # c
+        self.scale = gain / math.sqrt(in_features) * lr_multiplier  # c·λ
+        self.lr_multiplier = lr_multiplier
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        return F.linear(x, self.weight * self.scale, self.bias * self.lr_multiplier)
 
 
 class EqualizedConv2d(nn.Module):

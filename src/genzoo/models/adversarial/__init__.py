@@ -7,6 +7,7 @@ from genzoo.models.adversarial import (  # noqa: F401
     infogan,
     progan,
     singan,
+    stylegan,
     wgan,
     wgan_gp,
 )

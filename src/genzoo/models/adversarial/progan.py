@@ -186,19 +186,24 @@ class ProGAN(AdversarialModel):
         side = data.shape[-1]
         if len(data.shape) != 3 or data.shape[1] != side or side < 4 or side & (side - 1):
             raise GenzooError(
-                f"progan grows 4×4 up to the images' size: it needs square images with a side "
-                f"a power of 2 (≥ 4), not {tuple(data.shape)}; pad or resize them (MNIST to 32)"
+                f"{self.registry_name} grows 4×4 up to the images' size: it needs square images "
+                f"with a side a power of 2 (≥ 4), not {tuple(data.shape)}; pad or resize them "
+                "(MNIST to 32)"
             )
         self.n_stages = int(math.log2(side)) - 1
         channels = [min(config.max_channels, max(1, config.channel_base // (4 * 2**k)))
                     for k in range(self.n_stages)]  # fmt: skip
-        self.generator = GrowingGenerator(config.latent_dim, channels, data.shape[0])
+        self.generator = self.build_generator(channels)
         self.discriminator = GrowingDiscriminator(channels, data.shape[0])
         self.ema = EMA(self.generator, config.ema_decay) if config.ema_decay else None
         # real images seen so far: the stage and α follow from it, and it is saved with the
         # weights, so that a resumed run continues at the same α
         self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
         self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
+
+    def build_generator(self, channels: list[int]) -> nn.Module:
+        """G for every stage: forward(z, stage, α) -> (B, C, r, r); channels[k] at 4·2^k."""
+        return GrowingGenerator(self.config.latent_dim, channels, self.data.shape[0])
 
     def stage(self) -> tuple[int, float]:
         """(stage k, α): the current resolution is 4·2^k."""
