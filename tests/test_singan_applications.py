@@ -228,10 +228,15 @@ def png(path, mode, size=(50, 30)):
     return path
 
 
-def test_genzoo_eval_measures_a_singan_run(run_dir, capsys):
+def test_genzoo_eval_measures_a_singan_run(run_dir, tmp_path, capsys):
     assert main(["eval", str(run_dir), "--metrics", "diversity,reconstruction", "--n", "3"]) == 0
     out = capsys.readouterr().out
     assert "start scale" in out and "PSNR" in out
+    weights = write_stand_in(tmp_path / "stand-in.safetensors")
+    argv = ["eval", str(run_dir), "--metrics", "sifid", "--n", "2", "--start-scale", "1"]
+    assert main(argv + ["--inception", str(weights)]) == 0
+    out = capsys.readouterr().out
+    assert "Inception-v3 block 0" in out and "STAND-IN" in out
     assert main(["eval", str(run_dir), "--metrics", "fid,sifid"]) == 2
     assert "do not mix" in error_line(capsys)
     assert main(["eval", str(run_dir), "--metrics", "diversity", "--start-scale", "9"]) == 2

@@ -143,8 +143,9 @@ def measure(run, metrics, n: int = 50, seed: int = 0, start_scales=(0, 1), data_
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise GenzooError(f"single-image metrics are {', '.join(METRICS)}; got {list(metrics)}")
-    if n < 2:
-        raise GenzooError("--n must be at least 2 (diversity is a std over samples)")
+    if n < (2 if "diversity" in metrics else 1):
+        raise GenzooError(f"--n {n}: give at least 2 for diversity (a std over samples), "
+                          "1 for sifid")  # fmt: skip
     for k in start_scales:
         run.model.check_start_scale(k)
     real = training_image(run, data_root)
