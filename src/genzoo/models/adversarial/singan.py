@@ -175,7 +175,7 @@ class SinGAN(GenerativeModel):
         self.register_buffer("sigma", torch.ones(len(self.sizes)))
         self.register_buffer("z_star", torch.randn(1, c, *self.sizes[0]))  # Sec. 2.2: z*
         # process CPU seconds spent in each scale's training steps (benchmarks read it)
-        self.register_buffer("cpu_seconds", torch.zeros(len(self.sizes), dtype=torch.float64))
+        self.register_buffer("cpu_seconds", torch.zeros(len(self.sizes)))
 
     def _load_from_state_dict(self, state_dict, prefix, *args) -> None:
         # runs saved before cpu_seconds was kept load with zeros
