@@ -24,9 +24,20 @@ def add_eval(sub, common) -> None:
     p.add_argument(
         "--metrics",
         help="sample quality instead, for any model that samples: a list of fid,kid,is,pr "
-        f"(the default for an implicit model, which has no likelihood: {DEFAULT_SAMPLE_METRICS})",
+        f"(the default for an implicit model, which has no likelihood: {DEFAULT_SAMPLE_METRICS})"
+        "; for singan also sifid,diversity,reconstruction (Sec. 5)",
     )
-    p.add_argument("--n", type=int, default=10_000, help="with --metrics: samples (10000)")
+    p.add_argument(
+        "--n", type=int, help="with --metrics: samples (10000; sifid,diversity: 50 per scale)"
+    )
+    p.add_argument(
+        "--start-scale",
+        type=int,
+        action="append",
+        metavar="K",
+        help="with sifid,diversity: samples generated from scale K (repeatable; default 0 "
+        "and 1, i.e. the paper's N and N-1)",
+    )
     p.add_argument("--seed", type=int, default=0, help="with --metrics: sampling seed")
     p.add_argument(
         "--inception",
@@ -55,6 +66,14 @@ def cmd_eval(args) -> int:
         print(f"{run.model_name} is an implicit model: it has no likelihood, so eval measures "
               f"its samples (--metrics {args.metrics})")  # fmt: skip
     if args.metrics:
+        from genzoo.apps.single_image import METRICS as SINGLE
+
+        names = {m.strip() for m in args.metrics.split(",") if m.strip()}
+        if names & set(SINGLE):
+            return _single_image_metrics(args, run, names)
+        if args.start_scale:
+            raise GenzooError("--start-scale applies to sifid and diversity (singan)")
+        args.n = 10_000 if args.n is None else args.n
         return _sample_metrics(args, run)
     if args.inception:
         raise GenzooError("--inception FILE applies to --metrics (fid, kid, is, pr)")
@@ -76,6 +95,33 @@ def cmd_eval(args) -> int:
         print(f"  NLL: {r['nll_nats']:.3f} nats   {r['bits_per_dim']:.4f} bits/dim")
     print(f"  data: {run.protocol}")
     print(f"  transform: {describe_transform(run.transform)}")
+    return 0
+
+
+def _single_image_metrics(args, run, names: set[str]) -> int:
+    """`genzoo eval RUN --metrics sifid,diversity,reconstruction`: Sec. 5's measures."""
+    from genzoo.apps.single_image import METRICS, measure
+    from genzoo.core.errors import GenzooError
+
+    if names - set(METRICS):
+        raise GenzooError(f"{', '.join(sorted(names - set(METRICS)))} and "
+                          f"{', '.join(sorted(names & set(METRICS)))} do not mix: run eval "
+                          "once for each kind")  # fmt: skip
+    scales = args.start_scale or [k for k in (0, 1) if k <= int(getattr(run.model, "scale", 0))]
+    order = [m for m in METRICS if m in names]
+    r = measure(run, order, 50 if args.n is None else args.n, args.seed, scales,
+                args.data_root, args.inception)  # fmt: skip
+    print(f"{run.model_name} on {run.data_name}: {r['n']} samples per start scale "
+          f"(seed {args.seed}) against the training image")  # fmt: skip
+    if r["features"]:
+        print(f"  SIFID features: {r['features']}")
+    header = ["start scale"] + [m for m in ("sifid", "diversity") if m in names]
+    if len(header) > 1:
+        print_table(header, [[str(row["start_scale"])] + [f"{row[m]:.4f}" for m in header[1:]]
+                             for row in r["rows"]])  # fmt: skip
+    if "reconstruction_psnr" in r:
+        print(f"  reconstruction (z*, zero noise above) PSNR: {r['reconstruction_psnr']:.2f} dB")
+    print(f"  data: {run.protocol}")
     return 0
 
 

@@ -32,6 +32,33 @@ def add_sample(sub, common) -> None:
         metavar="F",
         help="singan: samples F times as wide as the image (Sec. 4), e.g. 2",
     )
+    p.add_argument(
+        "--start-scale",
+        type=int,
+        metavar="K",
+        help="singan: fresh noise from scale K on (0 = coarsest), the scales below "
+        "reconstructing the image (Fig. 6); with --from: where the image is injected",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_image",
+        metavar="IMAGE",
+        help="singan: a PNG/JPEG injected at --start-scale K >= 1 (paint-to-image, editing, "
+        "harmonisation; Sec. 4), or the input of --super-resolution",
+    )
+    p.add_argument(
+        "--super-resolution",
+        type=float,
+        metavar="F",
+        help="singan: upsample the training image (or --from) F times by the finest "
+        "generator, repeatedly (Sec. 4); -n defaults to 1, written at its own size",
+    )
+    p.add_argument(
+        "--animate",
+        type=int,
+        metavar="FRAMES",
+        help="singan: a GIF (-o ending .gif) of a random walk in the noise, 10 frames/s",
+    )
     p.add_argument("--code", help="infogan: fix latent codes, e.g. cat=3 or cat=3,cont0=0.5")
     p.add_argument(
         "--traverse",
@@ -61,6 +88,11 @@ def cmd_sample(args) -> int:
     from genzoo.train.run import load_run
 
     run = load_run(args.run)
+    pyramid = [flag for flag, value in (("--start-scale", args.start_scale),
+               ("--from", args.from_image), ("--super-resolution", args.super_resolution),
+               ("--animate", args.animate)) if value is not None]  # fmt: skip
+    if pyramid:
+        return _single_image(args, run, pyramid)
     if args.n is None:
         args.n = 64 if args.complete is None else 8
     if args.n < 1:
@@ -81,6 +113,66 @@ def cmd_sample(args) -> int:
         x = draw_samples(run, args.n, args.seed, condition, options, _size(args, model))
     path = save_grid(x, args.output, nrow=nrow)
     print(f"wrote {len(x)} samples to {path}")
+    return 0
+
+
+def _single_image(args, run, flags: list[str]) -> int:
+    """--start-scale, --from, --super-resolution, --animate: SinGAN's applications."""
+    from genzoo.apps import single_image as app
+    from genzoo.core.errors import GenzooError
+    from genzoo.io.images import check_image_path, save_gif, save_grid, save_image
+
+    app.require_pyramid(run, flags[0])
+    others = [flag for flag, value in (("--label", args.label), ("--code", args.code),
+              ("--traverse", args.traverse), ("--complete", args.complete),
+              ("--option", args.option or None)) if value is not None]  # fmt: skip
+    sized = args.size is not None or args.scale_x is not None
+
+    def refuse(option: str, *conflicts: str) -> None:
+        clash = [c for c in conflicts if c in flags or c in others or
+                 (c == "--size" and sized) or (c == "-n" and args.n is not None)]  # fmt: skip
+        if clash:
+            shown = [c if c != "--size" else "--size/--scale-x" for c in clash]
+            raise GenzooError(f"{option} does not combine with {', '.join(shown)}")
+
+    refuse(flags[0], *others)
+    image, notes = None, []
+    if args.animate is not None:
+        refuse("--animate", "--from", "--super-resolution", "--size", "-n")
+        if not 2 <= args.animate <= 1000:
+            raise GenzooError(f"--animate {args.animate}: give 2..1000 frames")
+        if not args.output.lower().endswith(".gif"):
+            raise GenzooError(f"-o {args.output}: --animate writes a GIF: give a path ending .gif")
+        frames = app.animation(run, args.animate, args.seed, args.start_scale or 0)
+        path = save_gif(frames, args.output)
+        print(f"wrote {len(frames)} frames to {path}")
+        return 0
+    n = args.n
+    if n is not None and n < 1:
+        raise GenzooError("-n must be at least 1")
+    check_image_path(args.output)
+    if args.from_image is not None:
+        image, notes = app.read_image(args.from_image, run.model.data.shape[0])
+    if args.super_resolution is not None:
+        refuse("--super-resolution", "--start-scale", "--size")
+        x = app.super_resolution(run, args.super_resolution, args.seed, n or 1, image,
+                                 args.data_root)  # fmt: skip
+        source = args.from_image or "the training image"
+        what = f"{source} super-resolved ×{args.super_resolution:g}"
+    else:
+        if args.start_scale is None:
+            raise GenzooError("--from IMAGE needs --start-scale K (where it is injected, K >= 1) "
+                              "or --super-resolution F")  # fmt: skip
+        n = n or (8 if image is not None else 64)
+        check_grid(n, f"-n {n}")
+        if image is not None:
+            refuse("--from", "--size")
+        x = app.from_scale(run, n, args.seed, args.start_scale, image, _size(args, run.model))
+        what = (f"{args.from_image} injected at scale {args.start_scale}" if image is not None
+                else f"samples from scale {args.start_scale}")  # fmt: skip
+    path = save_image(x[0], args.output) if len(x) == 1 else save_grid(x, args.output)
+    note = f" ({'; '.join(notes)})" if notes else ""
+    print(f"wrote {len(x)} image(s), {what}{note}, {x.shape[-2]}x{x.shape[-1]} each, to {path}")
     return 0
 
 

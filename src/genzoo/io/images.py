@@ -53,6 +53,35 @@ def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1
     return path
 
 
+def save_gif(frames: Tensor, path: str | Path, fps: float = 10.0) -> Path:
+    """Frames (T, C, H, W) in [0, 1] as a looping GIF, `fps` frames a second (PIL)."""
+    from PIL import Image
+
+    if Path(path).suffix.lower() != ".gif":
+        raise GenzooError(f"{path}: an animation is written as a GIF: give a path ending .gif")
+    x = (frames.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    pixels = x.permute(0, 2, 3, 1).numpy()
+    images = [Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p) for p in pixels]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], loop=0,
+                   duration=round(1000 / fps))  # fmt: skip
+    return path
+
+
+def save_image(x: Tensor, path: str | Path) -> Path:
+    """One image (C, H, W) in [0, 1] at its own size, without a frame or zoom."""
+    from PIL import Image
+
+    check_image_path(path)
+    pixels = (x.detach().float().cpu().clamp(0, 1).permute(1, 2, 0) * 255).round()
+    pixels = pixels.to(torch.uint8).numpy()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(path)
+    return path
+
+
 def grid_image(x: Tensor, nrow: int | None = None, pad: int = 1):
     """The PIL image `save_grid` writes: images (N, C, H, W) in [0, 1] tiled on a grey frame."""
     x = x.detach().float().cpu()

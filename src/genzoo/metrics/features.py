@@ -99,6 +99,11 @@ class FeatureNet(nn.Module):
         """The penultimate layer, (B, F), for x of shape (B, C, H, W) in [0, 1]."""
         return self.body(2 * x - 1)
 
+    def early_features(self, x: Tensor) -> Tensor:
+        """The second conv's ReLU map, (B, 2·width, H/2, W/2), at any image size: what
+        SIFID compares (`genzoo.metrics.single_image`)."""
+        return self.body[:4](2 * x - 1)
+
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))  # logits (B, n_classes)
 

@@ -271,6 +271,15 @@ class InceptionV3(nn.Module):
                    self.Mixed_7c)  # fmt: skip
         return x.mean((2, 3))
 
+    def early_features(self, x: Tensor) -> Tensor:
+        """The 64-channel map after the first max pool (pytorch-fid's block 0, which the
+        SinGAN authors' SIFID code takes, dims=64), of x (B, 1 or 3, H, W) in [0, 1] at
+        its own size, not resized to 299: (B, 64, ≈H/4, ≈W/4)."""
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = _chain(2 * x - 1, self.Conv2d_1a_3x3, self.Conv2d_2a_3x3, self.Conv2d_2b_3x3)
+        return F.max_pool2d(x, 3, stride=2)
+
     def classifier(self, f: Tensor) -> Tensor:
         """The unbiased logits f · W_fcᵀ, (B, 1008), that the Inception Score's softmax takes."""
         return f @ self.fc.weight.T

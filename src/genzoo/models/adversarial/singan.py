@@ -20,6 +20,12 @@ fixed noise map z* drawn once: one noise map reproduces the image. The noise amp
 σ_n is proportional to the RMSE between (x̃^rec_{n+1})↑ and x_n (Sec. 2.2), so each scale
 adds as much detail as its input lacks.
 
+Sec. 4's uses, on the trained pyramid: generating from scale k (the scales below on the
+z* path, fresh noise from k on: Fig. 6); injecting an image at scale k as (x̃_{k−1})↑
+(paint-to-image, editing, harmonisation); super-resolution by applying the finest G
+repeatedly to an image upsampled by ≈ 1/r; and (Supp.) an animation, a momentum random
+walk around z*.
+
 Indices here count the other way: scale k = 0 is the coarsest (the paper's N), k = K − 1
 the finest (the paper's 0), as they are trained.
 
@@ -30,11 +36,15 @@ Deviations from the paper:
   per pixel.
 - Images are resized with torch's bicubic interpolation (antialiased when shrinking),
   not the authors' MATLAB-like imresize.
+- Super-resolution steps by the run's own r; the authors train a separate SR model with
+  r = 2^(−1/3) (and min_size 18). Injection does not blend the result back into the
+  original through a mask, as their editing and harmonisation scripts do.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -164,6 +174,13 @@ class SinGAN(GenerativeModel):
         self.register_buffer("scale_step", torch.zeros((), dtype=torch.long))
         self.register_buffer("sigma", torch.ones(len(self.sizes)))
         self.register_buffer("z_star", torch.randn(1, c, *self.sizes[0]))  # Sec. 2.2: z*
+        # process CPU seconds spent in each scale's training steps (benchmarks read it)
+        self.register_buffer("cpu_seconds", torch.zeros(len(self.sizes)))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args) -> None:
+        # runs saved before cpu_seconds was kept load with zeros
+        state_dict.setdefault(prefix + "cpu_seconds", torch.zeros_like(self.cpu_seconds))
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def planned_steps(self) -> int:
         """Every scale trained for steps_per_scale steps, one after another."""
@@ -193,13 +210,22 @@ class SinGAN(GenerativeModel):
         z = torch.randn(n, self.data.shape[0], *size, generator=generator)
         return self.sigma[k] * z.to(self.device)
 
-    def generate(self, n: int, upto: int, generator=None, sizes=None) -> Tensor:
-        """x̃_upto from fresh noise at every scale 0..upto, (n, C, h_upto, w_upto); `sizes`
-        replaces the pyramid's (h_k, w_k) (Sec. 4: samples of another size or shape)."""
+    def generate(self, n: int, upto: int, generator=None, sizes=None, start: int = 0,
+                 x_in: Tensor | None = None) -> Tensor:  # fmt: skip
+        """x̃_upto, (n, C, h_upto, w_upto). Scales below `start` take the reconstruction
+        path (z* at the coarsest, zero noise above), scales from `start` on fresh noise:
+        Fig. 6's "generating from scale n" (the authors' gen_start_scale). `x_in` (an
+        image at scale start − 1's size) replaces x̃_{start−1}: Sec. 4's injection.
+        `sizes` replaces the pyramid's (h_k, w_k) (Sec. 4: samples of another size)."""
         sizes = sizes or self.sizes
         x = torch.zeros(n, self.data.shape[0], *sizes[0], device=self.device)
-        for k in range(upto + 1):
-            z = self.noise(n, k, sizes[k], generator)
+        if x_in is not None:
+            x = x_in.to(self.device).expand(n, -1, -1, -1)
+        for k in range(start if x_in is not None else 0, upto + 1):
+            if k < start:
+                z = self.sigma[0] * self.z_star if k == 0 else 0.0  # Sec. 2.2: the z* path
+            else:
+                z = self.noise(n, k, sizes[k], generator)
             x = self.generators[k](z, resize(x, sizes[k]))
         return x
 
@@ -220,7 +246,7 @@ class SinGAN(GenerativeModel):
     def training_step(self, batch, step, optimizers, backward) -> dict[str, Tensor]:
         """One iteration at the scale in training: d_steps of D_k, then g_steps of G_k on
         L_adv + α L_rec (Sec. 2.2); the earlier scales only feed it, frozen."""
-        cfg, k = self.config, int(self.scale)
+        cfg, k, started = self.config, int(self.scale), time.process_time()
         x_k = self.real(batch["x"], k)  # (B, C, h_k, w_k)
         G, D = self.generators[k], self.discriminators[k]
         with torch.no_grad():
@@ -250,6 +276,7 @@ class SinGAN(GenerativeModel):
             g_loss = adv + cfg.rec_weight * rec
             gradient_step(optimizers[f"generator_{k}"], g_loss, G.parameters(), backward)
         self.scale_step += 1
+        self.cpu_seconds[k] += time.process_time() - started
         return {"loss": d_loss.detach(), "g_loss": g_loss.detach(), "rec": rec.detach(),
                 "gradient_penalty": penalty.detach(),
                 "scale": torch.tensor(float(k))}  # fmt: skip
@@ -268,16 +295,102 @@ class SinGAN(GenerativeModel):
 
     # --- sampling ----------------------------------------------------------------------
 
+    def check_start_scale(self, k: int, lowest: int = 0) -> None:
+        """A one-line error unless lowest <= k <= the finest scale trained so far."""
+        top = int(self.scale)
+        if not lowest <= k <= top:
+            raise GenzooError(f"start scale {k}: this run has scales 0 (coarsest) .. {top} "
+                              f"(finest trained); give {lowest}..{top}")  # fmt: skip
+
     @torch.no_grad()
-    def sample(self, n: int, generator=None, size: tuple[int, int] | None = None) -> Tensor:
+    def sample(self, n: int, generator=None, size: tuple[int, int] | None = None,
+               start_scale: int = 0) -> Tensor:  # fmt: skip
         """Fresh noise at every scale trained so far, (n, C, H, W): mid-training, the
         last one's output resized to the image's size. `size` (H', W') draws images of
-        another size: every scale's noise map stretched by H'/H and W'/W (Sec. 4)."""
+        another size: every scale's noise map stretched by H'/H and W'/W (Sec. 4).
+        `start_scale` k > 0: scales below k reconstruct the image (z*, Sec. 2.2), fresh
+        noise from k on: variations of the image's layout (Fig. 6)."""
+        self.check_start_scale(start_scale)
         h, w = self.data.shape[1:]
         size = (h, w) if size is None else tuple(size)
         if min(size) < 1:
             raise GenzooError(f"a sample of {size[0]}x{size[1]} pixels: give a positive size")
+        if start_scale > 0 and size != (h, w):
+            raise GenzooError("a start scale above 0 keeps the image's size (its scales below "
+                              "reconstruct it): drop the size")  # fmt: skip
         sizes = [(max(1, round(a * size[0] / h)), max(1, round(b * size[1] / w)))
                  for a, b in self.sizes]  # fmt: skip
-        x = self.generate(n, int(self.scale), generator, sizes)
+        x = self.generate(n, int(self.scale), generator, sizes, start=start_scale)
         return resize(x, size).clamp(-1, 1)
+
+    # --- Sec. 4: applications ------------------------------------------------------------
+
+    @torch.no_grad()
+    def inject(self, x: Tensor, start_scale: int, n: int = 1, generator=None) -> Tensor:
+        """Paint-to-image, editing, harmonisation (Sec. 4): the image x (1, C, H', W') in
+        [−1, 1], downsampled to scale k − 1's size, is fed to G_k as (x̃_{k−1})↑ and the
+        scales from k on add fresh noise; (n, C, H, W). As the authors' code does, x is
+        resized to the pyramid's shape whatever its own; their masked blending of the
+        result into the original (editing, harmonisation) is not done here."""
+        self.check_start_scale(start_scale, lowest=1)
+        x_in = resize(x.to(self.device), self.sizes[start_scale - 1])
+        out = self.generate(n, int(self.scale), generator, start=start_scale, x_in=x_in)
+        return resize(out, tuple(self.data.shape[1:])).clamp(-1, 1)
+
+    def upsampling_steps(self, factor: float) -> tuple[int, float]:
+        """(m, s): m steps of ×s, s^m = factor, s as near the pyramid's 1/r as m allows
+        (the authors' calc_init_scale, with this run's r in place of their 2^(−1/3))."""
+        if not 1.0 < factor <= 16.0:
+            raise GenzooError(f"super-resolution factor {factor:g}: expected one in (1, 16]")
+        if self.n_scales < 2 or int(self.scale) != self.n_scales - 1:
+            raise GenzooError("super-resolution applies the finest generator: train every "
+                              "scale first (the run has not reached the finest)")  # fmt: skip
+        r = min(self.sizes[-2]) / min(self.sizes[-1])
+        m = max(1, round(math.log(factor) / math.log(1 / r)))
+        return m, factor ** (1 / m)
+
+    @torch.no_grad()
+    def super_resolve(self, x: Tensor, factor: float, generator=None) -> Tensor:
+        """Sec. 4's super-resolution: m times, upsample by s ≈ 1/r and apply the finest
+        generator, x ← G_fine(z, x↑), z ~ σ_fine N(0, I) (the authors' SinGAN_generate in
+        SR mode draws fresh noise at the finest amplitude; their zero maps Zs_sr replace
+        it only below gen_start_scale = 0, i.e. never). x (B, C, H, W) in [−1, 1];
+        returns (B, C, round(H·factor), round(W·factor))."""
+        m, s = self.upsampling_steps(factor)
+        h, w = x.shape[-2:]
+        x, top = x.to(self.device), self.n_scales - 1
+        for j in range(1, m + 1):
+            size = (round(h * s**j), round(w * s**j))
+            z = self.noise(len(x), top, size, generator)
+            x = self.generators[top](z, resize(x, size))
+        return resize(x, (round(h * factor), round(w * factor))).clamp(-1, 1)
+
+    @torch.no_grad()
+    def animate(self, frames: int, start_scale: int = 0, alpha: float = 0.1,
+                beta: float = 0.9, generator=None) -> Tensor:  # fmt: skip
+        """A video from one image (Supp., the authors' generate_gif): at each scale k ≥
+        start_scale a walk around its reconstruction noise z*_k (z* at the coarsest, 0
+        above), with momentum,
+            Δz_t = β (z_{t−1} − z_{t−2}) + (1 − β) ε_t,   ε_t ~ N(0, I),
+            z_t  = α z*_k + (1 − α)(z_{t−1} + Δz_t),      z_0 = z*_k, z_1 = 0.95 z*_k + 0.05 ε,
+        fed as σ_k z_t; scales below start_scale keep z*_k. (frames, C, H, W)."""
+        self.check_start_scale(start_scale)
+        if frames < 2:
+            raise GenzooError(f"an animation of {frames} frame(s): give at least 2")
+        x = torch.zeros(frames, self.data.shape[0], *self.sizes[0], device=self.device)
+        for k in range(int(self.scale) + 1):
+            c, (h, w) = self.data.shape[0], self.sizes[k]
+            z_star = self.z_star if k == 0 else torch.zeros(1, c, h, w, device=self.device)
+            if k < start_scale:
+                walk = z_star.expand(frames, -1, -1, -1)
+            else:
+                eps = torch.randn(frames + 1, *z_star.shape[1:], generator=generator)
+                eps = eps.to(self.device)
+                prev2, prev1, walk = z_star[0], 0.95 * z_star[0] + 0.05 * eps[-1], []
+                for t in range(frames):
+                    dz = beta * (prev1 - prev2) + (1 - beta) * eps[t]
+                    prev2, prev1 = prev1, alpha * z_star[0] + (1 - alpha) * (prev1 + dz)
+                    walk.append(prev1)
+                walk = torch.stack(walk)
+            x = self.generators[k](self.sigma[k] * walk, resize(x, self.sizes[k]))
+        return resize(x, tuple(self.data.shape[1:])).clamp(-1, 1)
