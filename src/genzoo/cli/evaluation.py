@@ -28,7 +28,10 @@ def add_eval(sub, common) -> None:
         "; for singan also sifid,diversity,reconstruction (Sec. 5)",
     )
     p.add_argument(
-        "--n", type=int, help="with --metrics: samples (10000; sifid,diversity: 50 per scale)"
+        "--n",
+        type=int,
+        help="with --metrics: samples (10000; sifid,diversity: 50 per scale); a translation "
+        "model: the first N examples of the split (all)",
     )
     p.add_argument(
         "--start-scale",
