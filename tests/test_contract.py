@@ -274,6 +274,11 @@ CALLS = {
     ),
     Capability.TRANSLATE: lambda m, x: translate(m, x).shape == x.shape,
     Capability.NOISE: lambda m, x: m.decode_noise(m.noise(2)).shape == (2, *m.data.shape),
+    Capability.STYLES: lambda m, x: (
+        m.synthesize(m.truncate(m.broadcast(m.mapping(m.noise(2))), 0.5), m.fixed_noise()).shape
+        == m.mix(m.noise(2), m.noise(1), next(iter(m.layer_groups()))).shape
+        == (2, *m.data.shape)
+    ),
 }
 
 

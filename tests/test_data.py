@@ -680,3 +680,16 @@ def test_a_test_split_needs_only_its_own_files(real_root, tmp_path, name):
     with pytest.raises(DataError, match="not found") as err:
         load(name, tmp_path, download=False)  # the whole set still needs every file
     assert "test" not in str(err.value).split("not found")[0].replace(name, "")
+
+
+def test_mnist32_is_mnist_padded_with_black(shared_data_root):
+    from genzoo import data
+
+    padded, plain = data.load("mnist32", shared_data_root), data.load("mnist", shared_data_root)
+    for split in ("train", "valid", "test"):
+        x = padded.split(split)
+        assert x.shape[1:] == (1, 32, 32)
+        assert torch.equal(x[:, :, 2:30, 2:30], plain.split(split))
+        x[:, :, 2:30, 2:30] = 0
+        assert x.sum() == 0  # the border is black
+    assert torch.equal(padded.test_labels, plain.test_labels)

@@ -518,3 +518,54 @@ def test_the_translate_page_offers_what_the_model_declares(name):
         assert len(names) > 1
         with pytest.raises(GenzooError, match="every attribute"):
             studio.translate_upload(run, upload, targets=[f"{names[0]}=1"])
+
+
+def test_play_offers_style_mixing_w_interpolation_and_sizes_by_capability(tmp_path):
+    """A stylegan run's Play page has the mixing controls and W interpolation, and serves
+    what `genzoo sample --mix-from` and `--interpolate --space w` draw; a singan run's has a
+    size box; a model with neither has none of them."""
+    from fastapi.testclient import TestClient
+
+    from genzoo.apps.sampling import draw_samples, interpolate_seeds, mix_styles
+    from genzoo.io.images import grid_image
+    from genzoo.serve.app import Settings, create_app
+    from genzoo.train.run import load_run
+
+    runs = tmp_path / "runs"
+    tiny = ["latent_dim=4", "w_dim=4", "n_mapping=2", "max_channels=8", "channel_base=32",
+            "images_per_phase=64", "max_steps=4", "batch_size=16"]  # fmt: skip
+    for argv in (["stylegan", "--data", "digits", *(a for s in tiny for a in ("--set", s))],
+                 ["singan", "--data", "image:flower@40", "--set", "width=4", "--set",
+                  "steps_per_scale=2", "--set", "max_steps=4"],
+                 ["dcgan", "--data", "digits", "--set", "max_steps=2"]):  # fmt: skip
+        assert main(["train", *argv, "--run-dir", str(runs / argv[0]), *QUIET]) == 0
+
+    def served(c, url) -> np.ndarray:
+        r = c.get(url)
+        assert r.status_code == 200, r.text
+        return np.asarray(Image.open(io.BytesIO(r.content)))
+
+    with TestClient(create_app(Settings(runs)), raise_server_exceptions=False) as c:
+        play = c.get("/run/stylegan/play").text
+        assert 'id="mix_from"' in play and "<option>coarse</option>" in play
+        assert 'id="space"' in play and 'id="size"' not in play
+        style = load_run(runs / "stylegan")
+        got = served(c, "/run/stylegan/sample.png?seed=2&n=4&mix_from=5&mix_layers=fine")
+        assert np.array_equal(got, np.asarray(grid_image(mix_styles(style, 4, 2, 5, "fine"))))
+        got = served(c, "/run/stylegan/interpolate.png?a=1&b=3&steps=4&space=w")
+        line = interpolate_seeds(style, 1, 3, 4, 16, space="w")
+        assert np.array_equal(got, np.asarray(grid_image(line, nrow=4)))
+        r = c.get("/run/stylegan/sample.png?n=4&mix_from=5&mix_layers=middle")
+        assert r.status_code == 422 and "layers &#x27;middle&#x27;: give" in r.text  # 8x8
+        assert c.get("/run/stylegan/sample.png?mix_from=x").status_code == 422
+
+        assert 'id="size"' in c.get("/run/singan/play").text
+        got = served(c, "/run/singan/sample.png?seed=1&n=2&size=20x60")
+        expected = draw_samples(load_run(runs / "singan"), 2, 1, size=(20, 60))
+        assert np.array_equal(got, np.asarray(grid_image(expected)))
+        assert c.get("/run/singan/sample.png?n=2&size=big").status_code == 422
+
+        plain = c.get("/run/dcgan/play").text
+        assert not any(f'id="{k}"' in plain for k in ("mix_from", "space", "size"))
+        r = c.get("/run/dcgan/interpolate.png?space=w")
+        assert r.status_code == 422 and "no per-layer styles" in r.text

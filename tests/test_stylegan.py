@@ -325,3 +325,85 @@ def test_a_short_run_on_digits_grows_from_4x4_to_8x8(shared_data_root, tmp_path)
     assert run.model.stage() == (1, 1.0) and int(run.model.images_seen) == 960
     x = run.model.sample(8, truncation=0.7)
     assert x.shape == (8, 1, 8, 8) and torch.isfinite(x).all()
+
+
+# ------------------------------------------------------------------ the controls, from the CLI
+
+
+def test_sample_controls_truncation_mixing_noise_and_interpolation(tmp_path, capsys):
+    """`genzoo sample` on a stylegan run: --truncation 1 is the plain grid, --mix-from with
+    every layer gives the source's image everywhere, the Fig. 3 grid and Fig. 4 noise
+    images come out at their sizes, Z and W interpolations share their ends; bad uses of
+    the controls get one line and exit 2."""
+    import numpy as np
+    from PIL import Image
+
+    from genzoo.apps.sampling import interpolate_seeds, mix_styles
+    from genzoo.cli import main
+    from genzoo.train.run import load_run
+
+    run = tmp_path / "run"
+    sets = [f"{k}={v}" for k, v in (TINY | {"images_per_phase": 64, "max_steps": 6,
+            "batch_size": 16, "progress": "false", "tensorboard": "false"}).items()]  # fmt: skip
+    assert main(["train", "stylegan", "--data", "digits", "--run-dir", str(run),
+                 *(a for s in sets for a in ("--set", s))]) == 0  # fmt: skip
+    capsys.readouterr()
+
+    def sample(*argv) -> np.ndarray:
+        out = tmp_path / "out.png"
+        assert main(["sample", str(run), "-o", str(out), *argv]) == 0, capsys.readouterr().err
+        return np.asarray(Image.open(out))
+
+    assert np.array_equal(sample("-n", "8", "--truncation", "1"), sample("-n", "8"))
+    assert not np.array_equal(sample("-n", "8", "--truncation", "0"), sample("-n", "8"))
+    sample("--mix-grid")
+    said = capsys.readouterr().out
+    assert "wrote 42 images" in said and "row 2: coarse (layers 0-1)" in said  # 1 + 2 × 3 rows
+    assert "row 5: fine (layers 2-3)" in said
+    sample("--noise-only", "-n", "8")
+    assert "wrote 9 images" in capsys.readouterr().out
+    sample("--interpolate", "1,2", "--space", "w", "--steps", "5")
+    assert "wrote 5 images" in capsys.readouterr().out
+
+    loaded = load_run(run)
+    everything = mix_styles(loaded, 4, 0, 3, "0:4")  # every layer from seed 3
+    assert all(torch.equal(everything[0], x) for x in everything[1:])
+    assert not torch.equal(mix_styles(loaded, 4, 0, 3, "coarse"), everything)
+    in_z, in_w = (interpolate_seeds(loaded, 1, 2, 5, space=s) for s in ("z", "w"))
+    assert torch.allclose(in_z[[0, -1]], in_w[[0, -1]], atol=1e-6)
+
+    dcgan = tmp_path / "dcgan"
+    assert (
+        main(
+            [
+                "train",
+                "dcgan",
+                "--data",
+                "digits",
+                "--run-dir",
+                str(dcgan),
+                "--set",
+                "max_steps=2",
+                "--set",
+                "progress=false",
+                "--set",
+                "tensorboard=false",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    for target, argv, message in (
+        (run, ["--mix-from", "1", "--mix-layers", "middle"], "layers 'middle': give coarse, fine"),
+        (run, ["--mix-grid", "--noise-only"], "--mix-grid does not combine with --noise-only"),
+        (run, ["--interpolate", "1"], "expected two seeds"),
+        (run, ["--noise-only", "--label", "2"], "does not combine with --label"),
+        (dcgan, ["--mix-from", "1"], "dcgan has no per-layer styles"),
+        (dcgan, ["--interpolate", "1,2", "--space", "w"], "dcgan has no per-layer styles"),
+    ):
+        assert main(["sample", str(target), "-o", str(tmp_path / "x.png"), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+    line = tmp_path / "line.png"  # a plain GAN interpolates in z
+    assert main(["sample", str(dcgan), "--interpolate", "1,2", "-o", str(line)]) == 0
+    assert Image.open(line).size[0] > Image.open(line).size[1]

@@ -27,6 +27,17 @@ def check_options(model, options: dict[str, float]) -> dict[str, float]:
     return options
 
 
+def parse_size(text: str, what: str = "--size") -> tuple[int, int]:
+    """ "HxW" in pixels -> (H, W), each 1..4096."""
+    try:
+        size = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        size = ()
+    if len(size) != 2 or not all(1 <= v <= 4096 for v in size):
+        raise GenzooError(f"{what} {text}: expected HxW in pixels, e.g. 64x200")
+    return size
+
+
 def require_condition(run, kind: str, option: str) -> None:
     """A one-line error unless the run's model samples conditioned on `kind` (label, codes)."""
     model = run.model
@@ -66,24 +77,116 @@ def draw_samples(run, n: int, seed: int, condition=None,
     return display(run, x)
 
 
+SPACES = ("z", "w")  # where an interpolation runs: the noise z, or a style-based G's w
+
+
 @torch.no_grad()
 def interpolate_seeds(run, seed_a: int, seed_b: int, steps: int = 8, n: int = 16,
-                      options: dict[str, float] | None = None) -> Tensor:  # fmt: skip
+                      options: dict[str, float] | None = None,
+                      space: str = "z") -> Tensor:  # fmt: skip
     """Images (steps, C, H, W) in [0, 1] of the straight line z = (1 − t) z_a + t z_b,
     t = 0..1, for a model with the NOISE capability; z_a is the noise of the first image
     of seed_a's grid of n (`draw_samples(run, n, seed_a)`), likewise z_b. Each point is
-    `decode_noise(z)`: a GAN's G(z), the very image of the grid; a VAE's decoder mean."""
+    `decode_noise(z)`: a GAN's G(z), the very image of the grid; a VAE's decoder mean.
+
+    A style-based generator (STYLES) can also interpolate in W (space="w"): the line
+    w = (1 − t) f(z_a) + t f(z_b) instead of f((1 − t) z_a + t z_b); both with its fixed
+    noise, and its truncation ψ applied to each point's styles."""
     model = run.model
     if Capability.NOISE not in model.capabilities:
         raise GenzooError(f"{run.model_name} has no noise to interpolate in (it does not "
                           "make images from a latent z alone)")  # fmt: skip
     if steps < 2:
         raise GenzooError(f"an interpolation takes at least 2 steps, not {steps}")
+    if space not in SPACES:
+        raise GenzooError(f"--space {space}: expected z or w")
+    if space == "w":
+        require_styles(run, "interpolation in W (--space w)")
     options = check_options(model, dict(options or {}))
     z_a, z_b = (model.noise(n, torch.Generator().manual_seed(s), **options)[0]
                 for s in (seed_a, seed_b))  # fmt: skip
     t = torch.linspace(0, 1, steps, device=z_a.device)[:, None]
-    return display(run, model.decode_noise((1 - t) * z_a + t * z_b))
+    if Capability.STYLES not in model.capabilities:
+        return display(run, model.decode_noise((1 - t) * z_a + t * z_b))
+    if space == "w":
+        w_a, w_b = model.mapping(torch.stack([z_a, z_b]))
+        w = (1 - t) * w_a + t * w_b
+    else:
+        w = model.mapping((1 - t) * z_a + t * z_b)
+    return display(run, synthesize(model, w, options.get("truncation"), model.fixed_noise()))
+
+
+# ---------------------------------------------------------------- per-layer styles
+
+
+def require_styles(run, what: str) -> None:
+    if Capability.STYLES not in run.model.capabilities:
+        raise GenzooError(f"{run.model_name} has no per-layer styles, so {what} does not "
+                          "apply: it is for a style-based generator (stylegan)")  # fmt: skip
+
+
+def seed_noise(model, seed: int) -> Tensor:
+    """The z (1, latent_dim) of a seed: that of `genzoo sample --seed SEED -n 1`."""
+    return model.noise(1, torch.Generator().manual_seed(seed))
+
+
+def synthesize(model, w: Tensor, truncation: float | None, noise) -> Tensor:
+    """The images of w (B, w_dim), the same style in every layer, truncated by ψ."""
+    ws = model.broadcast(w)
+    return model.synthesize(ws if truncation is None else model.truncate(ws, truncation), noise)
+
+
+@torch.no_grad()
+def mix_styles(run, n: int, seed: int, mix_from: int, layers: str,
+               truncation: float | None = None) -> Tensor:  # fmt: skip
+    """n images (n, C, H, W) in [0, 1]: the z's that `genzoo sample --seed SEED -n N` draws
+    (after torch.manual_seed(seed)), with the styles of `layers` ("coarse", "middle",
+    "fine" or "A:B") taken from seed mix_from's z (Sec. 3.1, Fig. 3); fixed noise."""
+    require_styles(run, "style mixing (--mix-from)")
+    model = run.model
+    torch.manual_seed(seed)
+    z = model.noise(n)
+    return display(run, model.mix(z, seed_noise(model, mix_from), layers, truncation))
+
+
+@torch.no_grad()
+def mix_grid(run, sources: list[int], destinations: list[int],
+             truncation: float | None = None) -> tuple[Tensor, list[str]]:  # fmt: skip
+    """The paper's Figure 3 as one grid of len(sources) + 1 columns: the first row the
+    sources' images after a blank corner; then for each layer group (coarse, middle, fine)
+    a block of rows, one per destination: its image, then its styles with the group's
+    layers taken from each source. Fixed noise. (images in [0, 1], the row labels)."""
+    require_styles(run, "the style-mixing grid (--mix-grid)")
+    model = run.model
+    z_src = torch.cat([seed_noise(model, s) for s in sources])
+    z_dst = torch.cat([seed_noise(model, s) for s in destinations])
+    fixed = model.fixed_noise()
+    image = lambda z: display(run, synthesize(model, model.mapping(z), truncation, fixed))  # noqa: E731
+    first = image(z_src)
+    rows, labels = [torch.ones_like(first[:1]), first], ["sources"]
+    for name, layers in model.layer_groups().items():
+        for d, z in zip(destinations, z_dst.split(1), strict=True):
+            mixed = display(run, model.mix(z, z_src, layers, truncation))
+            rows += [image(z), mixed]
+            labels.append(f"{name} (layers {layers.start}-{layers.stop - 1}) from the sources, "
+                          f"destination seed {d}")  # fmt: skip
+    return torch.cat(rows), labels
+
+
+@torch.no_grad()
+def noise_variations(run, seed: int, n: int, truncation: float | None = None) -> Tensor:
+    """The paper's Figure 4: n images (n + 1, C, H, W) in [0, 1] of one w (seed's z) with n
+    realisations of the per-pixel noise, then the per-pixel standard deviation over them
+    (averaged over colour channels, scaled so that its maximum is white)."""
+    require_styles(run, "noise-only variation (--noise-only)")
+    if n < 2:
+        raise GenzooError(f"-n {n}: the noise's effect needs at least 2 realisations")
+    model = run.model
+    w = model.mapping(seed_noise(model, seed)).expand(n, -1)
+    x = display(run, synthesize(model, w, truncation, torch.Generator().manual_seed(seed)))
+    std = x.std(0, keepdim=True).mean(1, keepdim=True)  # (1, 1, H, W)
+    std = std / std.max().clamp_min(1e-12)
+    return torch.cat([x, std.expand(1, x.shape[1], -1, -1)])
 
 
 def latent_plane(model) -> bool:

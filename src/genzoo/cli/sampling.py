@@ -59,6 +59,46 @@ def add_sample(sub, common) -> None:
         metavar="FRAMES",
         help="singan: a GIF (-o ending .gif) of a random walk in the noise, 10 frames/s",
     )
+    p.add_argument(
+        "--truncation",
+        type=float,
+        metavar="PSI",
+        help="the truncation trick, short for --option truncation=PSI: stylegan's ψ in W "
+        "(1 = as trained, 0 = the average image; Sec. 4), other GANs' bound τ on z",
+    )
+    p.add_argument(
+        "--mix-from",
+        type=int,
+        metavar="SEED",
+        help="stylegan: the samples of --seed with the styles of --mix-layers taken from "
+        "this seed's z (style mixing, Sec. 3.1)",
+    )
+    p.add_argument(
+        "--mix-layers",
+        default="coarse",
+        metavar="LAYERS",
+        help="with --mix-from: coarse | middle | fine | A:B (layers A..B-1); default coarse",
+    )
+    p.add_argument(
+        "--mix-grid",
+        action="store_true",
+        help="stylegan: the paper's Figure 3: 5 source seeds (--seed ...) across the top, 3 "
+        "destinations down the side, a block of rows each for coarse, middle and fine",
+    )
+    p.add_argument(
+        "--noise-only",
+        action="store_true",
+        help="stylegan: one w (--seed's) with -n noise realisations, then the per-pixel "
+        "standard deviation over them as the last image (the paper's Figure 4)",
+    )
+    p.add_argument(
+        "--interpolate",
+        metavar="SEED_A,SEED_B",
+        help="a row of --steps images on the line between two seeds' noise (each the first "
+        "of `sample --seed S`'s 16); --space w: between their w (stylegan)",
+    )
+    p.add_argument("--space", default="z", choices=("z", "w"), help="with --interpolate")
+    p.add_argument("--steps", type=int, default=8, help="with --interpolate: images (8)")
     p.add_argument("--code", help="infogan: fix latent codes, e.g. cat=3 or cat=3,cont0=0.5")
     p.add_argument(
         "--traverse",
@@ -88,6 +128,13 @@ def cmd_sample(args) -> int:
     from genzoo.train.run import load_run
 
     run = load_run(args.run)
+    if args.truncation is not None:
+        args.option = [*args.option, f"truncation={args.truncation}"]
+    styles = [flag for flag, value in (("--mix-from", args.mix_from),
+              ("--mix-grid", args.mix_grid or None), ("--noise-only", args.noise_only or None),
+              ("--interpolate", args.interpolate)) if value is not None]  # fmt: skip
+    if styles:
+        return _styles(args, run, styles)
     pyramid = [flag for flag, value in (("--start-scale", args.start_scale),
                ("--from", args.from_image), ("--super-resolution", args.super_resolution),
                ("--animate", args.animate)) if value is not None]  # fmt: skip
@@ -113,6 +160,65 @@ def cmd_sample(args) -> int:
         x = draw_samples(run, args.n, args.seed, condition, options, _size(args, model))
     path = save_grid(x, args.output, nrow=nrow)
     print(f"wrote {len(x)} samples to {path}")
+    return 0
+
+
+MIX_SOURCES, MIX_DESTINATIONS = 5, 3  # --mix-grid: seeds S..S+4 and S+5..S+7
+
+
+def _styles(args, run, flags: list[str]) -> int:
+    """--mix-from, --mix-grid, --noise-only, --interpolate: a style-based generator's
+    controls (interpolation also for any model that samples from noise)."""
+    from genzoo.apps import sampling as app
+    from genzoo.core.errors import GenzooError
+    from genzoo.io.images import save_grid
+
+    others = [flag for flag, value in (("--label", args.label), ("--code", args.code),
+              ("--traverse", args.traverse), ("--complete", args.complete),
+              ("--size", args.size), ("--scale-x", args.scale_x)) if value is not None]  # fmt: skip
+    if len(flags) > 1 or others:
+        raise GenzooError(f"{flags[0]} does not combine with {', '.join((flags + others)[1:])}")
+    if flags[0] != "--interpolate" and args.space != "z":
+        raise GenzooError("--space applies to --interpolate")
+    options = sample_options(run.model, args.option)
+    psi = options.get("truncation")
+    n = 64 if args.n is None else args.n
+    if n < 1:
+        raise GenzooError("-n must be at least 1")
+    nrow, lines = None, []
+    if args.mix_from is not None:
+        check_grid(n, f"-n {n}")
+        x = app.mix_styles(run, n, args.seed, args.mix_from, args.mix_layers, psi)
+        lines.append(f"seed {args.seed}'s samples with the {args.mix_layers} styles of seed "
+                     f"{args.mix_from}")  # fmt: skip
+    elif args.mix_grid:
+        s = args.seed
+        sources = list(range(s, s + MIX_SOURCES))
+        destinations = list(range(s + MIX_SOURCES, s + MIX_SOURCES + MIX_DESTINATIONS))
+        x, labels = app.mix_grid(run, sources, destinations, psi)
+        nrow = MIX_SOURCES + 1
+        lines += [f"columns: destination, then sources seeds {sources[0]}-{sources[-1]}",
+                  *(f"row {i}: {label}" for i, label in enumerate(labels, 1))]  # fmt: skip
+    elif args.noise_only:
+        check_grid(n + 1, f"-n {n}")
+        x = app.noise_variations(run, args.seed, n, psi)
+        lines.append(f"seed {args.seed}'s w, {n} noise realisations; the last image: "
+                     "the per-pixel standard deviation (white = the maximum)")  # fmt: skip
+    else:
+        try:
+            a, b = (int(v) for v in args.interpolate.split(","))
+        except ValueError:
+            raise GenzooError(f"--interpolate {args.interpolate}: expected two seeds, "
+                              "e.g. 3,7") from None  # fmt: skip
+        if not 2 <= args.steps <= 64:
+            raise GenzooError(f"--steps {args.steps}: expected 2..64")
+        x = app.interpolate_seeds(run, a, b, args.steps, 16, options, args.space)
+        nrow = args.steps
+        lines.append(f"from seed {a} to seed {b} in {args.space.upper()}")
+    path = save_grid(x, args.output, nrow=nrow)
+    print(f"wrote {len(x)} images to {path}")
+    for line in lines:
+        print(f"  {line}")
     return 0
 
 
@@ -189,13 +295,9 @@ def _size(args, model) -> tuple[int, int] | None:
         return h, max(1, round(w * args.scale_x))
     if args.size is None:
         return None
-    try:
-        size = tuple(int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        size = ()
-    if len(size) != 2 or not all(1 <= v <= 4096 for v in size):
-        raise GenzooError(f"--size {args.size}: expected HxW in pixels, e.g. 64x200")
-    return size
+    from genzoo.apps.sampling import parse_size
+
+    return parse_size(args.size)
 
 
 def sample_options(model, pairs: list[str]) -> dict[str, float]:

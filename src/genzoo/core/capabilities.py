@@ -27,6 +27,10 @@ class Capability(enum.Flag):
     NOISE = enum.auto()  # model.noise(n, generator=None) -> z (n, latent_dim), the noise
     #                      sample(n) draws, and model.decode_noise(z) -> (n, *shape): the image
     #                      of each z (a GAN's G(z), a VAE's E[x | z]); for interpolations
+    STYLES = enum.auto()  # a style-based generator's per-layer styles: model.mapping(z) -> w,
+    #                       broadcast(w) -> ws (B, L, w_dim), truncate(ws, ψ), synthesize(ws,
+    #                       noise), fixed_noise(), mix(z_dst, z_src, layers), layer_groups()
+    #                       {"coarse", "middle", "fine"} and style_layers("coarse" | "A:B")
 
     @property
     def names(self) -> list[str]:

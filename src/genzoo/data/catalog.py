@@ -390,6 +390,7 @@ DESCRIPTIONS = {  # one line each, for `genzoo data list` and `genzoo train --he
     "Sobel edges (source), for pix2pix",
     "edges2fashion-unpaired": "unpaired task: edges2fashion with its training edges and "
     "images drawn apart (test pairs kept, to judge), for cyclegan",
+    "mnist32": "MNIST padded to 32x32 (2 black pixels a side), for progan and stylegan",
     "morpho-mnist": "multi-domain task: MNIST padded to 32x32, each digit thinned or thickened "
     "and upright or slanted by random attributes (thick, slanted), for stargan",
 }

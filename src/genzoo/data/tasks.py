@@ -29,6 +29,9 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     and test splits keep the true pairs, row by row: the progress grid
                     (valid) and the report's L1/PSNR (test) judge translations against
                     the ground truth, as the CycleGAN paper does with Cityscapes.
+    mnist32         MNIST with every 28x28 digit padded to 32x32 by 2 black pixels a side
+                    (ProGAN and StyleGAN grow 4x4 -> 32x32 by doublings); MNIST's splits
+                    and labels.
     morpho-mnist    MNIST digits with two binary morphological attributes, after
                     Morpho-MNIST (Castro et al. 2019; genzoo.data.morpho gives the
                     definitions): "thick" and "slanted". Each 28x28 digit is padded to
@@ -121,6 +124,14 @@ def _edges2fashion(base: Splits) -> Splits:
     )
 
 
+def _mnist32(base: Splits) -> Splits:
+    return dataclasses.replace(
+        base, name="mnist32", **{split: pad(base.split(split)) for split in SPLIT_NAMES},
+        protocol=f"mnist32: each MNIST digit padded 28x28 -> 32x32 with 2 black pixels a "
+        f"side. Base: {base.protocol}",
+    )  # fmt: skip
+
+
 def _edges2fashion_unpaired(base: Splits) -> Splits:
     paired = _edges2fashion(base)
     edges = paired.images["source"]
@@ -196,6 +207,12 @@ TASKS = {
         "fashion-mnist",
         _edges2fashion_unpaired,
         "unpaired: edges2fashion's edges and images drawn apart in training; test pairs kept",
+    ),
+    "mnist32": Task(
+        "mnist32",
+        "mnist",
+        _mnist32,
+        "MNIST padded to 32x32 (2 black pixels a side), for models that grow by powers of 2",
     ),
     "morpho-mnist": Task(
         "morpho-mnist",

@@ -234,7 +234,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/run/{run_id}/sample.png")
     async def sample(run_id: str, request: Request, seed: int = 0, n: int = 16,
-                     label: int | None = None):  # fmt: skip
+                     label: int | None = None, mix_from: str = "", mix_layers: str = "coarse",
+                     size: str = ""):  # fmt: skip
         if not 1 <= n <= MAX_SAMPLES:
             raise HTTPException(422, f"n is 1..{MAX_SAMPLES}, not {n}")
         if not 0 <= seed < 2**63:
@@ -248,20 +249,28 @@ def create_app(settings: Settings) -> FastAPI:
                     except ValueError:
                         raise HTTPException(422, f"{key}={value!r}: expected a number") from None
         condition = label if label is not None else (codes or None)
+        if mix_from and not (mix_from.isdigit() and int(mix_from) < 2**63):
+            raise HTTPException(422, f"mix_from={mix_from!r}: expected a seed")
         path = run_dir(run_id)
 
         def draw() -> bytes:
-            from genzoo.apps.sampling import draw_samples
+            from genzoo.apps.sampling import draw_samples, mix_styles, parse_size
             from genzoo.io.images import grid_image, png_bytes
 
             run = cache.get(path)
-            return png_bytes(grid_image(draw_samples(run, n, seed, condition, options)))
+            if mix_from:
+                x = mix_styles(run, n, seed, int(mix_from), mix_layers, options.get("truncation"))
+            else:
+                shape = parse_size(size, "size") if size else None
+                x = draw_samples(run, n, seed, condition, options, shape)
+            return png_bytes(grid_image(x))
 
         return Response(await on_worker(draw), media_type="image/png",
                         headers={"Cache-Control": "no-store"})  # fmt: skip
 
     @app.get("/run/{run_id}/interpolate.png")
-    async def interpolate(run_id: str, request: Request, a: int = 0, b: int = 1, steps: int = 8):
+    async def interpolate(run_id: str, request: Request, a: int = 0, b: int = 1, steps: int = 8,
+                          space: str = "z"):  # fmt: skip
         if not 2 <= steps <= MAX_SAMPLES:
             raise HTTPException(422, f"steps is 2..{MAX_SAMPLES}, not {steps}")
         if not (0 <= a < 2**63 and 0 <= b < 2**63):
@@ -279,7 +288,7 @@ def create_app(settings: Settings) -> FastAPI:
             from genzoo.apps.sampling import interpolate_seeds
             from genzoo.io.images import grid_image, png_bytes
 
-            line = interpolate_seeds(cache.get(path), a, b, steps, 16, options)
+            line = interpolate_seeds(cache.get(path), a, b, steps, 16, options, space)
             return png_bytes(grid_image(line, nrow=steps))
 
         return Response(await on_worker(draw), media_type="image/png",

@@ -312,12 +312,28 @@ def play_page(info, tabs, model, n: int) -> str:
             f'name="option_{escape(o.name)}" id="option_{escape(o.name)}" min="{o.low}" '
             f'max="{o.high}" step="any" placeholder="as trained"></label>'
         )
+    if Capability.STYLES in model.capabilities:  # style mixing (StyleGAN, Sec. 3.1)
+        groups = "".join(f"<option>{escape(g)}</option>" for g in model.layer_groups())
+        controls.append(
+            '<label title="the styles of these layers come from another seed\'s w">mix styles '
+            'from seed <input type="number" name="mix_from" id="mix_from" min="0" '
+            'placeholder="off"></label><label>layers <select name="mix_layers" '
+            f'id="mix_layers">{groups}</select></label>'
+        )
+    if Capability.NOISE in model.capabilities and Capability.STYLES in model.capabilities:
+        controls.append('<label>interpolate in <select name="space" id="space"><option>z'
+                        "</option><option>w</option></select></label>")  # fmt: skip
+    if model.sample_sizes:  # a model that draws images of any size (SinGAN)
+        h, w = model.data.shape[-2:]
+        controls.append(f'<label>size <input type="text" name="size" id="size" '
+                        f'placeholder="{h}x{w}" pattern="\\d+x\\d+"></label>')  # fmt: skip
     body = (
         f'<form id="controls" data-url="/run/{escape(info.id)}/sample.png">'
         f'{"".join(controls)}<input type="hidden" name="n" value="{n}"></form>'
         f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="384">'
         f"<p>The same seed gives the same grid as <code>genzoo sample RUN -n {n} --seed S"
-        "</code> (with <code>--label</code>, <code>--code</code>, <code>--option</code> as set "
+        "</code> (with <code>--label</code>, <code>--code</code>, <code>--option</code>, "
+        "<code>--mix-from</code>, <code>--mix-layers</code>, <code>--size</code> as set "
         f"here).</p>{interpolation_controls(info, model)}{latent_map(info, model)}"
         f"<script>{PLAY_JS}</script>"
     )

@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.capabilities import SampleOption
+from genzoo.core.capabilities import Capability, SampleOption
 from genzoo.core.config import above, at_least, below
 from genzoo.core.errors import GenzooError
 from genzoo.core.model import DataInfo
@@ -239,6 +239,7 @@ NoiseInput = torch.Generator | list[Tensor] | tuple[Tensor, ...] | None
 @register("stylegan", family="adversarial", description="style-based generator (StyleGAN)")
 class StyleGAN(ProGAN):
     Config = StyleGANConfig
+    capabilities = ProGAN.capabilities | Capability.STYLES
     sample_options = (
         SampleOption("truncation", -1.0, 1.0, "ψ of the truncation trick in W (Sec. 4): "
                      "w' = w̄ + ψ (w − w̄) on the coarse layers (< truncation_cutoff); 1 = as "
