@@ -32,6 +32,11 @@ def add_sample(sub, common) -> None:
         metavar="F",
         help="singan: samples F times as wide as the image (Sec. 4), e.g. 2",
     )
+    p.add_argument(
+        "--text",
+        help="text-conditioned models (text2image): the caption to draw, e.g. 'a thin two "
+        "leaning left'; refused when empty or over the encoder's 256 word pieces",
+    )
     p.add_argument("--code", help="infogan: fix latent codes, e.g. cat=3 or cat=3,cont0=0.5")
     p.add_argument(
         "--traverse",
@@ -77,7 +82,13 @@ def cmd_sample(args) -> int:
         x = display(run, model.traversal(args.traverse))  # a row per value of the categorical code
         nrow = 10 if args.traverse == "cat" else len(x) // model.condition.n_classes
     else:
-        condition = None if args.label is None and args.code is None else _condition(args)
+        given = [o for o, v in (("--label", args.label), ("--code", args.code),
+                                ("--text", args.text)) if v is not None]  # fmt: skip
+        if len(given) > 1:
+            raise GenzooError(f"give one condition, not {' and '.join(given)}")
+        condition = args.text if args.text is not None else None
+        if args.label is not None or args.code is not None:
+            condition = _condition(args)
         x = draw_samples(run, args.n, args.seed, condition, options, _size(args, model))
     path = save_grid(x, args.output, nrow=nrow)
     print(f"wrote {len(x)} samples to {path}")

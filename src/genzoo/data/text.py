@@ -70,9 +70,12 @@ def load_encoder(name: str = ENCODER):
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     path = model_path()
     try:
+        import transformers
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise GenzooError(f"sentence-transformers is not installed: {INSTALL}") from None
+    transformers.logging.set_verbosity_error()  # errors reach the user as one line
+    transformers.logging.disable_progress_bar()
     encoder = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     if encoder.max_seq_length != MAX_TOKENS:
         raise GenzooError(f"{ENCODER} at {path} reads {encoder.max_seq_length} tokens, "
@@ -82,7 +85,7 @@ def load_encoder(name: str = ENCODER):
 
 def n_tokens(text: str, name: str = ENCODER) -> int:
     """The number of word pieces the encoder reads for `text`, with [CLS] and [SEP]."""
-    return len(load_encoder(name).tokenizer(text)["input_ids"])
+    return len(load_encoder(name).tokenizer(text, verbose=False)["input_ids"])
 
 
 def check_prompt(text: str, name: str = ENCODER) -> str:

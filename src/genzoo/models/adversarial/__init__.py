@@ -7,6 +7,7 @@ from genzoo.models.adversarial import (  # noqa: F401
     infogan,
     progan,
     singan,
+    text2image,
     wgan,
     wgan_gp,
 )
