@@ -83,10 +83,11 @@ def add_data(sub, common) -> None:
     )
     p.add_argument("-n", type=int, default=20, help="captions: how many (default 20)")
     p.add_argument(
-        "--split",
+        "--of",
+        dest="caption_split",
         default="train",
         choices=["train", "valid", "test"],
-        help="captions: of which split (test: the held-out templates)",
+        help="captions: of which split (default train; test: the held-out templates)",
     )
     p.set_defaults(func=cmd_data)
 
@@ -138,8 +139,8 @@ def _captions(args) -> int:
         raise GenzooError(f"no captions for {name!r}: captioned data are {bases}")
     if not 1 <= args.n <= 10_000:
         raise GenzooError(f"-n {args.n}: expected 1..10000")
-    base = gdata.load(task.base, args.data_root, splits=(args.split,))
-    _, labels, properties, captions = caption_split(task, base, args.split, args.n)
+    base = gdata.load(task.base, args.data_root, splits=(args.caption_split,))
+    _, labels, properties, captions = caption_split(task, base, args.caption_split, args.n)
     rows = []
     for i, (y, p, c) in enumerate(zip(labels.tolist(), properties, captions, strict=True)):
         measured = ", ".join(f"{k} {v:.2f}" for k, v in p["measured"].items())
@@ -147,8 +148,8 @@ def _captions(args) -> int:
         rows.append((str(i), str(y), measured, values, c))
     print_table(["row", "class", "measured", "values", "caption"], rows)
     print(
-        f"{task.name}, {args.split} split: captions by genzoo.data.captions (seeded; "
-        f"{'held-out' if args.split == 'test' else 'training'} templates)"
+        f"{task.name}, {args.caption_split} split: captions by genzoo.data.captions (seeded; "
+        f"{'held-out' if args.caption_split == 'test' else 'training'} templates)"
     )
     return 0
 
