@@ -44,6 +44,9 @@ FEATURES_FORMAT = "genzoo-featnet/1"
 CACHE_SUBDIR = "genzoo-features"
 # same images, with labels: whose feature network an unlabelled dataset should use
 LABELLED_TWIN = {"binarized-mnist": "mnist"}
+# tasks whose images are a subset of their base's, unchanged (the captioned ones): they use
+# the base's feature network
+SAME_IMAGES = {"mnist-captions": "mnist", "cifar10-captions": "cifar10"}
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,7 @@ def feature_network(
     """
     if data_name in LABELLED_TWIN:
         raise GenzooError(_no_labels_message(data_name))
+    data_name = SAME_IMAGES.get(data_name, data_name)
     config, training = config or FeatureNetConfig(), training or TrainSettings()
     directory = (
         Path(cache_dir) if cache_dir is not None else data.data_root(data_root) / CACHE_SUBDIR
