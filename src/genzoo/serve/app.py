@@ -232,7 +232,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/run/{run_id}/sample.png")
     async def sample(run_id: str, request: Request, seed: int = 0, n: int = 16,
-                     label: int | None = None):  # fmt: skip
+                     label: int | None = None, text: str = ""):  # fmt: skip
         if not 1 <= n <= MAX_SAMPLES:
             raise HTTPException(422, f"n is 1..{MAX_SAMPLES}, not {n}")
         if not 0 <= seed < 2**63:
@@ -246,6 +246,8 @@ def create_app(settings: Settings) -> FastAPI:
                     except ValueError:
                         raise HTTPException(422, f"{key}={value!r}: expected a number") from None
         condition = label if label is not None else (codes or None)
+        if text:  # a prompt for a text-conditioned model; checked by draw_samples
+            condition = text
         path = run_dir(run_id)
 
         def draw() -> bytes:
