@@ -64,6 +64,7 @@ from genzoo.core.errors import GenzooError
 from genzoo.core.model import gradient_step
 from genzoo.core.registry import register
 from genzoo.models.adversarial.base import (
+    ADAM_BETAS,
     AdversarialConfig,
     AdversarialModel,
     Generator,
@@ -88,8 +89,7 @@ class Text2ImageConfig(AdversarialConfig):
     beta: float = field(default=0.5, metadata=at_least(0.0))  # Sec. 4.3: β = 0.5, in [0, 1]
     lr_d: float = field(default=2e-4, metadata=at_least(0.0))  # Sec. 5: Adam, 0.0002
     lr_g: float = field(default=2e-4, metadata=at_least(0.0))
-    # Sec. 5: momentum 0.5
-    betas: tuple[float, ...] = (0.5, 0.999)
+    betas: tuple[float, ...] = field(default=(0.5, 0.999), metadata=ADAM_BETAS)  # Sec. 5: β1 0.5
 
 
 class TextProjection(nn.Module):
