@@ -35,6 +35,8 @@ def train_step(model, x, optimizers=None, label=None, step: int = 0) -> dict:
 
     optimizers = optimizers or model.configure_optimizers(1e-3)
     batch = {"x": x} if label is None else {"x": x, "label": label}
+    if "caption" in model.streams:  # a caption embedding per example: 3 distinct ones
+        batch["caption"] = torch.eye(3, model.config.embedding_dim)[torch.arange(len(x)) % 3]
     for name in model.streams:  # a further image stream, paired with x (a translation's
         batch.setdefault(name, x.flip(-1))  # source): x mirrored
     return model.training_step(batch, step, optimizers, plain_backward)

@@ -47,6 +47,7 @@ TINY = {
         "images_per_phase": 64,
         "ema_decay": 0.0,
     },  # fmt: skip
+    "text2image": {"channels": (4, 8), "latent_dim": 4, "embedding_dim": 6, "projection_dim": 4},
     "pix2pix": {"width": 4},
     "cyclegan": {"width": 4, "n_blocks": 1, "d_layers": 1},
     "stargan": {"width": 4, "n_blocks": 1},
@@ -121,6 +122,13 @@ def tiny_data(model, x) -> StreamData:
             DataSpec((*data.spec.streams, Stream("attributes", "attributes", (len(names),)))),
             data.datasets | {"attributes": TensorDataset(c.float())},
         )
+    if "caption" in extra:  # a caption's embedding per example: 3 distinct captions
+        extra.remove("caption")
+        phi = torch.eye(3, model.config.embedding_dim)[torch.arange(len(x)) % 3]
+        data = StreamData(
+            DataSpec((*data.spec.streams, Stream("caption", "embedding", phi.shape[1:]))),
+            data.datasets | {"caption": TensorDataset(phi)},
+        )
     if not extra:
         return data
     streams = (*data.spec.streams, *(Stream(n, "image", tuple(x.shape[1:])) for n in extra))
@@ -184,7 +192,8 @@ def test_training_moves_samples_towards_the_data(name):
         labels = torch.arange(64) % 3 if model.uses_labels else None
         model.eval()
         before = (model.sample(256).mean() - target).abs().item()
-        fit(model, x, max_steps=300, batch_size=32, labels=labels, seed=seed, progress=False,
+        data = tiny_data(model, x) if "caption" in model.streams else x
+        fit(model, data, max_steps=300, batch_size=32, labels=labels, seed=seed, progress=False,
             tensorboard=False)  # fmt: skip
         model.eval()
         gaps.append((model.sample(256).mean() - target).abs().item() / before)
@@ -255,6 +264,8 @@ VARIANTS = [(name, {}) for name in NAMES] + [
 
 def first_condition(model):
     condition = model.condition
+    if condition.kind == "text":  # an embedding φ(t)
+        return torch.ones(model.config.embedding_dim)
     return 0 if condition.kind == "label" else {condition.codes[0]: 0}
 
 

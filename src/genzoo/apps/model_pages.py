@@ -248,6 +248,17 @@ ENTRIES = {
         # 6 scales of 200 iterations: about 20 min on one CPU thread (the paper: 2000)
         " --set steps_per_scale=200 --set max_steps=1200",
     ),
+    "text2image": Entry(
+        "G(z, φ(t)) and D(x, φ(t)) both see a caption's sentence embedding φ(t). The "
+        "matching-aware D (GAN-CLS) also calls real images with another image's caption "
+        "fake, and G also learns from embeddings halfway between two captions (GAN-INT). "
+        "Trained here on captions genzoo writes from each digit's class, stroke thickness "
+        "and slant; sampled with `genzoo sample RUN --text 'a thin two leaning left'`.",
+        "Reed, Akata, Yan, Logeswaran, Schiele & Lee, 'Generative Adversarial Text to Image "
+        "Synthesis', ICML 2016 (arXiv:1605.05396).",
+        "mnist-captions",
+        ("Text2Image", "text2image", "GAN-INT-CLS"),
+    ),
 }
 
 

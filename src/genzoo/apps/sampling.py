@@ -42,6 +42,9 @@ def require_condition(run, kind: str, option: str) -> None:
     """A one-line error unless the run's model samples conditioned on `kind` (label, codes)."""
     model = run.model
     if Capability.CONDITIONAL not in model.capabilities:
+        if kind == "text":
+            raise GenzooError(f"{run.model_name} takes no text: {option} applies to models "
+                              "conditioned on captions (text2image)")  # fmt: skip
         raise GenzooError(f"{run.model_name} does not sample conditionally")
     if model.condition.kind != kind:
         raise GenzooError(f"{run.model_name} is conditioned on {model.condition.kind}, so "
@@ -53,7 +56,8 @@ def draw_samples(run, n: int, seed: int, condition=None,
                  options: dict[str, float] | None = None,
                  size: tuple[int, int] | None = None) -> Tensor:  # fmt: skip
     """n samples (n, C, H, W) in [0, 1] for display, drawn after `torch.manual_seed(seed)`;
-    `condition` is a label (int) or codes (dict) for a CONDITIONAL model; `size` (H, W)
+    `condition` is a label (int), codes (dict) or a text prompt (str) for a CONDITIONAL
+    model; `size` (H, W)
     another size, for a model that draws any (`sample_sizes`: SinGAN)."""
     model = run.model
     if Capability.SAMPLE not in model.capabilities:
@@ -67,14 +71,29 @@ def draw_samples(run, n: int, seed: int, condition=None,
             raise GenzooError(f"{run.model_name} samples images of its data's size ({h}x{w}) "
                               "only: drop --size / --scale-x")  # fmt: skip
         options["size"] = size
-    torch.manual_seed(seed)
-    if condition is None:
-        x = model.sample(n, **options)
-    else:
+    if isinstance(condition, str):
+        condition = text_condition(run, condition)
+    elif condition is not None:
         kind = "label" if isinstance(condition, int) else "codes"
         require_condition(run, kind, "--label" if kind == "label" else "--code")
-        x = model.sample(n, condition=condition, **options)
+    torch.manual_seed(seed)
+    x = (
+        model.sample(n, **options)
+        if condition is None
+        else model.sample(n, condition=condition, **options)
+    )
     return display(run, x)
+
+
+def text_condition(run, prompt: str) -> Tensor:
+    """φ(prompt) (D,) by the run's text encoder, for a model conditioned on text; a
+    one-line error for an empty prompt, one over the encoder's MAX_TOKENS word pieces
+    (refused, not cut), or a model without text."""
+    from genzoo.data.text import check_prompt, embed
+
+    require_condition(run, "text", "--text")
+    encoder = run.model.condition.encoder
+    return embed([check_prompt(prompt, encoder)], encoder, cache=False)[0]
 
 
 SPACES = ("z", "w")  # where an interpolation runs: the noise z, or a style-based G's w

@@ -69,10 +69,26 @@ def cmd_params(args) -> int:
 
 def add_data(sub, common) -> None:
     p = add(sub, common, "data", help="list, fetch or verify datasets")
-    p.add_argument("action", choices=["list", "fetch", "verify"],
+    p.add_argument("action", choices=["list", "fetch", "verify", "captions"],
                    help="list: every dataset's files and their state; fetch: download one; "
-                   "verify: check md5s, exit 2 if any file is bad or missing")  # fmt: skip
+                   "verify: check md5s, exit 2 if any file is bad or missing; captions: "
+                   "print the first captions of a captioned task and what they were "
+                   "written from")  # fmt: skip
     p.add_argument("name", nargs="?", help="a dataset (default: all)")
+    p.add_argument(
+        "--data",
+        dest="captioned",
+        metavar="NAME",
+        help="captions: mnist or cifar10 (or mnist-captions, cifar10-captions)",
+    )
+    p.add_argument("-n", type=int, default=20, help="captions: how many (default 20)")
+    p.add_argument(
+        "--of",
+        dest="caption_split",
+        default="train",
+        choices=["train", "valid", "test"],
+        help="captions: of which split (default train; test: the held-out templates)",
+    )
     p.set_defaults(func=cmd_data)
 
 
@@ -80,6 +96,8 @@ def cmd_data(args) -> int:
     from genzoo import data as gdata
     from genzoo.data.catalog import BUILTIN, DESCRIPTIONS
 
+    if args.action == "captions":
+        return _captions(args)
     names = [args.name] if args.name else gdata.dataset_names()
     if args.action == "fetch":
         if not args.name:
@@ -104,6 +122,36 @@ def cmd_data(args) -> int:
               "files, subfolders as labels), --data file:PATH.npz|PATH-ubyte.gz and --data "
               "image:china|flower|grace_hopper|PATH[@SIZE] (one image)")  # fmt: skip
     return EXIT_USAGE if args.action == "verify" and bad else 0
+
+
+def _captions(args) -> int:
+    """`genzoo data captions --data mnist -n 20`: index, class, measured properties, caption."""
+    from genzoo import data as gdata
+    from genzoo.core.errors import GenzooError
+    from genzoo.data.captions import CAPTION_TASKS, caption_split
+
+    name = args.captioned or args.name
+    if name is None:
+        raise GenzooError("name the captioned data, e.g. `genzoo data captions --data mnist`")
+    task = CAPTION_TASKS.get(name) or CAPTION_TASKS.get(f"{name}-captions")
+    if task is None:
+        bases = ", ".join(t.base for t in CAPTION_TASKS.values())
+        raise GenzooError(f"no captions for {name!r}: captioned data are {bases}")
+    if not 1 <= args.n <= 10_000:
+        raise GenzooError(f"-n {args.n}: expected 1..10000")
+    base = gdata.load(task.base, args.data_root, splits=(args.caption_split,))
+    _, labels, properties, captions = caption_split(task, base, args.caption_split, args.n)
+    rows = []
+    for i, (y, p, c) in enumerate(zip(labels.tolist(), properties, captions, strict=True)):
+        measured = ", ".join(f"{k} {v:.2f}" for k, v in p["measured"].items())
+        values = ", ".join(v for k, v in p.items() if k != "measured")
+        rows.append((str(i), str(y), measured, values, c))
+    print_table(["row", "class", "measured", "values", "caption"], rows)
+    print(
+        f"{task.name}, {args.caption_split} split: captions by genzoo.data.captions (seeded; "
+        f"{'held-out' if args.caption_split == 'test' else 'training'} templates)"
+    )
+    return 0
 
 
 VERBS = (

@@ -99,6 +99,11 @@ def add_sample(sub, common) -> None:
     )
     p.add_argument("--space", default="z", choices=("z", "w"), help="with --interpolate")
     p.add_argument("--steps", type=int, default=8, help="with --interpolate: images (8)")
+    p.add_argument(
+        "--text",
+        help="text-conditioned models (text2image): the caption to draw, e.g. 'a thin two "
+        "leaning left'; refused when empty or over the encoder's 256 word pieces",
+    )
     p.add_argument("--code", help="infogan: fix latent codes, e.g. cat=3 or cat=3,cont0=0.5")
     p.add_argument(
         "--traverse",
@@ -156,7 +161,13 @@ def cmd_sample(args) -> int:
         x = display(run, model.traversal(args.traverse))  # a row per value of the categorical code
         nrow = 10 if args.traverse == "cat" else len(x) // model.condition.n_classes
     else:
-        condition = None if args.label is None and args.code is None else _condition(args)
+        given = [o for o, v in (("--label", args.label), ("--code", args.code),
+                                ("--text", args.text)) if v is not None]  # fmt: skip
+        if len(given) > 1:
+            raise GenzooError(f"give one condition, not {' and '.join(given)}")
+        condition = args.text if args.text is not None else None
+        if args.label is not None or args.code is not None:
+            condition = _condition(args)
         x = draw_samples(run, args.n, args.seed, condition, options, _size(args, model))
     path = save_grid(x, args.output, nrow=nrow)
     print(f"wrote {len(x)} samples to {path}")
@@ -174,8 +185,9 @@ def _styles(args, run, flags: list[str]) -> int:
     from genzoo.io.images import save_grid
 
     others = [flag for flag, value in (("--label", args.label), ("--code", args.code),
-              ("--traverse", args.traverse), ("--complete", args.complete),
-              ("--size", args.size), ("--scale-x", args.scale_x)) if value is not None]  # fmt: skip
+              ("--text", args.text), ("--traverse", args.traverse),
+              ("--complete", args.complete), ("--size", args.size),
+              ("--scale-x", args.scale_x)) if value is not None]  # fmt: skip
     if len(flags) > 1 or others:
         raise GenzooError(f"{flags[0]} does not combine with {', '.join((flags + others)[1:])}")
     if flags[0] != "--interpolate" and args.space != "z":
@@ -230,7 +242,8 @@ def _single_image(args, run, flags: list[str]) -> int:
 
     app.require_pyramid(run, flags[0])
     others = [flag for flag, value in (("--label", args.label), ("--code", args.code),
-              ("--traverse", args.traverse), ("--complete", args.complete),
+              ("--text", args.text), ("--traverse", args.traverse),
+              ("--complete", args.complete),
               ("--option", args.option or None)) if value is not None]  # fmt: skip
     sized = args.size is not None or args.scale_x is not None
 

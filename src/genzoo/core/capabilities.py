@@ -43,11 +43,14 @@ class Condition:
 
     label: an int in 0..n_classes-1 (a CGAN's digit, a supervised AAE's component);
     codes: a dict of named codes, e.g. {"cat": 3, "cont0": 0.5} (InfoGAN), where "cat"
-    takes 0..n_classes-1 and `traversal(name)` draws a grid that varies one of them."""
+    takes 0..n_classes-1 and `traversal(name)` draws a grid that varies one of them;
+    text: the sentence embeddings φ(t) (D,) or (n, D) of a caption by the text encoder
+    `encoder` (genzoo.data.text), e.g. Text2Image's; n_classes is 0."""
 
-    kind: Literal["label", "codes"]
+    kind: Literal["label", "codes", "text"]
     n_classes: int
     codes: tuple[str, ...] = ()
+    encoder: str | None = None  # kind "text": the encoder that embeds a prompt
 
 
 @dataclass(frozen=True)

@@ -393,6 +393,10 @@ DESCRIPTIONS = {  # one line each, for `genzoo data list` and `genzoo train --he
     "mnist32": "MNIST padded to 32x32 (2 black pixels a side), for progan and stylegan",
     "morpho-mnist": "multi-domain task: MNIST padded to 32x32, each digit thinned or thickened "
     "and upright or slanted by random attributes (thick, slanted), for stargan",
+    "mnist-captions": "captioned task: 12,000 MNIST digits, each captioned from its class, "
+    "stroke thickness and slant, with the caption's embedding, for text2image",
+    "cifar10-captions": "captioned task: 12,000 CIFAR-10 photos, each captioned from its "
+    "class, dominant colour and brightness, with the caption's embedding, for text2image",
 }
 
 

@@ -47,6 +47,25 @@ class AttributeStream(BySplit):
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
+class CaptionStream(BySplit):
+    """A caption per example of "x" (the "caption" stream), row i paired with x's row i:
+    the strings per split, and their sentence embeddings φ(t), float32 (N, D) per split
+    (what `split` returns), by the text encoder `encoder` (genzoo.data.text)."""
+
+    encoder: str
+    train_text: tuple[str, ...]
+    valid_text: tuple[str, ...]
+    test_text: tuple[str, ...]
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+
+    def text(self, split: str) -> tuple[str, ...]:
+        self.split(split)  # checks the name
+        return getattr(self, f"{split}_text")
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: fields are tensors, whose == is elementwise
 class Splits(BySplit):
     """A dataset's train / valid / test splits as uint8 (N, C, H, W) tensors, any
     further image streams by name (a paired task's input images, see genzoo.data.tasks),
@@ -63,8 +82,13 @@ class Splits(BySplit):
     protocol: str  # one line: source and split
     images: dict[str, ImageStream] = field(default_factory=dict)  # streams beside "x"
     attributes: AttributeStream | None = None  # an attribute vector per example of "x"
+    captions: CaptionStream | None = None  # a caption per example of "x"
 
     def __post_init__(self):
+        for split in SPLIT_NAMES if self.captions is not None else ():
+            n, m = len(self.captions.split(split)), len(self.split(split))
+            if n != m or len(self.captions.text(split)) != m:
+                raise GenzooError(f"{self.name}: {n} captions for {m} {split} images")
         for split in SPLIT_NAMES if self.attributes is not None else ():
             if len(self.attributes.split(split)) != len(self.split(split)):
                 n, m = len(self.attributes.split(split)), len(self.split(split))
@@ -103,6 +127,12 @@ def without_classes(splits: Splits, classes: tuple[int, ...]) -> Splits:
     if splits.attributes is not None:
         a = splits.attributes
         kept["attributes"] = AttributeStream(a.names, *(a.split(n)[keeps[n]] for n in SPLIT_NAMES))
+    if splits.captions is not None:
+        c = splits.captions
+        texts = [tuple(t for t, k in zip(c.text(n), keeps[n].tolist(), strict=True) if k)
+                 for n in SPLIT_NAMES]  # fmt: skip
+        kept["captions"] = CaptionStream(c.encoder, *texts,
+                                         *(c.split(n)[keeps[n]] for n in SPLIT_NAMES))  # fmt: skip
     if len(kept["train"]) == 0:
         raise GenzooError(f"exclude_classes={','.join(map(str, classes))} removes every class of "
                           f"{splits.name}: nothing is left to train on")  # fmt: skip

@@ -40,9 +40,11 @@ from genzoo.core.errors import GenzooError
 KINDS = ("image", "label", "attributes", "embedding")
 SOURCE = "source"  # the input image paired with each "x" in a translation task
 WHAT = {"label": "labels", "attributes": "attribute vectors", "embedding": "embeddings",
+        "caption": "captioned images (a caption's embedding for every 'x')",
         SOURCE: "paired images (a 'source' image for every 'x')"}  # fmt: skip
 # what to use instead, by the stream that the data lacks
 HINT = {"label": "use a labelled dataset",
+        "caption": "use a captioned task such as mnist-captions",
         SOURCE: "use a paired task such as edges2fashion (`genzoo data list`)"}  # fmt: skip
 
 

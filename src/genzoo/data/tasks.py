@@ -50,11 +50,16 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     MNIST's digit classes. A measured attribute "hits" its value when
                     thickness >= THICK_SPLIT (thick=1) or < it (thick=0), and slant >=
                     SLANT_SPLIT (slanted=1) or < it (slanted=0).
+    mnist-captions, cifar10-captions
+                    MNIST digits / CIFAR-10 photos, each with a caption written from its
+                    class and measured properties, and the caption's sentence embedding:
+                    genzoo.data.captions says how.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,7 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genzoo.data import morpho
+from genzoo.data import captions, morpho
 from genzoo.data.splits import SPLIT_NAMES, AttributeStream, ImageStream, Splits
 
 SOBEL = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])  # G_x's kernel; G_y's is its transpose
@@ -220,4 +225,13 @@ TASKS = {
         _morpho_mnist,
         "MNIST 32x32 with attributes (thick, slanted) made by morphology and shear",
     ),
+    **{
+        name: Task(
+            name,
+            c.base,
+            functools.partial(captions.build, c),
+            f"{c.base} with a caption per image (class and measured properties)",
+        )
+        for name, c in captions.CAPTION_TASKS.items()
+    },  # fmt: skip
 }

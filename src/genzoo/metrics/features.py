@@ -45,6 +45,9 @@ CACHE_SUBDIR = "genzoo-features"
 # whose feature network a dataset uses: the same images with labels (binarized-mnist has
 # none), or the same target images (edges2fashion-unpaired: edges2fashion's garments)
 LABELLED_TWIN = {"binarized-mnist": "mnist", "edges2fashion-unpaired": "edges2fashion"}
+# tasks whose images are a subset of their base's, unchanged (the captioned ones): they use
+# the base's feature network
+SAME_IMAGES = {"mnist-captions": "mnist", "cifar10-captions": "cifar10"}
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,7 @@ def feature_network(
     if data_name in LABELLED_TWIN:
         raise GenzooError(f"{data_name} has no feature network of its own: use "
                           f"{LABELLED_TWIN[data_name]}'s (same images)")  # fmt: skip
+    data_name = SAME_IMAGES.get(data_name, data_name)
     config, training = config or FeatureNetConfig(), training or TrainSettings()
     directory = (
         Path(cache_dir) if cache_dir is not None else data.data_root(data_root) / CACHE_SUBDIR

@@ -235,7 +235,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/run/{run_id}/sample.png")
     async def sample(run_id: str, request: Request, seed: int = 0, n: int = 16,
                      label: int | None = None, mix_from: str = "", mix_layers: str = "coarse",
-                     size: str = ""):  # fmt: skip
+                     size: str = "", text: str = ""):  # fmt: skip
         if not 1 <= n <= MAX_SAMPLES:
             raise HTTPException(422, f"n is 1..{MAX_SAMPLES}, not {n}")
         if not 0 <= seed < 2**63:
@@ -251,6 +251,8 @@ def create_app(settings: Settings) -> FastAPI:
         condition = label if label is not None else (codes or None)
         if mix_from and not (mix_from.isdigit() and int(mix_from) < 2**63):
             raise HTTPException(422, f"mix_from={mix_from!r}: expected a seed")
+        if text:  # a prompt for a text-conditioned model; checked by draw_samples
+            condition = text
         path = run_dir(run_id)
 
         def draw() -> bytes:

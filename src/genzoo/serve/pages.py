@@ -281,8 +281,8 @@ if (line) {
 
 
 def play_page(info, tabs, model, n: int) -> str:
-    """Controls chosen from the model's capabilities: a seed; a label or codes for a
-    CONDITIONAL model; a slider per declared sampling option."""
+    """Controls chosen from the model's capabilities: a seed; a label, codes or a text
+    prompt for a CONDITIONAL model; a slider per declared sampling option."""
     controls = ['<label>seed <input type="number" name="seed" id="seed" value="0" min="0" '
                 'max="2147483647"></label>']  # fmt: skip
     if Capability.CONDITIONAL in model.capabilities:
@@ -291,6 +291,9 @@ def play_page(info, tabs, model, n: int) -> str:
             options = "".join(f"<option>{k}</option>" for k in range(condition.n_classes))
             controls.append(f'<label>label <select name="label" id="label">{options}'
                             "</select></label>")  # fmt: skip
+        elif condition.kind == "text":  # a caption; empty: the model's own (training) ones
+            controls.append('<label>text <input type="text" name="text" id="text" size="40" '
+                            'placeholder="a thin two leaning left"></label>')  # fmt: skip
         else:
             for code in condition.codes:
                 if code == "cat":
@@ -332,8 +335,9 @@ def play_page(info, tabs, model, n: int) -> str:
         f'{"".join(controls)}<input type="hidden" name="n" value="{n}"></form>'
         f'<p id="status"></p><img id="samples" class="grid" alt="samples" width="384">'
         f"<p>The same seed gives the same grid as <code>genzoo sample RUN -n {n} --seed S"
-        "</code> (with <code>--label</code>, <code>--code</code>, <code>--option</code>, "
-        "<code>--mix-from</code>, <code>--mix-layers</code>, <code>--size</code> as set "
+        "</code> (with <code>--label</code>, <code>--code</code>, <code>--text</code>, "
+        "<code>--option</code>, <code>--mix-from</code>, <code>--mix-layers</code>, "
+        "<code>--size</code> as set "
         f"here).</p>{interpolation_controls(info, model)}{latent_map(info, model)}"
         f"<script>{PLAY_JS}</script>"
     )

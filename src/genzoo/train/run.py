@@ -268,7 +268,8 @@ def n_classes(splits) -> int | None:
 def data_streams(splits, info: DataInfo):
     """The named streams of a dataset as the model sees it: images "x", "label" when the
     dataset has labels, its further image streams (a paired task's "source"), and
-    "attributes" when it has an attribute vector per image (morpho-mnist)."""
+    "attributes" when it has an attribute vector per image (morpho-mnist), and "caption"
+    (the embedding of each image's caption) for a captioned task."""
     from genzoo.data.streams import DataSpec, Stream
 
     streams = [Stream("x", "image", info.shape)]
@@ -278,6 +279,8 @@ def data_streams(splits, info: DataInfo):
         streams.append(Stream(name, "image", tuple(images.train.shape[1:]), images.domain))
     if splits.attributes is not None:
         streams.append(Stream("attributes", "attributes", (len(splits.attributes.names),)))
+    if splits.captions is not None:  # a caption's sentence embedding φ(t)
+        streams.append(Stream("caption", "embedding", tuple(splits.captions.train.shape[1:])))
     return DataSpec(tuple(streams))
 
 
@@ -299,6 +302,8 @@ def stream_data(splits, spec, transform, split: str, done: dict | None = None):
             datasets["label"] = TensorDataset(getattr(splits, f"{split}_labels"))
         elif stream.kind == "attributes" and splits.attributes is not None:
             datasets[stream.name] = TensorDataset(splits.attributes.split(split))
+        elif stream.name == "caption" and splits.captions is not None:
+            datasets["caption"] = TensorDataset(splits.captions.split(split))
         else:
             raise GenzooError(f"stream {stream.name!r} of kind {stream.kind} is not loaded yet")
     return StreamData(spec, datasets)

@@ -8,6 +8,7 @@ from genzoo.models.adversarial import (  # noqa: F401
     progan,
     singan,
     stylegan,
+    text2image,
     wgan,
     wgan_gp,
 )
