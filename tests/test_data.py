@@ -324,7 +324,10 @@ def test_dataset_names():
         "cifar10",
         "edges2fashion",  # a task derived from fashion-mnist (genzoo.data.tasks)
         "edges2fashion-unpaired",
+        "mnist32",
         "morpho-mnist",
+        "mnist-captions",
+        "cifar10-captions",
     ]
 
 
