@@ -184,8 +184,9 @@ def _print_gan_metrics(r: dict) -> None:
         pairs = zip(r["swd_resolutions"], r["swd_levels"], strict=True)
         levels = ", ".join(f"{res}: {d:.2f}" for res, d in pairs)
         print(f"  SWD x1e3: {r['swd']:.2f} (per level {levels})")
-        print(f"    protocol: ProGAN App. D: Laplacian pyramid levels {r['swd_resolutions']} "
-              "(5-tap [1,4,6,4,1]/16), 128 random 7x7 neighbourhoods per image, each set "
+        small = " (below 16x16: the image itself)" if r["swd_resolutions"][0] < 16 else ""
+        print(f"    protocol: ProGAN App. D: Laplacian pyramid levels {r['swd_resolutions']}"
+              f"{small} (5-tap [1,4,6,4,1]/16), 128 random 7x7 neighbourhoods per image, each set "
               f"normalised per channel, 4 x 128 random directions; {r['n_swd']:,} images a "
               "side (the paper: 16,384)")  # fmt: skip
     if "msssim" in r:
