@@ -91,6 +91,9 @@ def test_ms_ssim_is_one_for_identical_images_symmetric_and_lower_under_noise():
     assert torch.allclose(ms_ssim(x, noisy), ms_ssim(noisy, x))
     assert (ms_ssim(x, noisier) < ms_ssim(x, noisy)).all() and (ms_ssim(x, noisy) < 1).all()
     assert ms_ssim(x, images(8, seed=5)).mean() < ms_ssim(x, noisy).mean()
+    # a brightness shift leaves every cs at 1: only the coarsest scale's luminance sees it
+    shifted = ms_ssim(x, x + 0.2)
+    assert (shifted < 0.999).all() and (shifted > 0.95).all()
     small = images(4, 1, 8)  # digits' 8x8: windows 8, 4, 2, 1, 1
     assert torch.allclose(ms_ssim(small, small), torch.ones(4, dtype=torch.float64))
 
