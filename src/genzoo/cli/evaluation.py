@@ -25,13 +25,16 @@ def add_eval(sub, common) -> None:
         "--metrics",
         help="sample quality instead, for any model that samples: a list of fid,kid,is,pr "
         f"(the default for an implicit model, which has no likelihood: {DEFAULT_SAMPLE_METRICS})"
+        ", swd,msssim (ProGAN: sliced Wasserstein distance, MS-SSIM diversity) and ppl "
+        "(StyleGAN's perceptual path length; models with noise z)"
         "; for singan also sifid,diversity,reconstruction (Sec. 5)",
     )
     p.add_argument(
         "--n",
         type=int,
-        help="with --metrics: samples (10000; sifid,diversity: 50 per scale); a translation "
-        "model: the first N examples of the split (all)",
+        help="with --metrics: samples (fid,kid,is,pr: 10000; swd, msssim: 2048; sifid,"
+        "diversity: 50 per scale), ppl: paths (2000); a translation model: the first N "
+        "examples of the split (all)",
     )
     p.add_argument(
         "--start-scale",
@@ -76,7 +79,6 @@ def cmd_eval(args) -> int:
             return _single_image_metrics(args, run, names)
         if args.start_scale:
             raise GenzooError("--start-scale applies to sifid and diversity (singan)")
-        args.n = 10_000 if args.n is None else args.n
         return _sample_metrics(args, run)
     if args.inception:
         raise GenzooError("--inception FILE applies to --metrics (fid, kid, is, pr)")
@@ -129,18 +131,24 @@ def _single_image_metrics(args, run, names: set[str]) -> int:
 
 
 def _sample_metrics(args, run) -> int:
-    """`genzoo eval RUN --metrics fid,kid,is,pr`: samples against a split of the run's data,
-    in the features of genzoo's classifier for the dataset, or with `--inception FILE` in
-    the standard FID Inception-v3's pool3."""
-    from genzoo.apps.quality import evaluate_samples
+    """`genzoo eval RUN --metrics fid,kid,is,pr,swd,msssim,ppl`: samples against a split of
+    the run's data, in the features of genzoo's classifier for the dataset, or with
+    `--inception FILE` in the standard FID Inception-v3's pool3; SWD and MS-SSIM in pixel
+    space; PPL along latent paths, in genzoo's classifier's features."""
+    from genzoo.apps.quality import DEFAULT_N, IMAGE_METRICS, evaluate_samples
 
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    check_memory(2 * args.n, run.model.data.shape, f"--n {args.n}")  # samples + reference
+    n_images = max([args.n or DEFAULT_N.get(m, 0) for m in names if m in IMAGE_METRICS],
+                   default=0)  # fmt: skip
+    check_memory(2 * n_images, run.model.data.shape, f"--n {n_images}")  # samples + reference
     r, info = evaluate_samples(
         run, names, args.n, args.split, args.seed, args.data_root, args.inception
     )
-    print(f"{run.model_name} on {run.data_name}: {r['n_samples']:,} samples vs "
-          f"{r['n_reference']:,} {args.split} images (seed {args.seed})")  # fmt: skip
+    if "n_samples" in r:
+        print(f"{run.model_name} on {run.data_name}: {r['n_samples']:,} samples vs "
+              f"{r['n_reference']:,} {args.split} images (seed {args.seed})")  # fmt: skip
+    else:
+        print(f"{run.model_name} on {run.data_name} (seed {args.seed})")
     if args.inception:
         print(f"  features: Inception-v3 pool3 (weights sha256 {info['sha256'][:16]}), "
               "images resized to 299x299; standard FID for RGB data like CIFAR-10, comparable "
@@ -148,7 +156,7 @@ def _sample_metrics(args, run) -> int:
         if info["stand_in"]:
             print(f"  WARNING: {args.inception} holds genzoo's random stand-in weights, not "
                   "Inception's: these numbers measure nothing")  # fmt: skip
-    else:
+    elif info is not None:
         print(f"  features: {info['identifier']}, genzoo's classifier for {info['dataset']} "
               f"(test accuracy {info['test_accuracy']:.4f}); not Inception: compare only with "
               "numbers from the same feature network")  # fmt: skip
@@ -166,7 +174,40 @@ def _sample_metrics(args, run) -> int:
               + " ".join(str(c) for c in counts))  # fmt: skip
     if "precision" in r:
         print(f"  precision: {r['precision']:.4f}   recall: {r['recall']:.4f} (k = 3)")
+    _print_gan_metrics(r)
     return 0
+
+
+def _print_gan_metrics(r: dict) -> None:
+    """SWD, MS-SSIM and PPL lines, each with its protocol."""
+    if "swd" in r:
+        pairs = zip(r["swd_resolutions"], r["swd_levels"], strict=True)
+        levels = ", ".join(f"{res}: {d:.2f}" for res, d in pairs)
+        print(f"  SWD x1e3: {r['swd']:.2f} (per level {levels})")
+        small = " (below 16x16: the image itself)" if r["swd_resolutions"][0] < 16 else ""
+        print(f"    protocol: ProGAN App. D: Laplacian pyramid levels {r['swd_resolutions']}"
+              f"{small} (5-tap [1,4,6,4,1]/16), 128 random 7x7 neighbourhoods per image, each set "
+              f"normalised per channel, 4 x 128 random directions; {r['n_swd']:,} images a "
+              "side (the paper: 16,384)")  # fmt: skip
+    if "msssim" in r:
+        print(f"  MS-SSIM: {r['msssim']:.4f} between samples, {r['msssim_real']:.4f} between "
+              "real images (lower = more diverse)")  # fmt: skip
+        print(f"    protocol: mean over {r['n_pairs']:,} disjoint random pairs (real: "
+              f"{r['n_pairs_real']:,}); Wang et al. 2003, 5 scales, weights (0.0448, 0.2856, "
+              "0.3001, 0.2363, 0.1333), Gaussian window 11 (sigma 1.5), shrunk to the image at "
+              "smaller scales (s = min(11, side), sigma = 1.5 s / 11) as the ProGAN authors' "
+              "ms_ssim.py; mean over colour channels")  # fmt: skip
+    if "ppl_z_full" in r:
+        spaces = [s for s in ("z", "w") if f"ppl_{s}_full" in r]
+        values = "   ".join(f"{s.upper()}: full {r[f'ppl_{s}_full']:.4g}, end "
+                           f"{r[f'ppl_{s}_end']:.4g}" for s in spaces)  # fmt: skip
+        print(f"  PPL: {values}")
+        print(f"    protocol: StyleGAN Sec. 4.2: {r['n_paths']:,} paths per value (the paper: "
+              "100,000), epsilon 1e-4, slerp in Z (radius sqrt(dim z)), lerp in W (styles "
+              "broadcast, fixed noise), full t ~ U(0,1) / end t = 0, distances outside the "
+              "1st-99th percentiles dropped; d = squared L2 in genzoo's feature network's "
+              "features, NOT the paper's LPIPS/VGG16: compare only with the same feature "
+              "network")  # fmt: skip
 
 
 def _translation_metrics(args, run) -> int:
