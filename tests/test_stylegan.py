@@ -407,3 +407,27 @@ def test_sample_controls_truncation_mixing_noise_and_interpolation(tmp_path, cap
     line = tmp_path / "line.png"  # a plain GAN interpolates in z
     assert main(["sample", str(dcgan), "--interpolate", "1,2", "-o", str(line)]) == 0
     assert Image.open(line).size[0] > Image.open(line).size[1]
+
+
+def test_table_1_ablations_without_mapping_and_without_noise():
+    from genzoo.nn.progressive import PixelNorm
+
+    bare = grown(tiny(n_mapping=0, w_dim=TINY["latent_dim"])).eval()
+    z = torch.randn(5, TINY["latent_dim"])
+    assert torch.equal(bare.mapping(z), PixelNorm()(z))  # w = z, pixel-normalised
+    with pytest.raises(GenzooError, match="n_mapping=0 feeds z to the styles as w"):
+        tiny(n_mapping=0, w_dim=TINY["latent_dim"] + 1)
+    quiet = grown(tiny(noise_inputs=False)).eval()
+    assert not any("noise" in name for name, _ in quiet.generator.named_parameters())
+    ws = quiet.broadcast(quiet.mapping(z))
+    a, b = (quiet.synthesize(ws, torch.Generator().manual_seed(s)) for s in (0, 1))
+    assert torch.equal(a, b)  # the noise has nowhere to go
+    from genzoo.models.adversarial.stylegan import NoiseInjection
+
+    noisy = grown(tiny()).eval()
+    for m in noisy.generator.modules():  # the noise scales start at 0: turn them up
+        if isinstance(m, NoiseInjection):
+            m.weight.data.fill_(1.0)
+    ws = noisy.broadcast(noisy.mapping(z))
+    a, b = (noisy.synthesize(ws, torch.Generator().manual_seed(s)) for s in (0, 1))
+    assert not torch.equal(a, b)

@@ -32,6 +32,10 @@ uses for CelebA-HQ (Sec. 2, App. C):
     L_D = E D(G(z)) − E D(x) + λ E_x̂[(‖∇_x̂ D(x̂)‖₂ − 1)²] + ε_drift E D(x)²
     L_G = −E D(G(z))
 
+The paper's Table 1 ablations are settings: n_mapping=0 (no mapping network: w is the
+pixel-normalised z, so w_dim = latent_dim), noise_inputs=false (no per-pixel noise) and
+mixing_prob=0 (no mixing regularisation).
+
 The methods for using a trained model: mapping(z) -> w, broadcast(w) -> ws (B, L, w_dim),
 truncate(ws, ψ), synthesize(ws, noise) -> images; sample, decode_noise and mix(z_dst, z_src,
 layers) are built from them, and layer_groups() names the coarse, middle and fine layers.
@@ -79,9 +83,11 @@ class StyleGANConfig(ProGANConfig):
     latent_dim: int = field(default=512, metadata=at_least(1))  # Sec. 2: z is 512-d
     images_per_phase: int = field(default=600_000, metadata=at_least(1))  # authors' code: 600k
     w_dim: int = field(default=512, metadata=at_least(1))  # Sec. 2: w is 512-d
-    n_mapping: int = field(default=8, metadata=at_least(1))  # Sec. 2: an 8-layer MLP
+    # Sec. 2: an 8-layer MLP; 0 = Table 1's ablation without it (w = z, pixel-normalised)
+    n_mapping: int = field(default=8, metadata=at_least(0))
     mapping_lr_multiplier: float = field(default=0.01, metadata=above(0.0))  # App. C: λ' = 0.01λ
     mixing_prob: float = field(default=0.9, metadata=at_least(0.0))  # Sec. 3.1, Table 2: 90%
+    noise_inputs: bool = True  # Sec. 3.2; false = Table 1's ablation without noise
     w_avg_decay: float = field(default=0.995, metadata=at_least(0.0) | below(1.0))  # authors' code
     # the layers that truncation moves: 8 = 4²–32² in the authors' code (truncation_cutoff)
     truncation_cutoff: int = field(default=8, metadata=at_least(0))
@@ -125,11 +131,12 @@ class NoiseInjection(nn.Module):
 class StyleLayer(nn.Module):
     """[upsample] [3×3 conv] -> + B·noise -> leaky ReLU -> AdaIN(·, A(w))  (Fig. 1b)."""
 
-    def __init__(self, c_in: int, c_out: int, w_dim: int, conv: bool = True, up: bool = False):
+    def __init__(self, c_in: int, c_out: int, w_dim: int, conv: bool = True, up: bool = False,
+                 noise: bool = True):  # fmt: skip
         super().__init__()
         self.up = up
         self.conv = EqualizedConv2d(c_in, c_out, 3) if conv else None
-        self.noise = NoiseInjection(c_out)
+        self.noise = NoiseInjection(c_out) if noise else None
         self.style = AdaIN(w_dim, c_out)
 
     def forward(self, x: Tensor, w: Tensor, noise: Tensor) -> Tensor:
@@ -137,7 +144,9 @@ class StyleLayer(nn.Module):
             x = upsample(x)
         if self.conv is not None:
             x = self.conv(x)
-        return self.style(act(self.noise(x, noise)), w)
+        if self.noise is not None:
+            x = self.noise(x, noise)
+        return self.style(act(x), w)
 
 
 class MappingNetwork(nn.Module):
@@ -162,13 +171,16 @@ class SynthesisNetwork(nn.Module):
     """g: ws (B, L, w_dim), noise (L tensors) -> x (B, C, r, r) at stage k (r = 4·2^k), the
     newest resolution faded in by α as ProGAN's G. Layers 2k and 2k+1 are resolution k's."""
 
-    def __init__(self, w_dim: int, channels: list[int], image_channels: int):
+    def __init__(self, w_dim: int, channels: list[int], image_channels: int,
+                 noise: bool = True):  # fmt: skip
         super().__init__()
         c0 = channels[0]
         self.const = nn.Parameter(torch.ones(1, c0, 4, 4))  # the learned constant input
-        layers = [StyleLayer(c0, c0, w_dim, conv=False), StyleLayer(c0, c0, w_dim)]
+        layers = [StyleLayer(c0, c0, w_dim, conv=False, noise=noise),
+                  StyleLayer(c0, c0, w_dim, noise=noise)]  # fmt: skip
         for a, b in zip(channels, channels[1:], strict=False):
-            layers += [StyleLayer(a, b, w_dim, up=True), StyleLayer(b, b, w_dim)]
+            layers += [StyleLayer(a, b, w_dim, up=True, noise=noise),
+                       StyleLayer(b, b, w_dim, noise=noise)]  # fmt: skip
         self.layers = nn.ModuleList(layers)
         self.to_rgb = nn.ModuleList(EqualizedConv2d(c, image_channels, 1, gain=1.0)
                                     for c in channels)  # fmt: skip
@@ -198,7 +210,8 @@ class StyleGenerator(nn.Module):
         super().__init__()
         self.mapping = MappingNetwork(config.latent_dim, config.w_dim, config.n_mapping,
                                       config.mapping_lr_multiplier)  # fmt: skip
-        self.synthesis = SynthesisNetwork(config.w_dim, channels, image_channels)
+        self.synthesis = SynthesisNetwork(config.w_dim, channels, image_channels,
+                                          config.noise_inputs)  # fmt: skip
         self.mixing_prob, self.w_avg_decay = config.mixing_prob, config.w_avg_decay
         self.register_buffer("w_avg", torch.zeros(config.w_dim))  # w̄, for truncation
 
@@ -250,6 +263,9 @@ class StyleGAN(ProGAN):
     def __init__(self, config: StyleGANConfig, data: DataInfo):
         if not 0.0 <= config.mixing_prob <= 1.0:
             raise GenzooError(f"mixing_prob={config.mixing_prob}: a probability, in [0, 1]")
+        if config.n_mapping == 0 and config.w_dim != config.latent_dim:
+            raise GenzooError(f"n_mapping=0 feeds z to the styles as w: set w_dim = latent_dim "
+                              f"({config.latent_dim}), not {config.w_dim}")  # fmt: skip
         super().__init__(config, data)
 
     def build_generator(self, channels: list[int]) -> StyleGenerator:
