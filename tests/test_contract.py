@@ -48,6 +48,7 @@ TINY = {
         "ema_decay": 0.0,
     },  # fmt: skip
     "text2image": {"channels": (4, 8), "latent_dim": 4, "embedding_dim": 6, "projection_dim": 4},
+    "contrastive": {"embedding_dim": 6, "joint_dim": 4, "width": 4, "feature_dim": 8},
     "pix2pix": {"width": 4},
     "cyclegan": {"width": 4, "n_blocks": 1, "d_layers": 1},
     "stargan": {"width": 4, "n_blocks": 1},
@@ -289,6 +290,10 @@ CALLS = {
         m.synthesize(m.truncate(m.broadcast(m.mapping(m.noise(2))), 0.5), m.fixed_noise()).shape
         == m.mix(m.noise(2), m.noise(1), next(iter(m.layer_groups()))).shape
         == (2, *m.data.shape)
+    ),
+    Capability.JOINT: lambda m, x: (
+        m.embed_images(x).shape == m.embed_texts(torch.ones(len(x), m.config.embedding_dim)).shape
+        and torch.allclose(m.embed_images(x).norm(dim=1), torch.ones(len(x)))
     ),
 }
 

@@ -328,6 +328,7 @@ def test_dataset_names():
         "morpho-mnist",
         "mnist-captions",
         "cifar10-captions",
+        "mnist32-captions",
     ]
 
 

@@ -41,7 +41,7 @@ from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError, UnknownNameError, did_you_mean
 
 ANOMALY_OOD = "corrupt:flip"
-FAMILY_ORDER = ("autoregressive", "latent", "adversarial", "translation")
+FAMILY_ORDER = ("autoregressive", "latent", "adversarial", "translation", "joint")
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,18 @@ ENTRIES = {
         "mnist-captions",
         ("Text2Image", "text2image", "GAN-INT-CLS"),
     ),
+    "contrastive": Entry(
+        "An image tower and a text tower map pictures and captions into one space, trained "
+        "with CLIP's symmetric contrastive loss so that each image lies nearest its own "
+        "caption. Here the text tower is the frozen sentence encoder plus a linear map; the "
+        "report gives zero-shot accuracy from class prompts, and `genzoo edit` uses the space "
+        "to steer a StyleGAN toward a prompt (StyleCLIP).",
+        "Radford, Kim, Hallacy, Ramesh, Goh, Agarwal, Sastry, Askell, Mishkin, Clark, Krueger "
+        "& Sutskever, 'Learning Transferable Visual Models From Natural Language Supervision', "
+        "ICML 2021 (arXiv:2103.00020).",
+        "mnist32-captions",
+        ("contrastive",),
+    ),
 }
 
 

@@ -105,6 +105,8 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
         lines += ["![samples](samples.png)", ""]
     if Capability.TRANSLATE in model.capabilities:
         lines += translation_section(run, splits)
+    if Capability.JOINT in model.capabilities:
+        lines += joint_section(run, splits)
     if Capability.ENCODE in model.capabilities and hasattr(model, "reconstruct"):
         x = run.transform.fixed(splits.test[:32], "test")
         x = run.transform.batch(x, torch.Generator().manual_seed(cfg.seed)).to(model.device)
@@ -206,6 +208,37 @@ def translation_section(run: Run, splits) -> list[str]:
               run.path / "translations.png", nrow=3)  # fmt: skip
     return [*lines, "Test inputs | translations | targets:", "",
             "![translations](translations.png)", ""]  # fmt: skip
+
+
+JOINT_FILE = "joint.json"  # a joint model's test numbers, which every use of it quotes
+
+
+def joint_section(run: Run, splits) -> list[str]:
+    """A joint image–text model's zero-shot accuracy and retrieval top-1 on the test split
+    (genzoo.metrics.joint), also written to joint.json in the run."""
+    from genzoo.data.captions import class_prompts
+    from genzoo.data.text import embed
+    from genzoo.io.files import write_json
+    from genzoo.metrics.joint import joint_report
+
+    if splits.captions is None:
+        return [f"{splits.name} has no captions: zero-shot accuracy not measured.", ""]
+    x = run.transform.fixed(splits.test, "test")
+    prompts = class_prompts(splits.name)
+    r = joint_report(run.model, x, splits.test_labels, splits.captions.test,
+                     list(splits.captions.text("test")), prompts, embed)  # fmt: skip
+    write_json(run.path / JOINT_FILE, r | {"data": splits.name, "split": "test"})
+    lines = [f"Test split of {splits.name} ({r['n_examples']:,} images with their held-out-"
+             "template captions), genzoo.metrics.joint:", ""]  # fmt: skip
+    if "zero_shot_accuracy" in r:
+        n = len(prompts)
+        lines.append(f"- zero-shot accuracy: {r['zero_shot_accuracy']:.3f} (chance "
+                     f"{1 / n:.3f}); each image assigned the nearest of {n} class prompts "
+                     f"\"{prompts[0]}\" … \"{prompts[-1]}\"")  # fmt: skip
+    lines += [f"- retrieval top-1: image → caption {r['image_to_text']:.3f}, caption → image "
+              f"{r['text_to_image']:.3f} among the {r['n_examples']:,} test captions",
+              ""]  # fmt: skip
+    return lines
 
 
 def weights_line(model, result) -> str:

@@ -13,11 +13,11 @@ import os
 import shlex
 import sys
 
-from genzoo.cli import evaluation, info, latent, sampling, serve, training, translation
+from genzoo.cli import edit, evaluation, info, latent, sampling, serve, training, translation
 from genzoo.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, global_options, parse_sets
 
 __all__ = ["build_parser", "main", "parse_sets", "run"]
-GROUPS = (info, training, sampling, translation, evaluation, latent, serve)
+GROUPS = (info, training, sampling, translation, edit, evaluation, latent, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,9 @@ class Capability(enum.Flag):
     #                       broadcast(w) -> ws (B, L, w_dim), truncate(ws, ψ), synthesize(ws,
     #                       noise), fixed_noise(), mix(z_dst, z_src, layers), layer_groups()
     #                       {"coarse", "middle", "fine"} and style_layers("coarse" | "A:B")
+    JOINT = enum.auto()  # images and texts in one space: model.embed_images(x) (B, d) and
+    #                      model.embed_texts(φ) (B, d), unit vectors, φ = the sentence
+    #                      embeddings by the encoder that model.text_encoder names
 
     @property
     def names(self) -> list[str]:

@@ -24,6 +24,16 @@ class label and properties measured from its pixels, deterministically:
                         brightness  the mean luma Y = 0.299 R + 0.587 G + 0.114 B on [0, 1]:
                                     dark < 0.40 <= (medium) < 0.55 <= bright
                       e.g. "a dark photo of a green frog".
+    mnist32-captions  mnist-captions with every digit padded 28x28 -> 32x32 by PAD_32 = 2
+                      black pixels a side, as mnist32 (the size StyleGAN grows to); the
+                      captions are mnist-captions' (measured on the 28x28 digits, which
+                      padding does not change), for joint image–text models that judge a
+                      StyleGAN trained on mnist32.
+
+Class prompts, for zero-shot classification (Radford et al. 2021, Sec. 3.1.4): one
+sentence per class from the task's PROMPT template and the class's first synonym, e.g.
+"a handwritten seven" (MNIST; a train template with its other slots left out) or
+"a photo of a frog" (CIFAR-10).
 
 Each property value has several synonyms, and each caption one of several templates, so
 different sentences say the same thing. Training and validation captions use the TRAIN
@@ -48,6 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from genzoo.data import morpho
 from genzoo.data.splits import SPLIT_NAMES, CaptionStream, Splits
@@ -251,14 +262,36 @@ class CaptionTask:
     base: str
     scheme: Scheme
     properties: Callable[[object, object], list[dict]]
+    prompt: str = ""  # the class prompt's template, with the class slot in braces
+    pad: int = 0  # black pixels added on each side of every image
+
+    def class_prompts(self) -> list[str]:
+        """One prompt per class, in label order (module docstring)."""
+        (slot,) = re.findall(r"{(\w+)}", self.prompt)
+        return [_article(self.prompt.format(**{slot: words[0]}))
+                for words in self.scheme.synonyms[slot].values()]  # fmt: skip
+
+
+PAD_32 = 2  # 28x28 -> 32x32
+MNIST_PROMPT = "a handwritten {digit}"  # a TRAIN template, without thickness and slant
+CIFAR_PROMPT = "a photo of a {object}"
 
 
 CAPTION_TASKS = {
-    "mnist-captions": CaptionTask("mnist-captions", "mnist", MNIST_SCHEME, mnist_properties),
-    "cifar10-captions": CaptionTask(
-        "cifar10-captions", "cifar10", CIFAR_SCHEME, cifar_properties
-    ),  # fmt: skip
-}
+    "mnist-captions": CaptionTask("mnist-captions", "mnist", MNIST_SCHEME, mnist_properties,
+                                  MNIST_PROMPT),
+    "cifar10-captions": CaptionTask("cifar10-captions", "cifar10", CIFAR_SCHEME,
+                                    cifar_properties, CIFAR_PROMPT),
+    "mnist32-captions": CaptionTask("mnist32-captions", "mnist", MNIST_SCHEME,
+                                    mnist_properties, MNIST_PROMPT, pad=PAD_32),
+}  # fmt: skip
+
+
+def class_prompts(task_name: str) -> list[str] | None:
+    """The zero-shot class prompts of a captioned task, in label order; None for a task
+    without them."""
+    task = CAPTION_TASKS.get(task_name)
+    return task.class_prompts() if task is not None and task.prompt else None
 
 
 def caption_split(task: CaptionTask, base: Splits, split: str, n: int | None = None):
@@ -277,18 +310,23 @@ def build(task: CaptionTask, base: Splits, embed: Callable | None = None) -> Spl
     x, labels, text = {}, {}, {}
     for split in SPLIT_NAMES:
         x[split], labels[split], _, text[split] = caption_split(task, base, split)
+        if task.pad:
+            p = task.pad
+            x[split] = torch.nn.functional.pad(x[split], (p, p, p, p))
     phi = {split: embed(text[split]) for split in SPLIT_NAMES}
     from genzoo.data.text import ENCODER
 
     sizes = "/".join(f"{CAPTION_SIZES[s]:,}" for s in SPLIT_NAMES)
+    padded = (f"each image padded with {task.pad} black pixels a side "
+              f"(captions measured before), " if task.pad else "")  # fmt: skip
     return Splits(
         task.name,
         *(x[s] for s in SPLIT_NAMES),
         *(labels[s] for s in SPLIT_NAMES),
         n_levels=base.n_levels,
         protocol=f"{task.name}: the first {sizes} of {task.base}'s train/valid/test, each "
-        f"with a caption written from its class and measured properties (genzoo.data."
-        f"captions; test captions from held-out templates), embedded by {ENCODER}. "
+        f"{padded}with a caption written from its class and measured properties (genzoo."
+        f"data.captions; test captions from held-out templates), embedded by {ENCODER}. "
         f"Base: {base.protocol}",
         captions=CaptionStream(
             ENCODER,

@@ -395,6 +395,8 @@ DESCRIPTIONS = {  # one line each, for `genzoo data list` and `genzoo train --he
     "and upright or slanted by random attributes (thick, slanted), for stargan",
     "mnist-captions": "captioned task: 12,000 MNIST digits, each captioned from its class, "
     "stroke thickness and slant, with the caption's embedding, for text2image",
+    "mnist32-captions": "captioned task: mnist-captions padded to 32x32 (as mnist32), for "
+    "joint image–text models that judge a StyleGAN trained on mnist32",
     "cifar10-captions": "captioned task: 12,000 CIFAR-10 photos, each captioned from its "
     "class, dominant colour and brightness, with the caption's embedding, for text2image",
 }

@@ -50,7 +50,7 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     MNIST's digit classes. A measured attribute "hits" its value when
                     thickness >= THICK_SPLIT (thick=1) or < it (thick=0), and slant >=
                     SLANT_SPLIT (slanted=1) or < it (slanted=0).
-    mnist-captions, cifar10-captions
+    mnist-captions, cifar10-captions, mnist32-captions
                     MNIST digits / CIFAR-10 photos, each with a caption written from its
                     class and measured properties, and the caption's sentence embedding:
                     genzoo.data.captions says how.

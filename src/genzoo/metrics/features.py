@@ -47,7 +47,8 @@ CACHE_SUBDIR = "genzoo-features"
 LABELLED_TWIN = {"binarized-mnist": "mnist", "edges2fashion-unpaired": "edges2fashion"}
 # tasks whose images are a subset of their base's, unchanged (the captioned ones): they use
 # the base's feature network
-SAME_IMAGES = {"mnist-captions": "mnist", "cifar10-captions": "cifar10"}
+SAME_IMAGES = {"mnist-captions": "mnist", "cifar10-captions": "cifar10",
+               "mnist32-captions": "mnist32"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,6 @@
 re-exported here, so that `from genzoo.models import create_model` always sees every model."""
 
 from genzoo.core.registry import create_model, get_model, list_models
-from genzoo.models import adversarial, autoregressive, latent, translation  # noqa: F401
+from genzoo.models import adversarial, autoregressive, joint, latent, translation  # noqa: F401
 
 __all__ = ["create_model", "get_model", "list_models"]

@@ -314,9 +314,10 @@ class StyleGAN(ProGAN):
         """One noise realisation (1, 1, r, r) per layer, the same for every image and call."""
         return self.generator.draw_noise(1, torch.Generator().manual_seed(0))
 
-    def synthesize(self, ws: Tensor, noise: NoiseInput = None) -> Tensor:
+    def synthesize(self, ws: Tensor, noise: NoiseInput = None, clip: bool = True) -> Tensor:
         """g(ws, noise) at the current stage, upsampled to the data's size and clipped to
-        [−1, 1], as ProGAN's decode_noise; ws (B, L, w_dim), noise as in noise_inputs."""
+        [−1, 1], as ProGAN's decode_noise; ws (B, L, w_dim), noise as in noise_inputs.
+        clip=False: not clipped (latent optimisation needs the gradient of every pixel)."""
         if ws.dim() != 3 or tuple(ws.shape[1:]) != (self.n_layers, self.config.w_dim):
             raise GenzooError(f"ws has shape {tuple(ws.shape)}; expected (B, {self.n_layers}, "
                               f"{self.config.w_dim}): one w per layer")  # fmt: skip
@@ -326,7 +327,8 @@ class StyleGAN(ProGAN):
             x = self.ema.averaged(self.generator, ws, stage, alpha, noise_list, part="synthesis")
         else:
             x = self.generator.synthesis(ws, stage, alpha, noise_list)
-        return resize_to(x, self.data.shape[-1]).clamp(-1.0, 1.0)
+        x = resize_to(x, self.data.shape[-1])
+        return x.clamp(-1.0, 1.0) if clip else x
 
     # ---- sampling ----
 

@@ -1,0 +1,82 @@
+"""`genzoo edit`: StyleCLIP's latent optimisation of a StyleGAN image toward a text prompt,
+as a strip from the original to the edit, with oracle measures before and after."""
+
+from __future__ import annotations
+
+from genzoo.cli.common import add
+
+
+def add_edit(sub, common) -> None:
+    p = add(sub, common, "edit",
+            help="edit a StyleGAN image toward a text prompt (StyleCLIP latent optimisation "
+            "in W+, steered by a joint image–text model)")  # fmt: skip
+    p.add_argument("run", help="a stylegan run directory")
+    p.add_argument("--joint", required=True, metavar="RUN|FILE",
+                   help="the joint image–text model: a `genzoo train contrastive` run on "
+                   "the StyleGAN's images (e.g. mnist32-captions for mnist32), or a "
+                   ".safetensors file of its weights in open_clip's naming")  # fmt: skip
+    p.add_argument("--text", required=True, help="the prompt, e.g. 'a thick seven'")
+    p.add_argument("--seed", type=int, default=0, help="z of the original image (default 0)")
+    p.add_argument("--steps", type=int, default=200, help="Adam steps (default 200)")
+    p.add_argument("--lr", type=float, default=0.1, help="Adam's learning rate (default 0.1)")
+    p.add_argument("--l2", type=float, default=0.008,
+                   help="λ_L2, the weight of ‖w − w_s‖₂ (default 0.008)")  # fmt: skip
+    p.add_argument("--truncation", type=float, default=None, metavar="ψ",
+                   help="truncate w_s toward w̄ first, ψ in (−1, 1] (default: none)")  # fmt: skip
+    p.add_argument("--frames", type=int, default=6,
+                   help="images in the strip, original and final included (default 6)")  # fmt: skip
+    p.add_argument("-o", "--output", default="edit.png", help="PNG path")
+    p.set_defaults(func=cmd_edit)
+
+
+def cmd_edit(args) -> int:
+    import torch
+
+    from genzoo.apps.edit import check_pair, load_joint, oracle, styleclip
+    from genzoo.core.errors import GenzooError
+    from genzoo.data.text import check_prompt, embed
+    from genzoo.io.images import check_image_path, save_grid, to_unit_range
+    from genzoo.train.run import load_run
+
+    check_image_path(args.output)
+    if args.truncation is not None and not -1 < args.truncation <= 1:
+        raise GenzooError(f"--truncation {args.truncation}: ψ lies in (−1, 1]")
+    if args.frames < 2:
+        raise GenzooError("--frames must be at least 2 (the original and the edit)")
+    run = load_run(args.run)
+    joint = load_joint(args.joint, tuple(run.model.data.shape))
+    check_pair(run, joint)
+    if run.model.stage() != (run.model.n_stages - 1, 1.0):
+        print(f"note: {run.path} stopped before growing to full size; its images are "
+              "upsampled")  # fmt: skip
+    text = check_prompt(args.text, joint.model.text_encoder)
+    z = torch.randn(
+        1, run.model.config.latent_dim, generator=torch.Generator().manual_seed(args.seed)
+    )
+    edit = styleclip(run.model, joint.model, embed([text]), z, args.steps, args.lr, args.l2,
+                     args.truncation, args.frames)  # fmt: skip
+    path = save_grid(to_unit_range(edit.frames, None, "symmetric"), args.output,
+                     nrow=len(edit.frames))  # fmt: skip
+    L, w_dim = edit.ws.shape[1:]
+    print(f"wrote the edit of seed {args.seed} toward {text!r} to {path}: G(w) at steps "
+          f"{', '.join(map(str, edit.frame_steps))}")  # fmt: skip
+    print(f"latent: W+ ({L} layers x {w_dim}), Adam lr {args.lr}, {args.steps} steps, "
+          f"λ_L2 {args.l2}, no identity term; ‖w − w_s‖₂ {edit.l2[0]:.3f} -> "
+          f"{edit.l2[-1]:.3f}")  # fmt: skip
+    note = f"; {joint.note}" if joint.note else ""
+    print(f"D_joint = 1 − cos (the joint model {joint.name}{note}): {edit.distance[0]:.3f} -> "
+          f"{edit.distance[-1]:.3f}")  # fmt: skip
+    o = oracle(edit.frames[[0, -1]], run.data_name, args.data_root)
+    (c0, c1), p = o["class"], o["p"]
+    kept = "kept" if c0 == c1 else "changed"
+    print(f"oracle, genzoo's classifier {o['classifier']} (test accuracy {o['accuracy']:.3f}; "
+          f"not the joint model): class {c0} (p {p[0, c0]:.2f}) -> {c1} (p {p[1, c1]:.2f}), "
+          f"{kept}; p(class {c0}) after: {p[1, c0]:.2f}")  # fmt: skip
+    if "thickness" in o:
+        t, s = o["thickness"], o["slant"]
+        print(f"oracle, Morpho-MNIST measures (genzoo.data.morpho): thickness {t[0]:.2f} -> "
+              f"{t[1]:.2f} px, slant {s[0]:+.1f} -> {s[1]:+.1f} degrees")  # fmt: skip
+    return 0
+
+
+VERBS = (add_edit,)

@@ -1,0 +1,183 @@
+"""StyleCLIP with genzoo's contrastive image–text model: the contrastive loss is symmetric
+and learns to rank matching pairs; the edit moves only the W+ code, its L2 term measured
+from the starting code; `genzoo edit` end to end on tiny runs, and its one-line errors."""
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from genzoo.core.model import DataInfo, plain_backward
+from genzoo.models import create_model
+from genzoo.models.joint.contrastive import contrastive_loss, same_text
+
+STYLEGAN = {"latent_dim": 4, "w_dim": 4, "n_mapping": 2, "max_channels": 8,
+            "channel_base": 32, "images_per_phase": 64}  # fmt: skip
+
+
+def joint(shape=(1, 8, 8), D=6, seed=0):
+    torch.manual_seed(seed)
+    return create_model("contrastive", DataInfo(shape, None), embedding_dim=D, joint_dim=8,
+                        width=4, feature_dim=16)  # fmt: skip
+
+
+def test_contrastive_loss_is_symmetric_in_images_and_texts():
+    g = torch.Generator().manual_seed(0)
+    u = F.normalize(torch.randn(7, 5, generator=g), dim=1)
+    v = F.normalize(torch.randn(7, 5, generator=g), dim=1)
+    scale = torch.tensor(2.5)
+    assert torch.allclose(contrastive_loss(u, v, scale), contrastive_loss(v, u, scale))
+    phi = torch.eye(3)[torch.arange(7) % 3]  # repeated captions: several positives a row
+    match = same_text(phi)
+    assert torch.allclose(
+        contrastive_loss(u, v, scale, match), contrastive_loss(v, u, scale, match)
+    )
+    # with one positive a row, it is CLIP's: the mean of the two cross-entropies
+    s = scale.exp() * u @ v.T
+    labels = torch.arange(7)
+    clip = (F.cross_entropy(s, labels) + F.cross_entropy(s.T, labels)) / 2
+    assert torch.allclose(contrastive_loss(u, v, scale), clip)
+
+
+def test_a_tiny_training_ranks_matching_pairs_above_chance():
+    g = torch.Generator().manual_seed(0)
+    K, D = 4, 6
+    patterns = torch.rand(K, 1, 8, 8, generator=g) * 2 - 1
+    texts = F.normalize(torch.randn(K, D, generator=g), dim=1)
+
+    def pairs(n):
+        y = torch.randint(0, K, (n,), generator=g)
+        return (patterns[y] + 0.3 * torch.randn(n, 1, 8, 8, generator=g)).clamp(-1, 1), y
+
+    m = joint(D=D)
+    optimizers = m.configure_optimizers(3e-3)
+    for step in range(150):
+        x, y = pairs(32)
+        m.training_step({"x": x, "caption": texts[y]}, step, optimizers, plain_backward)
+        m.on_train_step_end(step + 1)
+    x, y = pairs(200)
+    top1 = (m.similarity(x, texts).argmax(dim=1) == y).float().mean().item()
+    assert top1 > 0.8, top1  # chance: 1 / K = 0.25
+
+
+def tiny_stylegan():
+    torch.manual_seed(0)
+    return create_model("stylegan", DataInfo((1, 8, 8), None), **STYLEGAN)
+
+
+def test_the_edit_moves_only_w_and_measures_l2_from_the_start(monkeypatch):
+    from genzoo.apps import edit as E
+
+    G, J = tiny_stylegan(), joint()
+    before = {k: v.clone() for k, v in [*G.state_dict().items(), *J.state_dict().items()]}
+    flags = [p.requires_grad for p in [*G.parameters(), *J.parameters()]]
+    optimized, seen = [], []
+
+    class Adam(torch.optim.Adam):
+        def __init__(self, params, **kwargs):
+            params = list(params)
+            optimized.extend(params)
+            super().__init__(params, **kwargs)
+
+    monkeypatch.setattr(E.torch.optim, "Adam", Adam)
+    synthesize = G.synthesize
+
+    def watched(ws, noise=None, clip=True):
+        seen.append(any(p.requires_grad for p in [*G.parameters(), *J.parameters()]))
+        return synthesize(ws, noise, clip)
+
+    monkeypatch.setattr(G, "synthesize", watched)
+    phi = F.normalize(torch.randn(1, 6), dim=1)
+    edit = E.styleclip(G, J, phi, torch.randn(1, 4), steps=8, lr=0.1, l2_weight=0.008)
+    # only the W+ code was optimised: one (1, L, w_dim) tensor, the generator untouched
+    assert len(optimized) == 1 and optimized[0].shape == (1, G.n_layers, 4)
+    assert not any(seen)  # no parameter of G or the joint model required a gradient
+    for k, v in [*G.state_dict().items(), *J.state_dict().items()]:
+        assert torch.equal(v, before[k]), k
+    assert all(p.grad is None for p in [*G.parameters(), *J.parameters()])
+    assert [p.requires_grad for p in [*G.parameters(), *J.parameters()]] == flags
+    # the L2 term is ‖w − w_s‖₂ from the starting W+ code: 0 at step 0, then it grows
+    assert edit.l2[0] == 0.0 and len(edit.l2) == 9
+    assert edit.l2[-1] > edit.l2[1] > 0
+    assert torch.allclose(torch.linalg.vector_norm(edit.ws - edit.ws_start),
+                          torch.tensor(edit.l2[-1]))  # fmt: skip
+    assert not edit.ws_start.requires_grad and not edit.ws.requires_grad
+    assert edit.frames.shape == (6, 1, 8, 8) and edit.frame_steps[0] == 0
+    assert edit.frame_steps[-1] == 8 and edit.distance[-1] < edit.distance[0]
+
+
+def need_text_extra():
+    from test_text2image import need_text_extra as need
+
+    need()
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_edit_through_the_command_line(tmp_path, monkeypatch, capsys):
+    need_text_extra()
+    from test_text2image import digits_captions
+
+    from genzoo.apps.edit import save_joint_file
+    from genzoo.cli import main
+    from genzoo.data.tasks import TASKS, Task
+    from genzoo.train.run import load_run
+
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(TASKS, "digits-captions",
+                        Task("digits-captions", "digits", digits_captions, ""))  # fmt: skip
+    root = tmp_path / "data"
+    shared = Path("/work/shared/datasets/genzoo-features")  # the digits classifier, if cached
+    for f in shared.glob("digits-featnet-*.safetensors") if shared.is_dir() else ():
+        (root / "genzoo-features").mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, root / "genzoo-features" / f.name)
+    quiet = ["--set", "progress=false", "--set", "tensorboard=false", "--set", "n_samples=0"]
+    sets = [a for k, v in STYLEGAN.items() for a in ("--set", f"{k}={v}")]
+    style, clip = tmp_path / "style", tmp_path / "clip"
+    assert main(["train", "stylegan", "--data", "digits", "--run-dir", str(style), *sets,
+                 "--set", "max_steps=4", *quiet]) == 0  # fmt: skip
+    assert main(["train", "contrastive", "--data", "digits-captions", "--run-dir", str(clip),
+                 "--set", "width=4", "--set", "feature_dim=16", "--set", "max_steps=30",
+                 *quiet]) == 0  # fmt: skip
+    report = (clip / "report.md").read_text()
+    assert "zero-shot accuracy" not in report  # digits-captions has no class prompts
+    assert "retrieval top-1" in report and (clip / "joint.json").exists()
+    capsys.readouterr()
+    out = tmp_path / "edit.png"
+    edit = ["--data-root", str(root), "edit", str(style), "--joint", str(clip), "--text",
+            "a handwritten seven", "--seed", "3", "--steps", "5", "-o", str(out)]  # fmt: skip
+    assert main(edit) == 0
+    text = capsys.readouterr().out
+    print(text)
+    assert out.exists() and "W+" in text and f"contrastive run {clip.name}" in text
+    assert "digits-featnet-" in text and "thickness" in text and "slant" in text
+    # the stand-in for user-brought weights: a safetensors file genzoo writes, read back
+    weights = save_joint_file(load_run(clip).model, tmp_path / "joint.safetensors", "digits")
+    assert main([*edit[:5], str(weights), *edit[6:]]) == 0
+    assert "weights file joint.safetensors (sha256 " in capsys.readouterr().out
+    # bad inputs: one line each, exit 2
+    bad_text = [*edit[:7], "   ", *edit[8:]]
+    assert main(bad_text) == 2 and "empty" in error_line(capsys)
+    assert main([*edit[:3], str(clip), *edit[4:]]) == 2
+    assert "give a stylegan run" in error_line(capsys)
+    assert main([*edit[:5], str(style), *edit[6:]]) == 2
+    assert "joint image–text model" in error_line(capsys)
+    other = save_joint_file(joint(shape=(1, 16, 16), D=384), tmp_path / "j16.safetensors")
+    assert main([*edit[:5], str(other), *edit[6:]]) == 2
+    assert "embeds 1x16x16 images" in error_line(capsys)
+    from safetensors.torch import save_file
+
+    vit = tmp_path / "vit.safetensors"
+    save_file({"visual.conv1.weight": torch.zeros(2, 3, 4, 4), "logit_scale": torch.zeros(())},
+              str(vit))  # fmt: skip
+    assert main([*edit[:5], str(vit), *edit[6:]]) == 2
+    assert "does not implement" in error_line(capsys)
+    mnist = dataclasses.replace(TASKS["digits-captions"], base="mnist")
+    monkeypatch.setitem(TASKS, "digits-captions", mnist)  # as if trained on other images
+    assert main(edit) == 2 and "other images" in error_line(capsys)
