@@ -29,7 +29,7 @@ class Capability(enum.Flag):
     #                      of each z (a GAN's G(z), a VAE's E[x | z]); for interpolations
     STYLES = enum.auto()  # a style-based generator's per-layer styles: model.mapping(z) -> w,
     #                       broadcast(w) -> ws (B, L, w_dim), truncate(ws, ψ), synthesize(ws,
-    #                       noise), fixed_noise(), mix(z_dst, z_src, layers), layer_groups()
+    #                       noise, clip=True), fixed_noise(), mix(z_dst, z_src, layers), layer_groups()
     #                       {"coarse", "middle", "fine"} and style_layers("coarse" | "A:B")
     JOINT = enum.auto()  # images and texts in one space: model.embed_images(x) (B, d) and
     #                      model.embed_texts(φ) (B, d), unit vectors, φ = the sentence
