@@ -31,6 +31,10 @@ class Capability(enum.Flag):
     #                       broadcast(w) -> ws (B, L, w_dim), truncate(ws, ψ), synthesize(ws,
     #                       noise), fixed_noise(), mix(z_dst, z_src, layers), layer_groups()
     #                       {"coarse", "middle", "fine"} and style_layers("coarse" | "A:B")
+    ASSEMBLE = enum.auto()  # model.assemble(patches, generator=None) -> (x, masks): a whole
+    #                         image (B, *shape) from K local patches (B, K*C, P, P) with no
+    #                         place given, and a mask per patch (B, K, H, W) in [0, 1] of
+    #                         where it belongs (None without a mask branch); model.patch_shape
 
     @property
     def names(self) -> list[str]:
@@ -73,6 +77,6 @@ def density_kind(capabilities: Capability) -> str:
         return "explicit (bound)"
     if Capability.SAMPLE in capabilities:
         return "implicit"
-    if Capability.TRANSLATE in capabilities:  # y ~ p(y | x) given an input image x
+    if capabilities & (Capability.TRANSLATE | Capability.ASSEMBLE):  # y ~ p(y | x), x given
         return "implicit (conditional)"
     return "none"
