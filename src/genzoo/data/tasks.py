@@ -39,7 +39,7 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     float32 (N, 2K) named top1, left1, top2, left2, top3, left3, so that
                     x[:, top_k:top_k+P, left_k:left_k+P] is patch k exactly. The places
                     are drawn from where the item is: its bounding box is the rows and
-                    columns of x with a pixel >= PATCH_INK = 32 (of 255); top_k is drawn
+                    columns of x with a pixel >= 32 of 255 (1/8 of the top level); top_k is drawn
                     uniformly from the tops that keep the patch inside the box's rows (if
                     the box is shorter than P: the patch is centred on it, clipped to the
                     image), left_k likewise. The K patches of an image must not
@@ -107,7 +107,7 @@ THICK_SPLIT = 3.0  # pixels: a measured thickness at least this is "thick"
 SLANT_SPLIT = SLANTED / 2  # radians: a measured slant at least this is "slanted"
 PATCH_COUNT = 3  # K key patches per image (fashion-patches)
 PATCH_SIZE = 8  # P: each patch is P x P pixels
-PATCH_INK = 32  # of 255: a pixel at least this belongs to the item's bounding box
+PATCH_INK = 8  # a pixel >= 1/PATCH_INK of the top level (32 of 255) is the item's
 PATCH_TRIES = 100  # draws inside the box before a patch is drawn from the whole image
 PATCH_SEED = {"train": 0, "valid": 1, "test": 2}  # the place draws of each split
 
@@ -248,11 +248,12 @@ def _span(mask: np.ndarray, size: int, p: int) -> tuple[int, int]:
 
 
 def patch_locations(x: np.ndarray, rng: np.random.RandomState, k: int = PATCH_COUNT,
-                    p: int = PATCH_SIZE) -> np.ndarray:  # fmt: skip
+                    p: int = PATCH_SIZE, n_levels: int = 256) -> np.ndarray:  # fmt: skip
     """The top-left corners (N, k, 2) of k non-overlapping p x p patches of each uint8
-    image (N, C, H, W), drawn from its item's bounding box (module docstring)."""
+    image (N, C, H, W) of `n_levels` grey levels, drawn from its item's bounding box
+    (module docstring)."""
     N, _, H, W = x.shape
-    ink = x.max(axis=1) >= PATCH_INK  # (N, H, W)
+    ink = x.max(axis=1).astype(np.int64) * PATCH_INK >= n_levels - 1  # (N, H, W)
     rows = np.array([_span(m.any(axis=1), H, p) for m in ink]).reshape(N, 2)
     cols = np.array([_span(m.any(axis=0), W, p) for m in ink]).reshape(N, 2)
     out = np.zeros((N, k, 2), np.int64)
@@ -292,27 +293,32 @@ def cut_patches(x: torch.Tensor, locations: torch.Tensor, p: int) -> torch.Tenso
     return out.transpose(1, 2).reshape(N, loc.shape[1] * C, p, p)
 
 
-def _fashion_patches(base: Splits) -> Splits:
+def build_patches(base: Splits, name: str = "fashion-patches", k: int = PATCH_COUNT,
+                  p: int = PATCH_SIZE, padding: int = PAD) -> Splits:  # fmt: skip
+    """A task of key patches (fashion-patches, module docstring) from any grey dataset:
+    its images padded by `padding`, k patches of p x p each, their places as attributes."""
     x, patches, places = {}, {}, {}
     for split in SPLIT_NAMES:
-        x[split] = pad(base.split(split))
-        loc = patch_locations(x[split].numpy(), np.random.RandomState(PATCH_SEED[split]))
+        x[split] = pad(base.split(split), padding)
+        rng = np.random.RandomState(PATCH_SEED[split])
+        loc = patch_locations(x[split].numpy(), rng, k, p, base.n_levels)
         places[split] = torch.from_numpy(loc.reshape(len(loc), -1).astype(np.float32))
-        patches[split] = cut_patches(x[split], places[split], PATCH_SIZE)
+        patches[split] = cut_patches(x[split], places[split], p)
+    side = "x".join(map(str, x["train"].shape[-2:]))
     return Splits(
-        "fashion-patches",
+        name,
         *(x[split] for split in SPLIT_NAMES),
         base.train_labels,
         base.valid_labels,
         base.test_labels,
         n_levels=base.n_levels,
-        protocol=f"fashion-patches: {PATCH_COUNT} non-overlapping {PATCH_SIZE}x{PATCH_SIZE} "
-        f"patches of each Fashion-MNIST image padded 28x28 -> 32x32, at places drawn inside "
-        f"its item's bounding box (pixels >= {PATCH_INK}) by RandomState 0/1/2 per split; "
-        f"their top-left corners are the attributes. Base: {base.protocol}",
+        protocol=f"{name}: {k} non-overlapping {p}x{p} patches of each image padded to {side}, "
+        f"at places drawn inside its item's bounding box (pixels >= 1/{PATCH_INK} of the top "
+        f"level) by RandomState 0/1/2 per split; their top-left corners are the attributes. "
+        f"Base: {base.protocol}",
         images={"patches": ImageStream(*(patches[split] for split in SPLIT_NAMES))},
         attributes=AttributeStream(
-            patch_location_names(), *(places[split] for split in SPLIT_NAMES)
+            patch_location_names(k), *(places[split] for split in SPLIT_NAMES)
         ),  # fmt: skip
     )
 
@@ -333,7 +339,7 @@ TASKS = {
     "fashion-patches": Task(
         "fashion-patches",
         "fashion-mnist",
-        _fashion_patches,
+        build_patches,
         "Fashion-MNIST 32x32 with 3 key patches (8x8) each and their true places",
     ),
     "mnist32": Task(

@@ -14,20 +14,22 @@ the mask generator from the features alone:
 
 In training the patches are cut from a real image x at known places, whose masks are M_k
 (1 on patch k's square, 0 elsewhere); "unsupervised" means that no one labels the key
-parts, and that at test time no place is given. G minimises three losses:
+parts, and that at test time no place is given. G minimises:
 
     L_adv     = −log D(x̂)                                     (non-saturating)
-    L_spatial = mean_{k,i} |M̂_k,i − M_k,i|                    masks at the true places
+    L_spatial = mean_{k,i} BCE(M̂_k,i, M_k,i)                  masks at the true places
     L_appr    = mean_{k,c,i} |M̂_k,i x̂_c,i − M_k,i x_c,i|      the patches restored there
     L_overlap = mean_i Σ_{j<k} M̂_j,i M̂_k,i                    no two patches in one place
     L_G = L_adv + λ_spatial L_spatial + λ_appr L_appr + λ_overlap L_overlap
 
-(i runs over pixels, c over channels). D is a conv net on the image alone. Besides G's
-images it learns to reject two composites of real images (authors' code): with U the
-union of the true masks and x' another image of the batch, U x' + (1 − U) x (another
-item's parts in this background) and U x + (1 − U) x' (these parts in another's):
+(i runs over pixels, c over channels; BCE(m̂, m) = −m log m̂ − (1 − m) log(1 − m̂)).
+D is a conv net on the image alone. Besides G's images it learns to reject two
+composites of real images (authors' code): with U the union of the true masks and x'
+another image of the batch, U x' + (1 − U) x (another item's parts in this background)
+and U x + (1 − U) x' (these parts in another's background):
 
-    L_D = −log D(x) − log(1 − D(x̂)) − log(1 − D(U x' + (1 − U) x)) − log(1 − D(U x + (1 − U) x'))
+    L_D = −log D(x) − log(1 − D(x̂))
+          − log(1 − D(U x' + (1 − U) x)) − log(1 − D(U x + (1 − U) x'))
 
 each term a mean over the batch. One D step, then one G step per batch; Adam at 2e-4,
 β = (0.5, 0.999) (authors' code).
@@ -43,8 +45,12 @@ places as "attributes" (B, 2K): top_k, left_k, the top-left corner of each in x'
 
 Deviations from the paper (the paper's text was not at hand; the losses are read from
 the authors' code and are my reading of the paper):
+- L_spatial is a per-pixel cross-entropy; the authors' code takes the mean |M̂ − M|
+  (`spatial=l1`), whose gradient through the sigmoid vanishes once the masks have
+  shrunk to 0 on the 94% of pixels that no patch covers (in genzoo's short CPU runs
+  the masks died there).
 - K masks, one per patch; the paper's figures show one mask, the union of the parts'.
-  Its L_spatial and L_appr are those of the union; here they are summed over the K masks.
+  Its L_spatial and L_appr are those of the union; here they average over the K masks.
 - L_overlap is not in the paper or the authors' code: it is the issue's "masks from
   different patches should not overlap" (λ_overlap = 0 switches it off). The task's true
   masks never overlap, so it is 0 at the true places.
@@ -64,6 +70,7 @@ the authors' code and are my reading of the paper):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -92,6 +99,8 @@ class PuzzleGANConfig:
     lambda_spatial: float = field(default=100.0, metadata=at_least(0.0))  # genzoo (docstring)
     lambda_appr: float = field(default=100.0, metadata=at_least(0.0))  # genzoo (docstring)
     lambda_overlap: float = field(default=10.0, metadata=at_least(0.0))  # the issue's term
+    # L_spatial: "bce" per-pixel cross-entropy (genzoo), "l1" the authors' code's
+    spatial: Literal["bce", "l1"] = "bce"
     shuffled_fakes: bool = True  # D also rejects composites of two real images (authors')
     lr_d: float = field(default=2e-4, metadata=at_least(0.0))  # learning_rate (authors')
     lr_g: float = field(default=2e-4, metadata=at_least(0.0))  # learning_rate (authors')
@@ -112,9 +121,12 @@ def place_masks(places: Tensor, size: int, shape: tuple[int, int]) -> Tensor:
     return (in_rows[..., :, None] & in_cols[..., None, :]).float()
 
 
-def spatial_loss(M_hat: Tensor, M: Tensor) -> Tensor:
-    """L_spatial = mean |M̂ − M| over masks and pixels (authors' code: L1)."""
-    return (M_hat - M).abs().mean()
+def spatial_loss(M_hat: Tensor, M: Tensor, kind: str = "bce") -> Tensor:
+    """L_spatial over masks and pixels: bce, the mean −M log M̂ − (1 − M) log(1 − M̂); l1,
+    the mean |M̂ − M| (authors' code). Both are 0 where M̂ = M."""
+    if kind == "l1":
+        return (M_hat - M).abs().mean()
+    return nn.functional.binary_cross_entropy(M_hat, M)
 
 
 def overlap_loss(M_hat: Tensor) -> Tensor:
@@ -230,7 +242,7 @@ class PuzzleGAN(GenerativeModel):
             loss_spatial, loss_overlap = zero, zero
             loss_appr = appearance_loss(x_hat, M, x, M)
         else:
-            loss_spatial, loss_overlap = spatial_loss(M_hat, M), overlap_loss(M_hat)
+            loss_spatial, loss_overlap = spatial_loss(M_hat, M, cfg.spatial), overlap_loss(M_hat)
             loss_appr = appearance_loss(x_hat, M_hat, x, M)
         loss_G = (loss_G_adv + cfg.lambda_spatial * loss_spatial + cfg.lambda_appr * loss_appr
                   + cfg.lambda_overlap * loss_overlap)  # fmt: skip
