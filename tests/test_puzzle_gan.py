@@ -248,3 +248,6 @@ def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches,
     assert main(["train", "puzzle-gan", "--data", "digits", "--run-dir", str(tmp_path / "p"),
                  *quiet]) == 2  # fmt: skip
     assert "key local patches" in error_line(capsys) and not (tmp_path / "p").exists()
+    assert main(["train", "puzzle-gan", "--data", items_patches, "--run-dir",
+                 str(tmp_path / "p"), "--set", "augment=flip", *quiet]) == 2  # fmt: skip
+    assert "places would not move" in error_line(capsys) and not (tmp_path / "p").exists()

@@ -152,6 +152,7 @@ class PuzzleGAN(GenerativeModel):
     sample_range = (-1.0, 1.0)
     validation_metric = None
     streams = ("x", PATCHES, PLACES)
+    augmentable = False  # a flip or crop of x would not move the patches' places
     why_no_samples = (
         "it draws an image from given key patches (`genzoo sample RUN --patches a.png,b.png,"
         "c.png`), not from noise alone"
