@@ -219,6 +219,13 @@ def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches,
     said = capsys.readouterr().out
     assert "patch L1 at the true places" in said and "mask IoU against the true places" in said
 
+    # the baseline without masks: the same report and eval, with no IoU
+    base = tmp_path / "baseline"
+    assert main([*argv[:5], str(base), *argv[6:], "--set", "mask_branch=false"]) == 0
+    assert "none (mask_branch=false)" in (base / "report.md").read_text()
+    assert main(["sample", str(base), "--patches", given, "-o", str(out)]) == 0
+    assert "no masks (mask_branch=false)" in capsys.readouterr().out
+
     # bad inputs: one line each, exit 2
     two = ",".join(map(str, paths[:2]))
     assert main(["sample", str(run), "--patches", two, "-o", str(out)]) == 2
