@@ -81,9 +81,9 @@ def test_a_mask_at_the_true_places_has_zero_spatial_loss_and_a_misplaced_one_doe
     places = torch.tensor([[0.0, 0, 8, 8, 20, 4], [3, 3, 3, 16, 18, 20]])
     M = place_masks(places, 8, (32, 32))
     assert M.shape == (2, 3, 32, 32) and torch.equal(M.sum((2, 3)), torch.full((2, 3), 64.0))
-    assert spatial_loss(M, M) == 0 and overlap_loss(M) == 0
+    assert spatial_loss(M, M) == 0 and spatial_loss(M, M, "l1") == 0 and overlap_loss(M) == 0
     shifted = place_masks(places + 2, 8, (32, 32))
-    assert spatial_loss(shifted, M) > 0
+    assert spatial_loss(shifted, M) > 0 and spatial_loss(shifted, M, "l1") > 0
     stacked = place_masks(torch.tensor([[0.0, 0, 4, 4, 20, 20]]), 8, (32, 32))  # 1 and 2 overlap
     assert overlap_loss(stacked) == pytest.approx(16 / 1024)  # a 4x4 square where 2 masks meet
     assert torch.allclose(mask_iou(M, M), torch.ones(2, 3))
