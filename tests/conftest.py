@@ -37,6 +37,13 @@ def train_step(model, x, optimizers=None, label=None, step: int = 0) -> dict:
     batch = {"x": x} if label is None else {"x": x, "label": label}
     if "caption" in model.streams:  # a caption embedding per example: 3 distinct ones
         batch["caption"] = torch.eye(3, model.config.embedding_dim)[torch.arange(len(x)) % 3]
+    if "patches" in model.streams:  # key patches cut from x at places (0, 0), (0, P), ...
+        from genzoo.data.tasks import cut_patches
+
+        K, P = model.config.n_patches, model.config.patch_size
+        left = torch.arange(K) * P % max(x.shape[-1] - P + 1, 1)
+        places = torch.stack([torch.zeros(K), left.float()], -1).flatten().expand(len(x), -1)
+        batch |= {"patches": cut_patches(x, places, P), "attributes": places}
     for name in model.streams:  # a further image stream, paired with x (a translation's
         batch.setdefault(name, x.flip(-1))  # source): x mirrored
     return model.training_step(batch, step, optimizers, plain_backward)

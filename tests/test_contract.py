@@ -11,6 +11,7 @@ from genzoo.core import (
     LikelihoodModel,
 )
 from genzoo.data.streams import DataSpec, Stream, StreamData, TensorDataset
+from genzoo.data.tasks import cut_patches, patch_location_names
 from genzoo.models import create_model, list_models
 from genzoo.train import fit
 from genzoo.train.checkpoint import load_model_weights, save_model
@@ -52,6 +53,7 @@ TINY = {
     "pix2pix": {"width": 4},
     "cyclegan": {"width": 4, "n_blocks": 1, "d_layers": 1},
     "stargan": {"width": 4, "n_blocks": 1},
+    "puzzle-gan": {"patch_size": 2, "feature_dim": 4, "latent_dim": 4, "channels": (4, 8)},
     "singan": {
         "width": 4,
         "n_blocks": 3,
@@ -66,9 +68,10 @@ TINY = {
 # ProGAN and StyleGAN grow from 4x4 to a side that is a power of 2; SinGAN's unpadded 3-block
 # discriminator needs a coarsest scale of 8 px, and 12 px gives three scales
 SHAPES = {"progan": (1, 8, 8), "stylegan": (1, 8, 8), "pix2pix": (1, 8, 8),
-          "cyclegan": (1, 8, 8), "stargan": (1, 8, 8), "singan": (1, 12, 12)}  # fmt: skip
-# models of attribute domains: the attributes of their tiny data
-ATTRIBUTES = {"stargan": ("thick", "slanted")}
+          "cyclegan": (1, 8, 8), "stargan": (1, 8, 8), "singan": (1, 12, 12),
+          "puzzle-gan": (1, 8, 8)}  # fmt: skip
+# models of attribute domains (or of patches' places): the attributes of their tiny data
+ATTRIBUTES = {"stargan": ("thick", "slanted"), "puzzle-gan": patch_location_names(3)}
 NAMES = [s.name for s in list_models()]
 VALIDATED = [s.name for s in list_models() if s.cls.validation_metric]
 SAMPLERS = [s.name for s in list_models() if Capability.SAMPLE in s.capabilities]
@@ -116,6 +119,18 @@ def tiny_data(model, x) -> StreamData:
     data = StreamData.from_tensors(x, labels)
     extra = [name for name in model.streams if name not in data.spec.names]
     names = getattr(model, "attribute_names", ())
+    if "patches" in extra:  # key patches cut from x at places (i, 0), (i, P), (i, 2P), ...
+        extra.remove("patches"), extra.remove("attributes")
+        K, P = model.config.n_patches, model.config.patch_size
+        top = torch.arange(len(x))[:, None] % (x.shape[-2] - P + 1) + torch.zeros(K)
+        left = torch.arange(K) * P % (x.shape[-1] - P + 1) + torch.zeros(len(x), 1)
+        places = torch.stack([top, left], -1).flatten(1).float()  # (N, 2K)
+        data = StreamData(
+            DataSpec((*data.spec.streams, Stream("patches", "image", (K * x.shape[1], P, P)),
+                      Stream("attributes", "attributes", (2 * K,)))),
+            data.datasets | {"patches": TensorDataset(cut_patches(x, places, P)),
+                             "attributes": TensorDataset(places)},
+        )  # fmt: skip
     if "attributes" in extra:
         extra.remove("attributes")
         c = (torch.arange(len(x))[:, None] + torch.arange(len(names))) % 2
@@ -229,6 +244,11 @@ def test_save_and_load_give_identical_outputs(name, tmp_path):
     x = examples(model)
     if model.validation_metric:
         assert torch.equal(model.validation_nll(x), clone.validation_nll(x))
+    if Capability.ASSEMBLE in model.capabilities:  # the same z: the same image and masks
+        p = torch.rand(4, *model.patch_shape) * 2 - 1
+        a = model.assemble(p, generator=torch.Generator().manual_seed(3))
+        b = clone.assemble(p, generator=torch.Generator().manual_seed(3))
+        assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
     if Capability.TRANSLATE in model.capabilities:  # the same dropout draw: the same outputs
         a = translate(model, x, generator=torch.Generator().manual_seed(3))
         assert torch.equal(a, translate(clone, x, generator=torch.Generator().manual_seed(3)))
@@ -248,6 +268,7 @@ def test_declared_capabilities_match_methods(name):
         Capability.ELBO: "elbo",
         Capability.ENCODE: "encode",
         Capability.TRANSLATE: "translate",
+        Capability.ASSEMBLE: "assemble",
     }
     abstract = (GenerativeModel, LikelihoodModel)  # they declare methods that only raise
     for capability, method in methods.items():
@@ -260,6 +281,7 @@ def test_declared_capabilities_match_methods(name):
 VARIANTS = [(name, {}) for name in NAMES] + [
     ("aae", {"prior": "mixture", "supervised": True}),  # CONDITIONAL on a label
     ("vae", {"objective": "iwae", "k": 2}),
+    ("puzzle-gan", {"mask_branch": False}),  # ASSEMBLE without masks
 ]
 
 
@@ -268,6 +290,14 @@ def first_condition(model):
     if condition.kind == "text":  # an embedding φ(t)
         return torch.ones(model.config.embedding_dim)
     return 0 if condition.kind == "label" else {condition.codes[0]: 0}
+
+
+def assembled(model, x) -> bool:
+    """model.assemble(patches) gives an image like x and K masks (None without a mask branch)."""
+    image, masks = model.assemble(torch.zeros(len(x), *model.patch_shape))
+    K, (H, W) = model.config.n_patches, x.shape[-2:]
+    expected = (len(x), K, H, W) if model.config.mask_branch else None
+    return image.shape == x.shape and (masks if masks is None else masks.shape) == expected
 
 
 # what apps call for each capability, and a check of what it returns; a model that does not
@@ -285,6 +315,7 @@ CALLS = {
         m.evaluation_terms(x, 2)["iwae_nll"].shape == (len(x),) and m.eval_k >= 1
     ),
     Capability.TRANSLATE: lambda m, x: translate(m, x).shape == x.shape,
+    Capability.ASSEMBLE: lambda m, x: assembled(m, x),
     Capability.NOISE: lambda m, x: m.decode_noise(m.noise(2)).shape == (2, *m.data.shape),
     Capability.STYLES: lambda m, x: (
         m.synthesize(m.truncate(m.broadcast(m.mapping(m.noise(2))), 0.5), m.fixed_noise()).shape

@@ -236,6 +236,18 @@ ENTRIES = {
         "morpho-mnist",
         ("StarGAN", "stargan"),
     ),
+    "puzzle-gan": Entry(
+        "A whole image from a few key local patches with no place given: a shared encoder "
+        "reads each patch, one decoder draws the image from the features and noise, another "
+        "a mask per patch of where it belongs. Masks are pulled to where the patches were "
+        "cut, the image through them to the patches, and D keeps the whole image real. "
+        "Judged by the masks' IoU with the true places; mask_branch=false is the baseline "
+        "without masks.",
+        "Lee, Yun, Choi, Yoo, Yang & Oh, 'Unsupervised Holistic Image Generation from Key "
+        "Local Patches', ECCV 2018 (arXiv:1703.10730).",
+        "fashion-patches",
+        ("Puzzle-GAN", "puzzle-gan"),
+    ),
     "singan": Entry(
         "A pyramid of small patch GANs learnt from one image, coarse to fine, each scale "
         "frozen once trained: the coarsest places objects at random, each finer one adds "
@@ -324,7 +336,10 @@ def render(spec, entry: Entry, results_md: str) -> str:
         lines.append("    genzoo sample RUN_DIR -n 64 -o samples.png")
     if spec.capabilities & (Capability.LOG_PROB | Capability.ELBO):
         lines.append("    genzoo eval RUN_DIR --split test")
-    if Capability.TRANSLATE in spec.capabilities:
+    if Capability.ASSEMBLE in spec.capabilities:
+        lines += ["    genzoo sample RUN_DIR --patches a.png,b.png,c.png -o whole.png",
+                  "    genzoo eval RUN_DIR --split test", ""]  # fmt: skip
+    elif Capability.TRANSLATE in spec.capabilities:
         lines += ["    genzoo translate RUN_DIR --split test -n 16 -o translations.png",
                   "    genzoo translate RUN_DIR --input edges.png -o out.png"]  # fmt: skip
         if "b2a" in getattr(spec.cls, "directions", ()):  # a model of two directions

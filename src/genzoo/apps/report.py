@@ -107,6 +107,8 @@ def write_report(run: Run, splits, result, seconds: float) -> None:
         lines += translation_section(run, splits)
     if Capability.JOINT in model.capabilities:
         lines += joint_section(run, splits)
+    if Capability.ASSEMBLE in model.capabilities:
+        lines += puzzle_section(run, splits)
     if Capability.ENCODE in model.capabilities and hasattr(model, "reconstruct"):
         x = run.transform.fixed(splits.test[:32], "test")
         x = run.transform.batch(x, torch.Generator().manual_seed(cfg.seed)).to(model.device)
@@ -239,6 +241,46 @@ def joint_section(run: Run, splits) -> list[str]:
               f"{r['text_to_image']:.3f} among the {r['n_examples']:,} test captions",
               ""]  # fmt: skip
     return lines
+
+
+def evaluate_puzzle(run: Run, splits, split: str, seed: int = 0) -> dict[str, float]:
+    """Patch L1 at the true places and mask IoU of a model of key patches on a split
+    (genzoo.metrics.puzzle gives the protocol)."""
+    from genzoo.core.errors import GenzooError
+    from genzoo.metrics.puzzle import puzzle_metrics
+
+    if "patches" not in splits.images or splits.attributes is None:
+        raise GenzooError(f"{splits.name} has no key patches and places to judge "
+                          f"{run.model_name} by: use fashion-patches")  # fmt: skip
+    t = run.transform
+    x = t.fixed(splits.split(split), split)
+    patches = t.fixed(splits.images["patches"].split(split), f"{split}/patches")
+    return puzzle_metrics(run.model, x, patches, splits.attributes.split(split), t.scale,
+                          run.train_config.eval_batch_size, seed)  # fmt: skip
+
+
+def puzzle_section(run: Run, splits) -> list[str]:
+    """The test split's patch L1 and mask IoU, and assembled.png: for the first 8 test
+    images, their patches | the generated image | its masks | the real image."""
+    from genzoo.apps.sampling import assemble_rows
+    from genzoo.io.images import save_grid, to_unit_range
+
+    r = evaluate_puzzle(run, splits, "test", run.train_config.seed)
+    iou = f"{r['mask_iou']:.4f}" if "mask_iou" in r else "none (mask_branch=false)"
+    lines = ["| test split | patch L1 at the true places | black image's | image L1 | "
+             "mask IoU (≥ 0.5) |", "|---|---|---|---|---|",
+             f"| {r['n_examples']:,} images | {r['patch_l1']:.4f} | {r['black_patch_l1']:.4f} "
+             f"| {r['image_l1']:.4f} | {iou} |", "",
+             "On [0, 1] pixels (genzoo.metrics.puzzle gives the protocol).", ""]  # fmt: skip
+    t, rows = run.transform, []
+    for i in range(min(8, len(splits.test))):
+        patches = t.fixed(splits.images["patches"].test[i : i + 1], "test/patches")
+        row, _ = assemble_rows(run, patches, 1, run.train_config.seed + i)
+        real = to_unit_range(t.fixed(splits.test[i : i + 1], "test"), None, t.scale)
+        rows.append(torch.cat([row, real]))
+    save_grid(torch.cat(rows), run.path / "assembled.png", nrow=len(rows[0]))
+    return [*lines, "Test patches | generated image | each patch's mask | the real image:", "",
+            "![assembled](assembled.png)", ""]  # fmt: skip
 
 
 def weights_line(model, result) -> str:

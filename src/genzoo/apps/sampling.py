@@ -231,6 +231,64 @@ def decode_point(run, z: list[float]) -> Tensor:
     return display(run, model.decode_noise(point))
 
 
+# ---------------------------------------------------------------- whole images from patches
+
+
+def read_patches(run, paths: list[str]) -> Tensor:
+    """Key patches from image files, one a file, as the model takes them: (1, K·C, P, P) in
+    the data's range; a one-line error for a wrong count, size or file."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    model = run.model
+    if Capability.ASSEMBLE not in model.capabilities:
+        raise GenzooError(f"{run.model_name} takes no patches: --patches applies to models "
+                          "that assemble an image from key patches (puzzle-gan)")  # fmt: skip
+    K, C, P = model.config.n_patches, model.data.shape[0], model.patch_shape[-1]
+    if len(paths) != K:
+        raise GenzooError(f"--patches: {run.model_name} takes {K} patches, got {len(paths)}")
+    pixels = []
+    for path in map(Path, paths):
+        try:
+            with Image.open(path) as img:
+                a = np.asarray(img.convert("L" if C == 1 else "RGB"))
+        except FileNotFoundError:
+            raise GenzooError(f"{path}: no such file") from None
+        except (UnidentifiedImageError, OSError) as e:
+            raise GenzooError(f"{path}: not a readable image ({e})") from None
+        if a.shape[:2] != (P, P):
+            raise GenzooError(f"{path} is {a.shape[1]}x{a.shape[0]}; {run.model_name} takes "
+                              f"{P}x{P} patches")  # fmt: skip
+        pixels.append(a[None] if C == 1 else a.transpose(2, 0, 1))
+    levels = torch.from_numpy(np.concatenate(pixels)[None].copy())  # uint8 (1, K·C, P, P)
+    return run.transform.fixed(levels, "test")
+
+
+@torch.no_grad()
+def assemble_rows(run, patches: Tensor, n: int, seed: int) -> tuple[Tensor, int]:
+    """n rows (z drawn from `seed`) for patches (1, K·C, P, P): the K patches, each in the
+    middle of a grey H×W frame | the whole image x̂ | each patch's mask M̂_k (white = 1;
+    none without a mask branch). (images in [0, 1], images per row)."""
+    model = run.model
+    C, H, W = model.data.shape
+    K, P = model.config.n_patches, model.patch_shape[-1]
+    x_hat, masks = model.assemble(patches.expand(n, -1, -1, -1),
+                                  torch.Generator().manual_seed(seed))  # fmt: skip
+    frames = torch.full((K, C, H, W), 0.5)
+    top, left = (H - P) // 2, (W - P) // 2
+    shown = display(run, patches[0].reshape(K, C, P, P).cpu())
+    frames[..., top : top + P, left : left + P] = shown
+    rows = []
+    for i in range(n):
+        row = [frames, display(run, x_hat[i : i + 1].cpu())]
+        if masks is not None:
+            row.append(masks[i].cpu()[:, None].expand(K, C, H, W))
+        rows.append(torch.cat(row))
+    return torch.cat(rows), len(rows[0])
+
+
 def display(run, x: Tensor) -> Tensor:
     """Model-space images -> [0, 1]."""
     from genzoo.io.images import to_unit_range

@@ -64,6 +64,8 @@ def cmd_eval(args) -> int:
     caps = run.model.capabilities
     if Capability.TRANSLATE in caps and not args.metrics and args.k is None:
         return _translation_metrics(args, run)
+    if Capability.ASSEMBLE in caps and not args.metrics and args.k is None:
+        return _puzzle_metrics(args, run)
     if not args.metrics and not run.has_likelihood and Capability.SAMPLE in caps:
         if args.k is not None:
             raise GenzooError(f"--k estimates a likelihood, and {run.model_name} is an implicit "
@@ -240,6 +242,25 @@ def _translation_metrics(args, run) -> int:
           f"{r['fid']:.3f}{base}")  # fmt: skip
     print(f"  classifier accuracy on the outputs (FCN-score idea): {r['accuracy']:.4f}; "
           f"on the real targets {r['target_accuracy']:.4f}")  # fmt: skip
+    return 0
+
+
+def _puzzle_metrics(args, run) -> int:
+    """`genzoo eval RUN` of a model of key patches: patch L1 at the true places and mask
+    IoU on a split (genzoo.metrics.puzzle)."""
+    from genzoo.apps.report import evaluate_puzzle
+    from genzoo.train.run import load_splits
+
+    splits = load_splits(run.data_name, args.data_root, run.train_config)
+    r = evaluate_puzzle(run, splits, args.split, args.seed)
+    print(f"{run.model_name} on {run.data_name} ({args.split} split, {r['n_examples']:,} "
+          f"images, seed {args.seed}), on [0, 1] pixels")  # fmt: skip
+    print(f"  patch L1 at the true places: {r['patch_l1']:.4f} (an all-black image: "
+          f"{r['black_patch_l1']:.4f}); image L1: {r['image_l1']:.4f}")  # fmt: skip
+    if "mask_iou" in r:
+        print(f"  mask IoU against the true places (M >= 0.5): {r['mask_iou']:.4f}")
+    else:
+        print("  mask IoU: none (mask_branch=false: the baseline predicts no masks)")
     return 0
 
 

@@ -29,11 +29,16 @@ class Capability(enum.Flag):
     #                      of each z (a GAN's G(z), a VAE's E[x | z]); for interpolations
     STYLES = enum.auto()  # a style-based generator's per-layer styles: model.mapping(z) -> w,
     #                       broadcast(w) -> ws (B, L, w_dim), truncate(ws, ψ), synthesize(ws,
-    #                       noise, clip=True), fixed_noise(), mix(z_dst, z_src, layers), layer_groups()
-    #                       {"coarse", "middle", "fine"} and style_layers("coarse" | "A:B")
+    #                       noise, clip=True), fixed_noise(), mix(z_dst, z_src, layers),
+    #                       layer_groups() {"coarse", "middle", "fine"} and
+    #                       style_layers("coarse" | "A:B")
     JOINT = enum.auto()  # images and texts in one space: model.embed_images(x) (B, d) and
     #                      model.embed_texts(φ) (B, d), unit vectors, φ = the sentence
     #                      embeddings by the encoder that model.text_encoder names
+    ASSEMBLE = enum.auto()  # model.assemble(patches, generator=None) -> (x, masks): a whole
+    #                         image (B, *shape) from K local patches (B, K*C, P, P) with no
+    #                         place given, and a mask per patch (B, K, H, W) in [0, 1] of
+    #                         where it belongs (None without a mask branch); model.patch_shape
 
     @property
     def names(self) -> list[str]:
@@ -76,6 +81,6 @@ def density_kind(capabilities: Capability) -> str:
         return "explicit (bound)"
     if Capability.SAMPLE in capabilities:
         return "implicit"
-    if Capability.TRANSLATE in capabilities:  # y ~ p(y | x) given an input image x
+    if capabilities & (Capability.TRANSLATE | Capability.ASSEMBLE):  # y ~ p(y | x), x given
         return "implicit (conditional)"
     return "none"

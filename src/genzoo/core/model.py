@@ -99,6 +99,9 @@ class GenerativeModel(nn.Module):
     # False: the streams a model names must be paired (of one domain, e.g. pix2pix's input
     # and target); True: it learns from unpaired ones too (CycleGAN's two collections)
     unpaired: ClassVar[bool] = False
+    # False: the trainer's augment (flip, crop) would break what the batch's streams say
+    # about its images (Puzzle-GAN's patches' places do not move with a flip)
+    augmentable: ClassVar[bool] = True
 
     def __init__(self, config, data: DataInfo):
         super().__init__()

@@ -41,11 +41,13 @@ KINDS = ("image", "label", "attributes", "embedding")
 SOURCE = "source"  # the input image paired with each "x" in a translation task
 WHAT = {"label": "labels", "attributes": "attribute vectors", "embedding": "embeddings",
         "caption": "captioned images (a caption's embedding for every 'x')",
-        SOURCE: "paired images (a 'source' image for every 'x')"}  # fmt: skip
+        SOURCE: "paired images (a 'source' image for every 'x')",
+        "patches": "key local patches (a 'patches' stack for every 'x')"}  # fmt: skip
 # what to use instead, by the stream that the data lacks
 HINT = {"label": "use a labelled dataset",
         "caption": "use a captioned task such as mnist-captions",
-        SOURCE: "use a paired task such as edges2fashion (`genzoo data list`)"}  # fmt: skip
+        SOURCE: "use a paired task such as edges2fashion (`genzoo data list`)",
+        "patches": "use a task of key patches such as fashion-patches"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,30 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     and test splits keep the true pairs, row by row: the progress grid
                     (valid) and the report's L1/PSNR (test) judge translations against
                     the ground truth, as the CycleGAN paper does with Cityscapes.
+    fashion-patches
+                    key local patches of Fashion-MNIST items, for Puzzle-GAN (Lee et al.
+                    2018): "x" = each image padded 28x28 -> 32x32 with 2 black pixels a
+                    side (edges2fashion's), "patches" = K = PATCH_COUNT = 3 square patches of
+                    P = PATCH_SIZE = 8 pixels cut from x, stacked along channels: uint8
+                    (N, K*C, P, P), patch k in channels k*C .. (k+1)*C - 1; "attributes" =
+                    their true places, the top-left corners (top_k, left_k) in x's pixels,
+                    float32 (N, 2K) named top1, left1, top2, left2, top3, left3, so that
+                    x[:, top_k:top_k+P, left_k:left_k+P] is patch k exactly. The places
+                    are drawn from where the item is: its bounding box is the rows and
+                    columns of x with a pixel >= 32 of 255 (1/8 of the top level); top_k is drawn
+                    uniformly from the tops that keep the patch inside the box's rows (if
+                    the box is shorter than P: the patch is centred on it, clipped to the
+                    image), left_k likewise. The K patches of an image must not
+                    overlap. One numpy.random.RandomState(PATCH_SEED[split]) per split
+                    (0/1/2 for train/valid/test) draws, for patch k = 1..K in turn and all
+                    the split's images at once, PATCH_TRIES = 100 candidate tops (N, 100)
+                    and 100 lefts inside the box, then 100 tops and 100 lefts anywhere
+                    (0..32-P), each by RandomState.randint(low, high + 1, (N, 100)); patch
+                    k's place is the first candidate inside the box that overlaps no
+                    earlier patch, else the first such one anywhere, else the first free
+                    place in raster order. Splits and labels are
+                    Fashion-MNIST's (train: the first 50,000 of the official training set,
+                    valid: the last 10,000, test: the official 10,000).
     mnist32         MNIST with every 28x28 digit padded to 32x32 by 2 black pixels a side
                     (ProGAN and StyleGAN grow 4x4 -> 32x32 by doublings); MNIST's splits
                     and labels.
@@ -81,6 +105,11 @@ MORPHO_SIZES = {"train": 10_000, "valid": 1_000, "test": 1_000}  # the first N o
 SLANTED = math.atan(0.5)  # radians, leaning right: slanted=1
 THICK_SPLIT = 3.0  # pixels: a measured thickness at least this is "thick"
 SLANT_SPLIT = SLANTED / 2  # radians: a measured slant at least this is "slanted"
+PATCH_COUNT = 3  # K key patches per image (fashion-patches)
+PATCH_SIZE = 8  # P: each patch is P x P pixels
+PATCH_INK = 8  # a pixel >= 1/PATCH_INK of the top level (32 of 255) is the item's
+PATCH_TRIES = 100  # draws inside the box before a patch is drawn from the whole image
+PATCH_SEED = {"train": 0, "valid": 1, "test": 2}  # the place draws of each split
 
 
 def pad(x: torch.Tensor, p: int = PAD) -> torch.Tensor:
@@ -200,6 +229,100 @@ def _morpho_mnist(base: Splits) -> Splits:
     )
 
 
+def patch_location_names(k: int = PATCH_COUNT) -> tuple[str, ...]:
+    """The attribute names of the places of k patches: top1, left1, top2, left2, ..."""
+    return tuple(f"{side}{i}" for i in range(1, k + 1) for side in ("top", "left"))
+
+
+def _span(mask: np.ndarray, size: int, p: int) -> tuple[int, int]:
+    """The first places (low, high inclusive) of a patch of side p inside the rows (or
+    columns) where `mask` holds, or centred on them when they are fewer than p."""
+    where = np.flatnonzero(mask)
+    if len(where) == 0:  # an empty image: anywhere
+        return 0, size - p
+    a, b = int(where[0]), int(where[-1])
+    if b - a + 1 >= p:
+        return a, b - p + 1
+    start = min(max((a + b + 1 - p) // 2, 0), size - p)
+    return start, start
+
+
+def patch_locations(x: np.ndarray, rng: np.random.RandomState, k: int = PATCH_COUNT,
+                    p: int = PATCH_SIZE, n_levels: int = 256) -> np.ndarray:  # fmt: skip
+    """The top-left corners (N, k, 2) of k non-overlapping p x p patches of each uint8
+    image (N, C, H, W) of `n_levels` grey levels, drawn from its item's bounding box
+    (module docstring)."""
+    N, _, H, W = x.shape
+    ink = x.max(axis=1).astype(np.int64) * PATCH_INK >= n_levels - 1  # (N, H, W)
+    rows = np.array([_span(m.any(axis=1), H, p) for m in ink]).reshape(N, 2)
+    cols = np.array([_span(m.any(axis=0), W, p) for m in ink]).reshape(N, 2)
+    out = np.zeros((N, k, 2), np.int64)
+    T = PATCH_TRIES
+    for i in range(k):
+        inside = np.stack([rng.randint(rows[:, :1], rows[:, 1:] + 1, (N, T)),
+                           rng.randint(cols[:, :1], cols[:, 1:] + 1, (N, T))], -1)  # fmt: skip
+        anywhere = np.stack([rng.randint(0, H - p + 1, (N, T)),
+                             rng.randint(0, W - p + 1, (N, T))], -1)  # fmt: skip
+        candidates = np.concatenate([inside, anywhere], 1)  # (N, 2T, 2)
+        free = np.ones(candidates.shape[:2], bool)
+        for j in range(i):  # no overlap with an earlier patch
+            apart = np.abs(candidates - out[:, j, None]) >= p
+            free &= apart[..., 0] | apart[..., 1]
+        out[:, i] = candidates[np.arange(N), free.argmax(1)]
+        for n in np.flatnonzero(~free.any(1)):  # the first free place in raster order
+            out[n, i] = next(
+                (t, s)
+                for t in range(H - p + 1)
+                for s in range(W - p + 1)
+                if all(abs(t - a) >= p or abs(s - b) >= p for a, b in out[n, :i])
+            )
+    return out
+
+
+def cut_patches(x: torch.Tensor, locations: torch.Tensor, p: int) -> torch.Tensor:
+    """The patches (N, k*C, p, p) of images x (N, C, H, W) at the top-left corners
+    `locations` (N, k, 2) or (N, 2k), stacked along channels in order."""
+    N, C, _, W = x.shape
+    loc = locations.reshape(N, -1, 2).long()  # (N, k, 2)
+    d = torch.arange(p)
+    rows = (loc[:, :, 0, None] + d)[:, :, :, None]  # (N, k, p, 1)
+    cols = (loc[:, :, 1, None] + d)[:, :, None, :]  # (N, k, 1, p)
+    flat = x.reshape(N, C, -1)
+    index = (rows * W + cols).reshape(N, 1, -1).expand(N, C, -1)  # (N, C, k*p*p)
+    out = flat.gather(2, index).reshape(N, C, loc.shape[1], p, p)
+    return out.transpose(1, 2).reshape(N, loc.shape[1] * C, p, p)
+
+
+def build_patches(base: Splits, name: str = "fashion-patches", k: int = PATCH_COUNT,
+                  p: int = PATCH_SIZE, padding: int = PAD) -> Splits:  # fmt: skip
+    """A task of key patches (fashion-patches, module docstring) from any grey dataset:
+    its images padded by `padding`, k patches of p x p each, their places as attributes."""
+    x, patches, places = {}, {}, {}
+    for split in SPLIT_NAMES:
+        x[split] = pad(base.split(split), padding)
+        rng = np.random.RandomState(PATCH_SEED[split])
+        loc = patch_locations(x[split].numpy(), rng, k, p, base.n_levels)
+        places[split] = torch.from_numpy(loc.reshape(len(loc), -1).astype(np.float32))
+        patches[split] = cut_patches(x[split], places[split], p)
+    side = "x".join(map(str, x["train"].shape[-2:]))
+    return Splits(
+        name,
+        *(x[split] for split in SPLIT_NAMES),
+        base.train_labels,
+        base.valid_labels,
+        base.test_labels,
+        n_levels=base.n_levels,
+        protocol=f"{name}: {k} non-overlapping {p}x{p} patches of each image padded to {side}, "
+        f"at places drawn inside its item's bounding box (pixels >= 1/{PATCH_INK} of the top "
+        f"level) by RandomState 0/1/2 per split; their top-left corners are the attributes. "
+        f"Base: {base.protocol}",
+        images={"patches": ImageStream(*(patches[split] for split in SPLIT_NAMES))},
+        attributes=AttributeStream(
+            patch_location_names(k), *(places[split] for split in SPLIT_NAMES)
+        ),  # fmt: skip
+    )
+
+
 TASKS = {
     "edges2fashion": Task(
         "edges2fashion",
@@ -212,6 +335,12 @@ TASKS = {
         "fashion-mnist",
         _edges2fashion_unpaired,
         "unpaired: edges2fashion's edges and images drawn apart in training; test pairs kept",
+    ),
+    "fashion-patches": Task(
+        "fashion-patches",
+        "fashion-mnist",
+        build_patches,
+        "Fashion-MNIST 32x32 with 3 key patches (8x8) each and their true places",
     ),
     "mnist32": Task(
         "mnist32",

@@ -213,7 +213,10 @@ def check_settings(model, config: TrainConfig, callbacks: Sequence = ()) -> None
             f"{type(model).__name__} schedules its own learning rates: leave lr_schedule "
             f"constant (not {config.lr_schedule})"
         )
-    Augment.parse(config.augment)
+    if Augment.parse(config.augment) and not model.augmentable:
+        raise GenzooError(f"{type(model).__name__} cannot be trained with augment="
+                          f"{config.augment}: its streams' places would not move with the "
+                          "images (leave augment empty)")  # fmt: skip
     if config.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise GenzooError(f"accelerator={config.accelerator}, but torch finds no CUDA GPU here "
                           "(torch.cuda.is_available() is False): use accelerator=cpu")  # fmt: skip

@@ -6,6 +6,7 @@ from genzoo.models.adversarial import (  # noqa: F401
     gan,
     infogan,
     progan,
+    puzzle_gan,
     singan,
     stylegan,
     text2image,

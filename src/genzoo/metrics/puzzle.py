@@ -1,0 +1,64 @@
+"""How well a model of key patches (Puzzle-GAN) puts each patch back where it came from,
+judged against the true places that the task records (fashion-patches' "attributes"),
+which the model never sees at test time.
+
+Protocol, on [0, 1] pixels, with one draw of z from a generator seeded by `seed`:
+- patch_l1: the mean |x̂ − x| over the pixels of the K true squares, i.e. how far the
+  generated image is from each patch at its true place (lower is better);
+- image_l1: the mean |x̂ − x| over all pixels, against the image the patches came from
+  (there are many whole images with these patches: a loose reference, not a target);
+- mask_iou: for each patch, |{M̂_k ≥ 0.5} ∩ M_k| / |{M̂_k ≥ 0.5} ∪ M_k| with M_k its true
+  square, averaged over patches and images; a model without masks has none;
+- black_patch_l1 (a yardstick, no model): patch_l1 of an all-black image (0, the
+  background's value).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from genzoo.models.adversarial.puzzle_gan import place_masks
+
+IOU_THRESHOLD = 0.5  # a pixel belongs to the predicted mask where M̂_k >= this
+
+
+def mask_iou(M_hat: Tensor, M: Tensor, threshold: float = IOU_THRESHOLD) -> Tensor:
+    """IoU (B, K) of the thresholded masks M̂ (B, K, H, W) with the true ones M (0/1)."""
+    predicted, true = M_hat >= threshold, M >= 0.5
+    inter = (predicted & true).flatten(2).sum(-1).float()
+    union = (predicted | true).flatten(2).sum(-1).float()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
+
+
+@torch.no_grad()
+def puzzle_metrics(model, x: Tensor, patches: Tensor, places: Tensor, scale: str,
+                   batch_size: int, seed: int = 0) -> dict[str, float]:  # fmt: skip
+    """The module's measures for images x (N, C, H, W) and their patches (N, K·C, P, P) in
+    the data's range (`scale`) and true places (N, 2K)."""
+    from genzoo.io.images import to_unit_range
+
+    g = torch.Generator().manual_seed(seed)
+    P, (H, W) = model.config.patch_size, x.shape[-2:]
+    totals = {"patch_l1": 0.0, "image_l1": 0.0, "black_patch_l1": 0.0}
+    if model.config.mask_branch:
+        totals["mask_iou"] = 0.0
+    area = 0.0
+    for i in range(0, len(x), batch_size):
+        xb, pb, lb = x[i : i + batch_size], patches[i : i + batch_size], places[i : i + batch_size]
+        x_hat, M_hat = model.assemble(pb, g)
+        x_hat, xb = to_unit_range(x_hat.cpu(), None, scale), to_unit_range(xb, None, scale)
+        M = place_masks(lb, P, (H, W)).amax(1, keepdim=True)  # the K squares, disjoint
+        totals["patch_l1"] += (M * (x_hat - xb)).abs().sum().item()
+        totals["black_patch_l1"] += (M * xb).abs().sum().item()
+        area += M.sum().item() * x.shape[1]
+        totals["image_l1"] += (x_hat - xb).abs().flatten(1).mean(1).sum().item()
+        if M_hat is not None:
+            totals["mask_iou"] += (
+                mask_iou(M_hat.cpu(), place_masks(lb, P, (H, W))).mean(1).sum().item()
+            )
+    n = len(x)
+    out = {key: value / max(n, 1) for key, value in totals.items()}
+    out["patch_l1"] = totals["patch_l1"] / max(area, 1)
+    out["black_patch_l1"] = totals["black_patch_l1"] / max(area, 1)
+    return {"n_examples": n, **out}

@@ -1,0 +1,260 @@
+"""Puzzle-GAN and its task: the patches are cut at the places recorded, the losses vanish
+exactly at the true places and images, the masks' IoU, update isolation, the baseline
+without masks, and a short seeded run through the command line."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genzoo.cli import main
+from genzoo.core import DataInfo, GenzooError
+from genzoo.core.model import plain_backward
+from genzoo.data.splits import Splits
+from genzoo.data.tasks import (
+    TASKS,
+    Task,
+    build_patches,
+    cut_patches,
+    patch_location_names,
+)
+from genzoo.metrics.puzzle import mask_iou
+from genzoo.models import create_model
+from genzoo.models.adversarial.puzzle_gan import (
+    appearance_loss,
+    overlap_loss,
+    place_masks,
+    spatial_loss,
+)
+
+IMAGES = DataInfo((1, 32, 32), None, patch_location_names(3))
+TINY = {"channels": (4, 8), "feature_dim": 8, "latent_dim": 4}
+
+
+def items(n: int, seed: int = 0) -> torch.Tensor:
+    """uint8 (n, 1, 28, 28): random grey levels inside a random box (the item), 0 outside;
+    the box is 16..21 x 24..27 pixels (room for 3 patches), every 5th only 4x4."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, 28, 28, dtype=torch.uint8)
+    for i in range(n):
+        h, w = (4, 4) if i % 5 == 4 else (16 + i % 6, 24 + i % 4)
+        top = int(torch.randint(0, 28 - h + 1, (), generator=g))
+        left = int(torch.randint(0, 28 - w + 1, (), generator=g))
+        x[i, :, top : top + h, left : left + w] = torch.randint(40, 256, (1, h, w), generator=g)
+    return x
+
+
+def base_splits(n: int = 60) -> Splits:
+    labels = torch.arange(n) % 3
+    m = n // 2
+    return Splits("items", items(n, 0), items(m, 1), items(m, 2), labels, labels[:m],
+                  labels[:m], n_levels=256, protocol="test items")  # fmt: skip
+
+
+def test_the_patches_are_cut_at_the_recorded_places_inside_the_item():
+    base = base_splits()
+    task = build_patches(base)
+    inside = []  # of the patches of items with room for them
+    for split in ("train", "valid", "test"):
+        x, patches = task.split(split), task.images["patches"].split(split)
+        places = task.attributes.split(split).reshape(len(x), 3, 2).long()
+        assert x.shape[-2:] == (32, 32) and patches.shape == (len(x), 3, 8, 8)
+        for n in range(len(x)):
+            box = (x[n, 0] >= 32).nonzero()
+            low, high = box.min(0).values, box.max(0).values
+            for k, (top, left) in enumerate(places[n].tolist()):
+                assert torch.equal(x[n, 0, top : top + 8, left : left + 8], patches[n, k])
+                for other in places[n, :k].tolist():  # no two patches overlap
+                    assert abs(top - other[0]) >= 8 or abs(left - other[1]) >= 8
+                if n % 5 != 4:
+                    fits = bool(low[0] <= top <= high[0] - 7 and low[1] <= left <= high[1] - 7)
+                    assert fits or k > 0  # the first always fits; later ones may not
+                    inside.append(fits)
+    assert np.mean(inside) > 0.9
+    assert torch.equal(cut_patches(task.test, task.attributes.test, 8), task.images["patches"].test)
+    again = build_patches(base)  # deterministic: RandomState per split
+    assert torch.equal(again.attributes.train, task.attributes.train)
+    assert task.attributes.names == ("top1", "left1", "top2", "left2", "top3", "left3")
+
+
+def test_a_mask_at_the_true_places_has_zero_spatial_loss_and_a_misplaced_one_does_not():
+    places = torch.tensor([[0.0, 0, 8, 8, 20, 4], [3, 3, 3, 16, 18, 20]])
+    M = place_masks(places, 8, (32, 32))
+    assert M.shape == (2, 3, 32, 32) and torch.equal(M.sum((2, 3)), torch.full((2, 3), 64.0))
+    assert spatial_loss(M, M) == 0 and spatial_loss(M, M, "l1") == 0 and overlap_loss(M) == 0
+    shifted = place_masks(places + 2, 8, (32, 32))
+    assert spatial_loss(shifted, M) > 0 and spatial_loss(shifted, M, "l1") > 0
+    stacked = place_masks(torch.tensor([[0.0, 0, 4, 4, 20, 20]]), 8, (32, 32))  # 1 and 2 overlap
+    assert overlap_loss(stacked) == pytest.approx(16 / 1024)  # a 4x4 square where 2 masks meet
+    assert torch.allclose(mask_iou(M, M), torch.ones(2, 3))
+    iou = mask_iou(place_masks(places + torch.tensor([4.0, 0] * 3), 8, (32, 32)), M)
+    assert torch.allclose(iou, torch.full((2, 3), 32 / 96))  # half the square: 32 / (64 + 32)
+
+
+def test_the_appearance_loss_vanishes_when_the_image_is_the_real_one():
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    M = place_masks(torch.tensor([[0.0, 0, 8, 8, 20, 4]] * 2), 8, (32, 32))
+    assert appearance_loss(x, M, x, M) == 0
+    outside = x + (1 - M.amax(1, keepdim=True)) * 0.5  # changed where no patch is
+    assert appearance_loss(outside, M, x, M) == 0
+    inside = x + M[:, :1] * 0.5  # changed inside patch 1
+    assert appearance_loss(inside, M, x, M) > 0
+    assert appearance_loss(x, place_masks(torch.tensor([[2.0, 2, 8, 8, 20, 4]] * 2), 8,
+                                          (32, 32)), x, M) > 0  # fmt: skip
+
+
+def batch(n: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 32, 32, generator=g) * 2 - 1
+    places = torch.tensor([[0.0, 0, 8, 8, 20, 4]]).repeat(n, 1)
+    return {"x": x, "patches": cut_patches(x, places, 8), "attributes": places}
+
+
+def snapshot(params):
+    return [p.detach().clone() for p in params]
+
+
+def moved(params, before):
+    return any(not torch.equal(p, q) for p, q in zip(params, before, strict=True))
+
+
+def test_d_steps_move_only_d_and_g_steps_only_g():
+    torch.manual_seed(0)
+    model = create_model("puzzle-gan", IMAGES, **TINY)
+    optimizers = model.configure_optimizers(1e-3)
+    D, G = list(model.discriminator.parameters()), model.generator_parameters
+    assert len(D) + len(G) == len(list(model.parameters()))
+    optimizers["generator"].param_groups[0]["lr"] = 0.0  # what moves is the D step
+    d, g = snapshot(D), snapshot(G)
+    model.training_step(batch(), 0, optimizers, plain_backward)
+    assert moved(D, d) and not moved(G, g)
+    optimizers["generator"].param_groups[0]["lr"] = 2e-4
+    optimizers["discriminator"].param_groups[0]["lr"] = 0.0  # what moves is the G step
+    d, g = snapshot(D), snapshot(G)
+    logs = model.training_step(batch(), 1, optimizers, plain_backward)
+    assert moved(G, g) and not moved(D, d)
+    assert {"d_loss", "g_adv", "spatial", "appr", "overlap"} <= set(logs)
+
+
+def test_the_baseline_has_no_mask_branch_and_draws_the_patches_at_their_places():
+    torch.manual_seed(0)
+    model = create_model("puzzle-gan", IMAGES, mask_branch=False, **TINY)
+    assert model.mask_generator is None
+    full = create_model("puzzle-gan", IMAGES, **TINY)
+    n_masks = sum(p.numel() for p in full.mask_generator.parameters())
+    assert model.n_parameters() == full.n_parameters() - n_masks  # the same G otherwise
+    logs = model.training_step(batch(), 0, model.configure_optimizers(1e-3), plain_backward)
+    assert logs["spatial"] == 0 and logs["overlap"] == 0 and logs["appr"] > 0
+    image, masks = model.assemble(batch()["patches"])
+    assert image.shape == (4, 1, 32, 32) and masks is None
+
+
+def test_wrong_patches_and_data_are_refused():
+    model = create_model("puzzle-gan", IMAGES, **TINY)
+    with pytest.raises(GenzooError, match="takes 3 patches of 8x8"):
+        model.assemble(torch.zeros(2, 2, 8, 8))
+    with pytest.raises(GenzooError, match="set n_patches"):
+        create_model("puzzle-gan", DataInfo((1, 32, 32), None, ("thick", "slanted")), **TINY)
+
+
+def test_training_on_one_batch_brings_the_masks_to_the_true_places():
+    torch.manual_seed(0)
+    model = create_model("puzzle-gan", IMAGES, lr_g=3e-3, lr_d=3e-3, **TINY)
+    optimizers = model.configure_optimizers(1e-3)
+    b = batch(8)
+    M = place_masks(b["attributes"], 8, (32, 32))
+    before = mask_iou(model.assemble(b["patches"])[1], M).mean()
+    for step in range(150):
+        model.training_step(b, step, optimizers, plain_backward)
+    after = mask_iou(model.assemble(b["patches"])[1], M).mean()
+    assert before < 0.2 and after > 0.8, (before, after)
+
+
+def items_task(digits: Splits) -> Splits:
+    """The task of key patches from 200 test items (the digits it is based on are unused)."""
+    return build_patches(base_splits(200), "items-patches")
+
+
+@pytest.fixture
+def items_patches(monkeypatch):
+    monkeypatch.setitem(TASKS, "items-patches", Task("items-patches", "digits", items_task, ""))
+    return "items-patches"
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    return err
+
+
+def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches, tmp_path,
+                                                                   capsys):  # fmt: skip
+    run = tmp_path / "run"
+    quiet = ["--set", "progress=false", "--set", "tensorboard=false"]
+    argv = ["train", "puzzle-gan", "--data", items_patches, "--run-dir", str(run), "--set",
+            "channels=4,8", "--set", "feature_dim=8", "--set", "latent_dim=4", "--set",
+            "max_steps=4", "--set", "batch_size=50", "--set", "seed=3", *quiet]  # fmt: skip
+    assert main(argv) == 0
+    report = (run / "report.md").read_text()
+    assert "patch L1 at the true places" in report and "mask IoU" in report
+    assert (run / "assembled.png").exists()
+    capsys.readouterr()
+
+    task = build_patches(base_splits(200), "items-patches")
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"p{k}.png")
+        Image.fromarray(task.images["patches"].test[0, k].numpy()).save(paths[-1])
+    out = tmp_path / "whole.png"
+    given = ",".join(map(str, paths))
+    assert main(["sample", str(run), "--patches", given, "-o", str(out)]) == 0
+    assert "the patches | the whole image | each patch's mask" in capsys.readouterr().out
+    grid = np.asarray(Image.open(out))
+    assert grid.shape[1] > 6 * grid.shape[0]  # one row: 3 patches, the image, 3 masks
+    assert main(["sample", str(run), "--patches", given, "-n", "2", "-o", str(out)]) == 0
+    capsys.readouterr()
+
+    assert main(["--data-root", str(tmp_path), "eval", str(run)]) == 0
+    said = capsys.readouterr().out
+    assert "patch L1 at the true places" in said and "mask IoU against the true places" in said
+
+    # the baseline without masks: the same report and eval, with no IoU
+    base = tmp_path / "baseline"
+    assert main([*argv[:5], str(base), *argv[6:], "--set", "mask_branch=false"]) == 0
+    assert "none (mask_branch=false)" in (base / "report.md").read_text()
+    assert main(["sample", str(base), "--patches", given, "-o", str(out)]) == 0
+    assert "no masks (mask_branch=false)" in capsys.readouterr().out
+
+    # bad inputs: one line each, exit 2
+    two = ",".join(map(str, paths[:2]))
+    assert main(["sample", str(run), "--patches", two, "-o", str(out)]) == 2
+    assert "takes 3 patches, got 2" in error_line(capsys)
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "big.png")
+    wrong = ",".join(map(str, [*paths[:2], tmp_path / "big.png"]))
+    assert main(["sample", str(run), "--patches", wrong, "-o", str(out)]) == 2
+    assert "is 10x10; puzzle-gan takes 8x8 patches" in error_line(capsys)
+    (tmp_path / "notes.png").write_text("not an image")
+    bad = ",".join(map(str, [*paths[:2], tmp_path / "notes.png"]))
+    assert main(["sample", str(run), "--patches", bad, "-o", str(out)]) == 2
+    assert "not a readable image" in error_line(capsys)
+    missing = ",".join(map(str, [*paths[:2], tmp_path / "none.png"]))
+    assert main(["sample", str(run), "--patches", missing, "-o", str(out)]) == 2
+    assert "no such file" in error_line(capsys)
+    assert main(["sample", str(run), "--patches", given, "--label", "1", "-o", str(out)]) == 2
+    assert "does not combine with --label" in error_line(capsys)
+    assert main(["sample", str(run), "-o", str(out)]) == 2  # no patches: it cannot sample
+    assert "cannot sample" in error_line(capsys)
+    # a model that takes no patches, and data without patches
+    nade = tmp_path / "nade"
+    assert main(["train", "nade", "--data", "digits", "--run-dir", str(nade), "--set",
+                 "max_steps=1", *quiet]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["sample", str(nade), "--patches", given, "-o", str(out)]) == 2
+    assert "nade takes no patches" in error_line(capsys)
+    assert main(["train", "puzzle-gan", "--data", "digits", "--run-dir", str(tmp_path / "p"),
+                 *quiet]) == 2  # fmt: skip
+    assert "key local patches" in error_line(capsys) and not (tmp_path / "p").exists()
+    assert main(["train", "puzzle-gan", "--data", items_patches, "--run-dir",
+                 str(tmp_path / "p"), "--set", "augment=flip", *quiet]) == 2  # fmt: skip
+    assert "places would not move" in error_line(capsys) and not (tmp_path / "p").exists()
