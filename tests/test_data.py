@@ -324,6 +324,7 @@ def test_dataset_names():
         "cifar10",
         "edges2fashion",  # a task derived from fashion-mnist (genzoo.data.tasks)
         "edges2fashion-unpaired",
+        "fashion-patches",
         "mnist32",
         "morpho-mnist",
         "mnist-captions",
