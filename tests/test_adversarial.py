@@ -249,6 +249,14 @@ def test_gan_commands_on_digits(tmp_path, capsys):
     counts = out.split("(classifier's argmax): ")[1].splitlines()[0].split()
     assert len(counts) == 10 and sum(map(int, counts)) == 100
     assert main([*metrics, "--metrics", "fid,bleu"]) == 2
+    # the samples' sampling options: truncated z is another sample set, so another FID
+    fid = float(out.split("FID: ")[1].split()[0])
+    assert main([*metrics, "--metrics", "fid", "--option", "truncation=0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "sampling options: truncation=0.1" in out
+    assert float(out.split("FID: ")[1].split()[0]) != fid
+    assert main([*metrics, "--metrics", "fid", "--option", "temperature=1"]) == 2
+    assert "no sampling option 'temperature'" in capsys.readouterr().err
 
 
 def test_the_monitor_warns_of_a_winning_discriminator_and_of_collapse(tmp_path, capsys):

@@ -10,15 +10,18 @@ from genzoo.core.capabilities import Capability
 from genzoo.core.errors import GenzooError
 
 
-def run_samples(run, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
-    """n samples in [0, 1] for display and metrics, (n, C, H, W), drawn in batches."""
+def run_samples(run, n: int, seed: int = 0, batch_size: int = 500,
+                options: dict[str, float] | None = None) -> torch.Tensor:  # fmt: skip
+    """n samples in [0, 1] for display and metrics, (n, C, H, W), drawn in batches, with
+    the model's sampling options (e.g. {"truncation": 0.7})."""
     from genzoo.core.progress import progress
     from genzoo.io.images import to_unit_range
 
     torch.manual_seed(seed)
     starts = progress(range(0, n, batch_size), desc=f"sampling {n:,} from {run.model_name}",
                       unit="batch")  # fmt: skip
-    x = torch.cat([run.model.sample(min(batch_size, n - i)).cpu() for i in starts])
+    x = torch.cat([run.model.sample(min(batch_size, n - i), **(options or {})).cpu()
+                   for i in starts])  # fmt: skip
     return to_unit_range(x, run.model.data.n_values, run.transform.scale)
 
 
@@ -40,6 +43,7 @@ def evaluate_samples(
     data_root=None,
     inception=None,
     splits=None,
+    options: dict[str, float] | None = None,
 ):
     """(metrics, the feature network's info, or None when no metric uses one).
 
@@ -53,9 +57,11 @@ def evaluate_samples(
     inception: a safetensors file of the FID Inception-v3 weights, whose pool3 features
     (and logits, for IS) replace genzoo's feature network; info then holds its "sha256",
     "stand_in" and "identifier". splits: the run's data if already loaded (as `load_splits`
-    gives it), else loaded here.
+    gives it), else loaded here. options: the model's sampling options for the image
+    metrics' samples (checked against those it declares), e.g. {"truncation": 0.7}.
     """
     from genzoo.apps.latent import run_inputs
+    from genzoo.apps.sampling import check_options
     from genzoo.io.images import to_unit_range
     from genzoo.metrics.features import LABELLED_TWIN, feature_network
     from genzoo.metrics.inception import load_inception
@@ -75,6 +81,7 @@ def evaluate_samples(
     if "ppl" in metrics and inception is not None:
         raise GenzooError("--inception applies to fid, kid, is and pr; ppl measures in "
                           "genzoo's feature network")  # fmt: skip
+    options = check_options(model, dict(options or {}))
     wanted = {m: n or DEFAULT_N[m] for m in metrics}
     net, info = None, None
     if inception is not None:
@@ -91,7 +98,7 @@ def evaluate_samples(
         n_images = max(wanted[m] for m in image_metrics)
         reference = run_inputs(run, splits, split)[:n_images]
         reference = to_unit_range(reference, model.data.n_values, run.transform.scale)
-        samples = run_samples(run, n_images, seed)
+        samples = run_samples(run, n_images, seed, options=options)
         result |= {"n_samples": len(samples), "n_reference": len(reference)}
         classic = [m for m in image_metrics if m in METRICS]
         if classic:

@@ -46,6 +46,14 @@ def add_eval(sub, common) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="with --metrics: sampling seed")
     p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --metrics: a sampling option the model declares, e.g. truncation=0.7 "
+        "(stylegan's ψ: the truncation trade-off)",
+    )
+    p.add_argument(
         "--inception",
         metavar="FILE",
         help="with --metrics: standard FID Inception-v3 weights (.safetensors, converted from "
@@ -84,6 +92,8 @@ def cmd_eval(args) -> int:
         return _sample_metrics(args, run)
     if args.inception:
         raise GenzooError("--inception FILE applies to --metrics (fid, kid, is, pr)")
+    if args.option:
+        raise GenzooError("--option applies to --metrics (the samples' sampling options)")
     run.require_likelihood()  # before loading any data
     bound = Capability.ELBO in run.model.capabilities
     if args.k is not None and (not bound or args.k < 1):
@@ -143,14 +153,18 @@ def _sample_metrics(args, run) -> int:
     n_images = max([args.n or DEFAULT_N.get(m, 0) for m in names if m in IMAGE_METRICS],
                    default=0)  # fmt: skip
     check_memory(2 * n_images, run.model.data.shape, f"--n {n_images}")  # samples + reference
-    r, info = evaluate_samples(
-        run, names, args.n, args.split, args.seed, args.data_root, args.inception
-    )
+    from genzoo.cli.sampling import sample_options
+
+    options = sample_options(run.model, args.option)
+    r, info = evaluate_samples(run, names, args.n, args.split, args.seed, args.data_root,
+                               args.inception, options=options)  # fmt: skip
     if "n_samples" in r:
         print(f"{run.model_name} on {run.data_name}: {r['n_samples']:,} samples vs "
               f"{r['n_reference']:,} {args.split} images (seed {args.seed})")  # fmt: skip
     else:
         print(f"{run.model_name} on {run.data_name} (seed {args.seed})")
+    if options:
+        print("  sampling options: " + ", ".join(f"{k}={v:g}" for k, v in options.items()))
     if args.inception:
         print(f"  features: Inception-v3 pool3 (weights sha256 {info['sha256'][:16]}), "
               "images resized to 299x299; standard FID for RGB data like CIFAR-10, comparable "
