@@ -324,3 +324,14 @@ def test_images_of_the_wrong_shape_are_refused_with_what_the_network_takes():
     good, bad = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 28, 28)
     with pytest.raises(GenzooError, match=r"\(4, 1, 28, 28\).*takes \(N, 1, 8, 8\)"):
         sample_metrics(bad, good, net, ("fid",))
+
+
+def test_the_feature_network_trains_inside_a_no_grad_measurement():
+    # a measurement under torch.no_grad() that needs the network trained first (SinGAN's
+    # SIFID, a translation's FID) must still get a trained one
+    from genzoo import data
+
+    with torch.no_grad():
+        net, info = train_feature_network(data.load("digits"), training=TrainSettings(steps=20),
+                                          show_progress=False)  # fmt: skip
+    assert info["test_accuracy"] > 0.3  # 10 classes: chance is 0.1

@@ -173,6 +173,7 @@ def accuracy(net: FeatureNet, x: Tensor, y: Tensor, batch_size: int = 1000) -> f
     return correct / len(x)
 
 
+@torch.enable_grad()  # also when a caller measures under torch.no_grad() and needs it trained
 def train_feature_network(
     splits: Splits,
     config: FeatureNetConfig | None = None,
