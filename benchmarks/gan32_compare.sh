@@ -5,12 +5,14 @@
 # StyleGAN are scaled down for the CPU: z and w of 128, at most 64 channels (channel_base
 # 512: 64, 64, 32, 16 channels at 4, 8, 16, 32 px), 6,000 real images per phase (the paper:
 # 800k), batch 64, and samples from an average of G's weights with decay 0.99 (the paper's
-# 0.999 averages over ~1,000 steps: in a run of ~2,000 it still holds the early weights). StyleGAN is trained in segments that end where each resolution's stable
-# phase ends, and samples at each end make the progressive-growing strip.
+# 0.999 averages over ~1,000 steps: after a run of ~1,000 it still holds the early weights).
+# StyleGAN is trained in segments that end where each resolution's stable phase ends, and
+# samples at each end make the progressive-growing strip.
 # Then each run's samples are measured against the mnist32 test split in genzoo's mnist32
 # feature network: FID, KID, precision/recall (--n N, 5000 by default).
 # Run from the repository root; runs go to $OUT (runs/gan32 by default), the table to
-# $OUT/table.txt. Continue a run with `genzoo train --resume $OUT/NAME --set cpu_budget=...`.
+# benchmarks/results/gan32_compare.txt. Continue a run with
+# `genzoo train --resume $OUT/NAME --set cpu_budget=...`.
 set -eu
 G=$(realpath "${GENZOO:-.venv/bin/genzoo}")
 DATA=$(realpath "${DATA_ROOT:-../shared/datasets}")
@@ -59,4 +61,4 @@ for name in dcgan progan stylegan stylegan-no-mapping stylegan-no-noise stylegan
   echo "== $name"
   grep "training loop" "$OUT/$name/report.md" || true
   g eval "$OUT/$name" --metrics fid,kid,pr --n "$N" | grep -v "^  features\|samples vs" || true
-done | tee "$OUT/table.txt"
+done | tee benchmarks/results/gan32_compare.txt

@@ -1,6 +1,7 @@
 #!/bin/bash
 # After benchmarks/gan32_compare.sh: the StyleGAN figures for the docs and the measures
-# beyond FID. Writes docs/samples/gans/stylegan-{growing,mixing,noise,truncation}.png and
+# beyond FID. Writes docs/samples/gans/stylegan-{growing,mixing,noise,truncation}.png,
+# gan32-samples.png (16 samples each of dcgan | progan | stylegan) and
 #   benchmarks/results/gan32_paper_metrics.txt  SWD, MS-SSIM, PPL (Z, W) of each run
 #   benchmarks/results/stylegan_truncation.txt  FID, precision, recall as ψ goes 1 -> 0.5
 # Run from the repository root, with OUT as for gan32_compare.sh (runs/gan32). PART picks
@@ -23,12 +24,17 @@ for psi in 1 0.7 0.5 0; do
   g sample "$OUT/stylegan" -n 8 --seed 0 --truncation "$psi" -o "/tmp/truncation-$psi.png" >/dev/null
 done
 "$PY" docs/side_by_side.py /tmp/truncation-{1,0.7,0.5,0}.png -o "$S/stylegan-truncation.png"
+for name in dcgan progan stylegan; do
+  g sample "$OUT/$name" -n 16 --seed 0 -o "/tmp/gan32-$name.png" >/dev/null
+done
+"$PY" docs/side_by_side.py /tmp/gan32-{dcgan,progan,stylegan}.png -o "$S/gan32-samples.png"
 fi
 if [ "$PART" = all ] || [ "$PART" = metrics ]; then
-for name in dcgan progan stylegan stylegan-no-mapping stylegan-no-noise stylegan-no-mixing; do
+# appended to the file, NAMES (default: all six runs) one after another
+for name in ${NAMES:-dcgan progan stylegan stylegan-no-mapping stylegan-no-noise stylegan-no-mixing}; do
   echo "== $name"
   g eval "$OUT/$name" --metrics swd,msssim,ppl --n "$N" 2>&1 | grep -v "^  features" || true
-done | tee benchmarks/results/gan32_paper_metrics.txt
+done | tee -a benchmarks/results/gan32_paper_metrics.txt
 fi
 if [ "$PART" = all ] || [ "$PART" = truncation ]; then
 for psi in 1 0.9 0.7 0.5; do
