@@ -15,19 +15,13 @@ from genzoo.models.autoregressive.pixel import KNOWN_REGIONS, known_region
 
 def read_image(path: str | Path, shape: tuple[int, ...]) -> np.ndarray:
     """A PNG/JPEG as uint8 (C, H, W), which must match the model's image shape."""
-    from PIL import Image, UnidentifiedImageError
+    from genzoo.io.images import read_pixels
 
     path = Path(path)
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise GenzooError(f"this model's data is not images (shape {tuple(shape)})")
     C, H, W = shape
-    try:
-        with Image.open(path) as img:
-            pixels = np.asarray(img.convert("L" if C == 1 else "RGB"))
-    except FileNotFoundError:
-        raise GenzooError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise GenzooError(f"{path}: not a readable image ({e})") from None
+    pixels = read_pixels(path, C)
     if pixels.shape[:2] != (H, W):
         raise GenzooError(
             f"{path} is {pixels.shape[1]}x{pixels.shape[0]}, the model generates {W}x{H} images"

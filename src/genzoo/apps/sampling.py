@@ -240,7 +240,8 @@ def read_patches(run, paths: list[str]) -> Tensor:
     from pathlib import Path
 
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+
+    from genzoo.io.images import read_pixels
 
     model = run.model
     if Capability.ASSEMBLE not in model.capabilities:
@@ -251,13 +252,7 @@ def read_patches(run, paths: list[str]) -> Tensor:
         raise GenzooError(f"--patches: {run.model_name} takes {K} patches, got {len(paths)}")
     pixels = []
     for path in map(Path, paths):
-        try:
-            with Image.open(path) as img:
-                a = np.asarray(img.convert("L" if C == 1 else "RGB"))
-        except FileNotFoundError:
-            raise GenzooError(f"{path}: no such file") from None
-        except (UnidentifiedImageError, OSError) as e:
-            raise GenzooError(f"{path}: not a readable image ({e})") from None
+        a = read_pixels(path, C)
         if a.shape[:2] != (P, P):
             raise GenzooError(f"{path} is {a.shape[1]}x{a.shape[0]}; {run.model_name} takes "
                               f"{P}x{P} patches")  # fmt: skip

@@ -12,6 +12,20 @@ from torch import Tensor
 from genzoo.core.errors import GenzooError
 
 
+def read_pixels(path: str | Path, channels: int) -> np.ndarray:
+    """An image file as uint8 pixels, converted to greyscale (channels 1: (H, W)) or RGB
+    ((H, W, 3)); a one-line GenzooError for a missing or unreadable file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("L" if channels == 1 else "RGB"))
+    except FileNotFoundError:
+        raise GenzooError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise GenzooError(f"{path}: not a readable image ({e})") from None
+
+
 def to_unit_range(x: Tensor, n_values: int | None, scale: str = "unit") -> Tensor:
     """Model-space values -> [0, 1] for display."""
     if n_values is not None and n_values > 2:
