@@ -42,13 +42,13 @@ from genzoo.io.files import load_tensors, save_tensors
 
 FEATURES_FORMAT = "genzoo-featnet/1"
 CACHE_SUBDIR = "genzoo-features"
-# whose feature network a dataset uses: the same images with labels (binarized-mnist has
-# none), or the same target images (edges2fashion-unpaired: edges2fashion's garments)
-LABELLED_TWIN = {"binarized-mnist": "mnist", "edges2fashion-unpaired": "edges2fashion"}
-# tasks whose images are a subset of their base's, unchanged (the captioned ones): they use
-# the base's feature network
+# same images, with labels: whose feature network an unlabelled dataset should use
+LABELLED_TWIN = {"binarized-mnist": "mnist"}
+# tasks whose images are their base's (or a subset, unchanged): they use the base's
+# feature network (edges2fashion-unpaired: edges2fashion's garments)
 SAME_IMAGES = {"mnist-captions": "mnist", "cifar10-captions": "cifar10",
-               "mnist32-captions": "mnist32"}  # fmt: skip
+               "mnist32-captions": "mnist32",
+               "edges2fashion-unpaired": "edges2fashion"}  # fmt: skip
 
 
 @dataclass(frozen=True)
