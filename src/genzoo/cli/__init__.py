@@ -15,6 +15,7 @@ import sys
 
 from genzoo.cli import edit, evaluation, info, latent, sampling, serve, training, translation
 from genzoo.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, global_options, parse_sets
+from genzoo.threads import configure_cpu_threads, default_threads
 
 __all__ = ["build_parser", "main", "parse_sets", "run"]
 GROUPS = (info, training, sampling, translation, edit, evaluation, latent, serve)
@@ -22,7 +23,12 @@ GROUPS = (info, training, sampling, translation, edit, evaluation, latent, serve
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="genzoo", description="Deep generative models, next to their papers."
+        prog="genzoo",
+        description="Deep generative models, next to their papers.",
+        epilog=f"CPU threads: {default_threads()} here (half the cores, at most 4), with idle "
+        "threads sleeping (OMP_WAIT_POLICY=PASSIVE): torch's default of one spinning thread "
+        "per core collapsed when another job held a core (a NADE step 37x slower). Set "
+        "OMP_NUM_THREADS, or --set num_threads=N for training, to choose.",
     )
     parser.add_argument("--version", action="version", version=f"genzoo {version()}")
     global_options(parser)
@@ -48,6 +54,7 @@ def version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    configure_cpu_threads()  # before anything loads torch
     args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["genzoo", *argv])
     from genzoo.core.errors import GenzooError

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from genzoo.cli.common import add
+from genzoo.threads import default_threads
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_RUNS = ("runs", "demo/runs")  # `genzoo train`'s folder, then `make demo`'s
-
-
-def default_threads() -> int:
-    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def add_serve(sub, common) -> None:

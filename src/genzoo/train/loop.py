@@ -42,6 +42,7 @@ from genzoo.data.augment import Augment
 from genzoo.data.streams import BatchSampler, StreamData, derived_seed
 from genzoo.io.files import load_tensors, save_tensors
 from genzoo.metrics.likelihood import mean_nll, validation_report
+from genzoo.threads import default_threads
 from genzoo.train.checkpoint import MODEL_FORMAT, load_checkpoint, save_checkpoint, save_model
 from genzoo.train.config import TrainConfig
 
@@ -161,7 +162,7 @@ def fit(
     the launcher's world); with `devices=N` this process starts N and waits for them.
     """
     config = apply_overrides(config or TrainConfig(), overrides)
-    with torch_threads(config.num_threads):
+    with torch_threads(config.num_threads or default_threads()):
         return _start(model, train, valid, config, transform, run_dir, resume, callbacks,
                       labels, select)  # fmt: skip
 
@@ -169,7 +170,9 @@ def fit(
 @contextlib.contextmanager
 def torch_threads(n: int | None):
     """torch's intra-op threads set to n for the block (None: unchanged), then restored, so
-    that a run's `num_threads` does not outlive it in the caller's process."""
+    that a run's `num_threads` does not outlive it in the caller's process. fit's default
+    is genzoo.threads.default_threads(), not torch's one thread per core, which
+    collapses when another job holds a core."""
     before = torch.get_num_threads()
     if n:
         torch.set_num_threads(n)

@@ -234,7 +234,7 @@ class StyleGenerator(nn.Module):
         if not self.training:
             return ws
         with torch.no_grad():
-            self.w_avg.lerp_(w1.mean(0), 1.0 - self.w_avg_decay)
+            self.w_avg.lerp_(w1.mean(0).to(self.w_avg.dtype), 1.0 - self.w_avg_decay)
         active = 2 * (stage + 1)
         if torch.rand(()) < self.mixing_prob:
             k = int(torch.randint(1, active, ()))
