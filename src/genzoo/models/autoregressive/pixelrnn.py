@@ -31,6 +31,9 @@ output is shifted down one row before the two are added, so that (i, j) gets the
 left state of (i-1, j). The context is then the whole past from the first layer on, but
 for one input: the last colour of (i-1, W-1), which mask A hides from every state at that
 pixel, so that only the 7x7 first layer of pixels (i, j >= W-4) sees it.
+Training runs both directions as one scan over the map's diagonals, with its backward pass
+written out (genzoo.nn.diagonal_scan); `forward_skewed` keeps the skew / loop / unskew form,
+which the scan is tested against.
 
 Colours (Sec. 3.4): the 2h residual channels, the h states and each of the four gates are
 split into R, G and B groups (nn.masked.colour_groups); masks A and B at the current pixel
@@ -63,6 +66,7 @@ from torch import Tensor, nn
 from genzoo.core import DataInfo, GenzooError, register
 from genzoo.core.config import at_least
 from genzoo.models.autoregressive.pixel import PixelModel, Step
+from genzoo.nn.diagonal_scan import diagonal_lstm_scan
 from genzoo.nn.masked import MaskedConv2d, colour_groups
 
 LayerStep = Callable[[int, int, Tensor], Tensor]  # (i, j, s at (i, j)) -> layer output (B, 2h)
@@ -182,6 +186,13 @@ class DiagonalLSTM(nn.Module):
         self.state_to_state = nn.Linear(2 * hidden, 4 * hidden, bias=False)
 
     def forward(self, s: Tensor) -> Tensor:
+        x = s.permute(2, 3, 0, 1)  # (H, W, B, 2h)
+        u = F.linear(x, self.input_to_state.masked_weight().flatten(1), self.input_to_state.bias)
+        return diagonal_lstm_scan(u, self.state_to_state.weight[None]).permute(2, 3, 0, 1)
+
+    def forward_skewed(self, s: Tensor) -> Tensor:
+        """The straightforward form, which `forward` equals: skew, a loop over the columns,
+        unskew (tests/test_pixelrnn.py, benchmarks/diagonal_bilstm.py)."""
         u = skew(self.input_to_state(s)).permute(3, 0, 1, 2).contiguous()  # (W+H-1, B, 4h, H)
         T, B, _, H = u.shape
         k_ss = self.state_to_state.weight  # (4h, 2h)
@@ -209,9 +220,23 @@ class DiagonalBiLSTMLayer(nn.Module):
         self.expand = MaskedConv2d(hidden, 2 * hidden, 1, "B", n_colours)
 
     def forward(self, s: Tensor) -> Tensor:
-        right = self.right(s.flip(3)).flip(3)  # (B, h, H, W); (i, j) has seen (i, j+1..)
+        # both directions in one scan, on maps (H, W, B, channels): K^is is 1x1, so the
+        # right-to-left scan's gate inputs are those of the map itself, mirrored in the scan
+        x = s.permute(2, 3, 0, 1)  # (H, W, B, 2h)
+        directions = (self.left, self.right)
+        k_is = torch.cat([d.input_to_state.masked_weight().flatten(1) for d in directions])
+        u = F.linear(x, k_is, torch.cat([d.input_to_state.bias for d in directions]))
+        k_ss = torch.stack([d.state_to_state.weight for d in directions])  # (2, 4h, 2h)
+        left, right = diagonal_lstm_scan(u, k_ss).split(self.hidden, dim=3)  # (H, W, B, h)
+        right = F.pad(right, (0, 0, 0, 0, 0, 0, 1, -1))  # shifted down: (i, j) gets (i-1, j)
+        z = F.linear(left + right, self.expand.masked_weight().flatten(1), self.expand.bias)
+        return s + z.permute(2, 3, 0, 1)
+
+    def forward_skewed(self, s: Tensor) -> Tensor:
+        """`forward` in the straightforward form, one direction at a time (Sec. 3.2)."""
+        right = self.right.forward_skewed(s.flip(3)).flip(3)  # (i, j) has seen (i, j+1..)
         right = F.pad(right, (0, 0, 1, 0))[:, :, :-1]  # shifted down: (i, j) gets (i-1, j)
-        return s + self.expand(self.left(s) + right)
+        return s + self.expand(self.left.forward_skewed(s) + right)
 
     def stepper(self, B: int, H: int, W: int, like: Tensor) -> LayerStep:
         """step(i, j, s): this layer at (i, j) alone, from its input there (module docstring)."""
