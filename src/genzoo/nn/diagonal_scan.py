@@ -87,25 +87,30 @@ def _orders(H: int, W: int, D: int, device: torch.device) -> tuple[list[Tensor],
 
 
 class DiagonalScan(torch.autograd.Function):
-    """h (H, W, B, D h) from gate inputs u (H, W, B, D 4h) and K^ss (D, 4h, 2h) (module
-    docstring). Direction d has channels [d 4h, (d+1) 4h) of u, gates in the order i, f, o, g,
-    and [d h, (d+1) h) of h; K^ss[d]'s columns [:h] act on (r-1, j), [h:] on (r, j-1).
-    Direction 0 scans left to right; direction 1, if any, right to left (the mirrored map)."""
+    """h (H, W, B, D h) from the layer's input s (B, C, H, W) (module docstring): the gate
+    inputs a = K^is s + b^is with K^is (D, 4h, C) and b^is (D, 4h), gates in the order
+    i, f, o, g; K^ss (D, 4h, 2h), whose columns [:h] act on (r-1, j) and [h:] on (r, j-1).
+    Direction d gives channels [d h, (d+1) h) of h. Direction 0 scans left to right;
+    direction 1, if any, right to left (the mirrored map). K^is is applied here, to the
+    pixels already in diagonal order, so that no (H, W, B, D 4h) map is made and then
+    reordered, in either pass."""
 
     @staticmethod
-    def forward(ctx, u: Tensor, k_ss: Tensor) -> Tensor:
-        H, W, B, _ = u.shape
+    def forward(ctx, s: Tensor, k_is: Tensor, b_is: Tensor, k_ss: Tensor) -> Tensor:
+        B, C, H, W = s.shape
         D, four_h, _ = k_ss.shape
         h, P = four_h // 4, H * W
         diagonals, _, _, n_slots = diagonal_plan(H, W)
-        pixels, slot_of = _orders(H, W, D, u.device)
-        A = u.new_empty(D, P, B, four_h)  # a, packed; then the gates i, f, o, g
+        pixels, slot_of = _orders(H, W, D, s.device)
+        s_pixels = s.flatten(2).permute(2, 0, 1)  # (P, B, C), a view
+        x = s.new_empty(D, P, B, C)  # s, packed
+        A = s.new_empty(D, P, B, four_h)  # a, packed; then the gates i, f, o, g
         for d in range(D):
-            u_d = u.view(P, B, D * four_h)[:, :, d * four_h : (d + 1) * four_h]
-            torch.index_select(u_d, 0, pixels[d], out=A[d])
-        h_all = u.new_zeros(D, n_slots, B, h)  # padded slots
-        c_all = u.new_zeros(D, n_slots, B, h)
-        tanh_c = u.new_empty(D, P, B, h)  # packed
+            torch.index_select(s_pixels, 0, pixels[d], out=x[d])
+            torch.addmm(b_is[d], x[d].view(P * B, C), k_is[d].t(), out=A[d].view(P * B, four_h))
+        h_all = s.new_zeros(D, n_slots, B, h)  # padded slots
+        c_all = s.new_zeros(D, n_slots, B, h)
+        tanh_c = s.new_empty(D, P, B, h)  # packed
         k_above = k_ss[:, :, :h].transpose(1, 2).contiguous()  # (D, h, 4h)
         k_same = k_ss[:, :, h:].transpose(1, 2).contiguous()
         for q in diagonals:
@@ -123,20 +128,20 @@ class DiagonalScan(torch.autograd.Function):
             tc = tanh_c[:, q.start : q.start + rows].view(D, n, h)
             torch.tanh(c, out=tc)
             torch.mul(o, tc, out=h_all[:, q.slot : q.slot + rows].view(D, n, h))
-        ctx.save_for_backward(A, h_all, c_all, tanh_c, k_above, k_same)
+        ctx.save_for_backward(x, k_is, A, h_all, c_all, tanh_c, k_above, k_same)
         ctx.shape = (H, W, B)
-        out = u.new_empty(H, W, B, D * h)
+        out = s.new_empty(H, W, B, D * h)
         for d in range(D):
             out.view(P, B, D * h)[:, :, d * h : (d + 1) * h] = h_all[d].index_select(0, slot_of[d])
         return out
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_h: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        A, h_all, c_all, tanh_c, k_above, k_same = ctx.saved_tensors
+    def backward(ctx, grad_h: Tensor) -> tuple[Tensor | None, ...]:
+        x, k_is, A, h_all, c_all, tanh_c, k_above, k_same = ctx.saved_tensors
         H, W, B = ctx.shape
         D, P, _, four_h = A.shape
-        h = four_h // 4
+        h, C = four_h // 4, x.shape[3]
         diagonals, _, _, n_slots = diagonal_plan(H, W)
         pixels, slot_of = _orders(H, W, D, grad_h.device)
         dh_all = grad_h.new_empty(D, n_slots, B, h)  # the zero rows' slots collect junk
@@ -171,21 +176,35 @@ class DiagonalScan(torch.autograd.Function):
             dk_same.baddbmm_(da.transpose(1, 2), same)
             dh_all[:, q.above : q.above + rows].view(D, n, h).baddbmm_(da, k_above_t)
             dh_all[:, q.above + 1 : q.above + 1 + rows].view(D, n, h).baddbmm_(da, k_same_t)
-        du = grad_h.new_empty(H, W, B, D * four_h)
-        for d in range(D):
-            du.view(P, B, D * four_h)[:, :, d * four_h : (d + 1) * four_h].index_copy_(
-                0, pixels[d], dA[d]
-            )
-        return du, torch.cat((dk_above, dk_same), dim=2)
+        da_flat, x_flat = dA.view(D, P * B, four_h), x.view(D, P * B, C)
+        ds = None
+        if ctx.needs_input_grad[0]:
+            ds = grad_h.new_empty(B, C, H, W)
+            ds_pixels = ds.flatten(2).permute(2, 0, 1)  # (P, B, C), a view
+            dx = torch.bmm(da_flat, k_is).view(D, P, B, C)
+            ds_pixels.index_copy_(0, pixels[0], dx[0])
+            for d in range(1, D):
+                ds_pixels.index_add_(0, pixels[d], dx[d])
+        dk_is = torch.bmm(da_flat.transpose(1, 2), x_flat) if ctx.needs_input_grad[1] else None
+        db_is = da_flat.sum(1) if ctx.needs_input_grad[2] else None
+        return ds, dk_is, db_is, torch.cat((dk_above, dk_same), dim=2)
 
 
-def diagonal_lstm_scan(u: Tensor, k_ss: Tensor) -> Tensor:
-    """The Diagonal LSTM in D = 1 or 2 directions (DiagonalScan): h (H, W, B, D h) from gate
-    inputs u (H, W, B, D 4h) and state-to-state kernels K^ss (D, 4h, 2h)."""
-    D = k_ss.shape[0]
-    if u.dim() != 4 or D not in (1, 2) or k_ss.shape[1:] != (k_ss.shape[1], k_ss.shape[1] // 2):
-        raise ValueError(f"expected u (H, W, B, D 4h) and k_ss (D, 4h, 2h) with D = 1 or 2, "
-                         f"got {tuple(u.shape)} and {tuple(k_ss.shape)}")  # fmt: skip
-    if u.shape[3] != D * k_ss.shape[1]:
-        raise ValueError(f"u has {u.shape[3]} channels, k_ss asks for {D} x {k_ss.shape[1]}")
-    return DiagonalScan.apply(u.contiguous(), k_ss)
+def diagonal_lstm_scan(s: Tensor, k_is: Tensor, b_is: Tensor, k_ss: Tensor) -> Tensor:
+    """The Diagonal LSTM in D = 1 or 2 directions (DiagonalScan): h (H, W, B, D h) from the
+    input s (B, C, H, W), the 1x1 input-to-state kernels K^is (D, 4h, C) and biases
+    b^is (D, 4h), and the state-to-state kernels K^ss (D, 4h, 2h)."""
+    D, four_h = k_ss.shape[:2]
+    if (
+        s.dim() != 4
+        or D not in (1, 2)
+        or k_ss.shape != (D, four_h, four_h // 2)
+        or k_is.shape != (D, four_h, s.shape[1])
+        or b_is.shape != (D, four_h)
+    ):
+        raise ValueError(
+            f"expected s (B, C, H, W), k_is (D, 4h, C), b_is (D, 4h), k_ss (D, 4h, 2h) with "
+            f"D = 1 or 2; got {tuple(s.shape)}, {tuple(k_is.shape)}, {tuple(b_is.shape)}, "
+            f"{tuple(k_ss.shape)}"
+        )
+    return DiagonalScan.apply(s, k_is, b_is, k_ss)

@@ -186,9 +186,9 @@ class DiagonalLSTM(nn.Module):
         self.state_to_state = nn.Linear(2 * hidden, 4 * hidden, bias=False)
 
     def forward(self, s: Tensor) -> Tensor:
-        x = s.permute(2, 3, 0, 1)  # (H, W, B, 2h)
-        u = F.linear(x, self.input_to_state.masked_weight().flatten(1), self.input_to_state.bias)
-        return diagonal_lstm_scan(u, self.state_to_state.weight[None]).permute(2, 3, 0, 1)
+        k_is = self.input_to_state.masked_weight().flatten(1)[None]  # (1, 4h, 2h)
+        b_is, k_ss = self.input_to_state.bias[None], self.state_to_state.weight[None]
+        return diagonal_lstm_scan(s, k_is, b_is, k_ss).permute(2, 3, 0, 1)  # (B, h, H, W)
 
     def forward_skewed(self, s: Tensor) -> Tensor:
         """The straightforward form, which `forward` equals: skew, a loop over the columns,
@@ -216,14 +216,14 @@ class DiagonalBiLSTMLayer(nn.Module):
         self.expand = MaskedConv2d(hidden, 2 * hidden, 1, "B", n_colours)
 
     def forward(self, s: Tensor) -> Tensor:
-        # both directions in one scan, on maps (H, W, B, channels): K^is is 1x1, so the
-        # right-to-left scan's gate inputs are those of the map itself, mirrored in the scan
-        x = s.permute(2, 3, 0, 1)  # (H, W, B, 2h)
+        # both directions in one scan: K^is is 1x1, so the right-to-left scan's gate inputs
+        # are those of the map itself, mirrored in the scan
         directions = (self.left, self.right)
-        k_is = torch.cat([d.input_to_state.masked_weight().flatten(1) for d in directions])
-        u = F.linear(x, k_is, torch.cat([d.input_to_state.bias for d in directions]))
+        k_is = torch.stack([d.input_to_state.masked_weight().flatten(1) for d in directions])
+        b_is = torch.stack([d.input_to_state.bias for d in directions])  # (2, 4h)
         k_ss = torch.stack([d.state_to_state.weight for d in directions])  # (2, 4h, 2h)
-        left, right = diagonal_lstm_scan(u, k_ss).split(self.hidden, dim=3)  # (H, W, B, h)
+        h = diagonal_lstm_scan(s, k_is, b_is, k_ss)  # (H, W, B, 2h)
+        left, right = h.split(self.hidden, dim=3)  # (H, W, B, h)
         right = F.pad(right, (0, 0, 0, 0, 0, 0, 1, -1))  # shifted down: (i, j) gets (i-1, j)
         z = F.linear(left + right, self.expand.masked_weight().flatten(1), self.expand.bias)
         return s + z.permute(2, 3, 0, 1)
