@@ -3,7 +3,7 @@ as one autograd function, for training.
 
 The state at (r, j) reads the states at (r-1, j) and (r, j-1), and c_prev = c at (r, j-1):
 
-    a = u_{r,j} + K_above h_{r-1,j} + K_same h_{r,j-1}
+    a = K^is s_{r,j} + b^is + K_above h_{r-1,j} + K_same h_{r,j-1}     (K^is: 1x1, mask B)
     i, f, o = σ(a_i), σ(a_f), σ(a_o);   g = tanh(a_g)
     c = f ⊙ c_{r,j-1} + i ⊙ g;          h = o ⊙ tanh(c)
 
