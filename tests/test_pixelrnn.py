@@ -127,6 +127,53 @@ def test_parameter_count_of_the_mnist_networks():
     assert create_model("diagonal-bilstm", data).n_parameters() == ends + 7 * diagonal == 64065
 
 
+# --- the Diagonal BiLSTM's scan against the straightforward skew / unskew form ------------
+
+
+def weighted_sum_grads(forward, s: torch.Tensor, params: list) -> tuple[torch.Tensor, tuple]:
+    """forward(s), and the gradients of a random weighting of it by s and by params."""
+    y = forward(s)
+    w = torch.randn(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(2))
+    return y.detach(), torch.autograd.grad((w * y).sum(), [s, *params])
+
+
+@pytest.mark.parametrize(("shape", "h"), [((1, 5, 7), 2), ((3, 6, 4), 6), ((1, 1, 3), 2)])
+def test_diagonal_scan_equals_the_skewed_loop_in_value_and_gradient(shape, h):
+    """The training path (one scan over both directions, nn/diagonal_scan.py) against
+    `forward_skewed`, the per-column loop over the skewed map: float64, every gradient."""
+    model = pixelrnn("diagonal-bilstm", shape, 2, hidden_channels=h)
+    layer = model.layers[1]
+    s = torch.randn(3, 2 * h, *shape[1:], dtype=torch.float64, requires_grad=True)
+    for module in (layer, layer.left):  # both directions at once, and one alone
+        params = list(module.parameters())
+        y_fast, grads_fast = weighted_sum_grads(module, s, params)
+        y_ref, grads_ref = weighted_sum_grads(module.forward_skewed, s, params)
+        assert torch.allclose(y_fast, y_ref, rtol=0, atol=1e-12)
+        for g_fast, g_ref in zip(grads_fast, grads_ref, strict=True):
+            assert torch.allclose(g_fast, g_ref, rtol=0, atol=1e-11)
+
+
+def test_diagonal_scan_backward_can_run_twice():
+    """retain_graph=True (the gradient-dependency tests use it) gives the same gradient again."""
+    layer = pixelrnn("diagonal-bilstm", (1, 3, 3), 2).layers[0]
+    s = torch.randn(2, 4, 3, 3, dtype=torch.float64, requires_grad=True)  # 2h = 4 channels
+    loss = (layer(s) ** 2).sum()
+    (first,) = torch.autograd.grad(loss, s, retain_graph=True)
+    (second,) = torch.autograd.grad(loss, s)
+    assert torch.equal(first, second)
+
+
+def test_diagonal_bilstm_checkpoint_keys_are_unchanged():
+    """Checkpoints saved before the fast scan still load: same modules, same names."""
+    model = create_model("diagonal-bilstm", DataInfo((1, 4, 4), 2), n_layers=1)
+    per_direction = ["input_to_state.weight", "input_to_state.bias", "input_to_state.mask",
+                     "state_to_state.weight"]  # fmt: skip
+    layer = [f"layers.0.{d}.{k}" for d in ("left", "right") for k in per_direction]
+    layer += ["layers.0.expand.weight", "layers.0.expand.bias", "layers.0.expand.mask"]
+    ends = [f"{m}.{k}" for m in ("conv_in", "out1", "out2") for k in ("weight", "bias", "mask")]
+    assert sorted(model.state_dict()) == sorted(ends + layer)
+
+
 # --- exact normalisation -------------------------------------------------------------------
 
 

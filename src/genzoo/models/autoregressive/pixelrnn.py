@@ -31,6 +31,9 @@ output is shifted down one row before the two are added, so that (i, j) gets the
 left state of (i-1, j). The context is then the whole past from the first layer on, but
 for one input: the last colour of (i-1, W-1), which mask A hides from every state at that
 pixel, so that only the 7x7 first layer of pixels (i, j >= W-4) sees it.
+Training runs both directions as one scan over the map's diagonals, with its backward pass
+written out (genzoo.nn.diagonal_scan); `forward_skewed` keeps the skew / loop / unskew form,
+which the scan is tested against.
 
 Colours (Sec. 3.4): the 2h residual channels, the h states and each of the four gates are
 split into R, G and B groups (nn.masked.colour_groups); masks A and B at the current pixel
@@ -63,6 +66,7 @@ from torch import Tensor, nn
 from genzoo.core import DataInfo, GenzooError, register
 from genzoo.core.config import at_least
 from genzoo.models.autoregressive.pixel import PixelModel, Step
+from genzoo.nn.diagonal_scan import diagonal_lstm_scan
 from genzoo.nn.masked import MaskedConv2d, colour_groups
 
 LayerStep = Callable[[int, int, Tensor], Tensor]  # (i, j, s at (i, j)) -> layer output (B, 2h)
@@ -182,6 +186,13 @@ class DiagonalLSTM(nn.Module):
         self.state_to_state = nn.Linear(2 * hidden, 4 * hidden, bias=False)
 
     def forward(self, s: Tensor) -> Tensor:
+        k_is = self.input_to_state.masked_weight().flatten(1)[None]  # (1, 4h, 2h)
+        b_is, k_ss = self.input_to_state.bias[None], self.state_to_state.weight[None]
+        return diagonal_lstm_scan(s, k_is, b_is, k_ss).permute(2, 3, 0, 1)  # (B, h, H, W)
+
+    def forward_skewed(self, s: Tensor) -> Tensor:
+        """The straightforward form, which `forward` equals: skew, a loop over the columns,
+        unskew (tests/test_pixelrnn.py, benchmarks/diagonal_bilstm.py)."""
         u = skew(self.input_to_state(s)).permute(3, 0, 1, 2).contiguous()  # (W+H-1, B, 4h, H)
         T, B, _, H = u.shape
         k_ss = self.state_to_state.weight  # (4h, 2h)
@@ -192,10 +203,6 @@ class DiagonalLSTM(nn.Module):
             h, c = lstm_cell(u[t] + k_ss @ torch.cat((above, h), dim=1), c)
             columns.append(h)
         return unskew(torch.stack(columns, dim=3), s.shape[3])
-
-    def cell_at(self, u: Tensor, h_above: Tensor, h_before: Tensor, c_before: Tensor):
-        """One state from its gate inputs u (B, 4h) and the two states before it (B, h)."""
-        return lstm_cell(u + self.state_to_state(torch.cat((h_above, h_before), 1)), c_before)
 
 
 class DiagonalBiLSTMLayer(nn.Module):
@@ -209,37 +216,82 @@ class DiagonalBiLSTMLayer(nn.Module):
         self.expand = MaskedConv2d(hidden, 2 * hidden, 1, "B", n_colours)
 
     def forward(self, s: Tensor) -> Tensor:
-        right = self.right(s.flip(3)).flip(3)  # (B, h, H, W); (i, j) has seen (i, j+1..)
+        # both directions in one scan: K^is is 1x1, so the right-to-left scan's gate inputs
+        # are those of the map itself, mirrored in the scan
+        directions = (self.left, self.right)
+        k_is = torch.stack([d.input_to_state.masked_weight().flatten(1) for d in directions])
+        b_is = torch.stack([d.input_to_state.bias for d in directions])  # (2, 4h)
+        k_ss = torch.stack([d.state_to_state.weight for d in directions])  # (2, 4h, 2h)
+        h = diagonal_lstm_scan(s, k_is, b_is, k_ss)  # (H, W, B, 2h)
+        left, right = h.split(self.hidden, dim=3)  # (H, W, B, h)
+        right = F.pad(right, (0, 0, 0, 0, 0, 0, 1, -1))  # shifted down: (i, j) gets (i-1, j)
+        z = F.linear(left + right, self.expand.masked_weight().flatten(1), self.expand.bias)
+        return s + z.permute(2, 3, 0, 1)
+
+    def forward_skewed(self, s: Tensor) -> Tensor:
+        """`forward` in the straightforward form, one direction at a time (Sec. 3.2)."""
+        right = self.right.forward_skewed(s.flip(3)).flip(3)  # (i, j) has seen (i, j+1..)
         right = F.pad(right, (0, 0, 1, 0))[:, :, :-1]  # shifted down: (i, j) gets (i-1, j)
-        return s + self.expand(self.left(s) + right)
+        return s + self.expand(self.left.forward_skewed(s) + right)
 
     def stepper(self, B: int, H: int, W: int, like: Tensor) -> LayerStep:
-        """step(i, j, s): this layer at (i, j) alone, from its input there (module docstring)."""
-        s_in = like.new_zeros(B, 2 * self.hidden, H, W)  # for the right-to-left pass
+        """step(i, j, s): this layer at (i, j) alone, from its input there (module docstring).
+        Buffers are (rows, columns, B, channels), cut once into per-pixel views: a state then
+        costs two matmuls and six in-place elementwise ops, and no indexing."""
+        h = self.hidden
+        directions = (self.left, self.right)
+        k_is = torch.cat([d.input_to_state.masked_weight().flatten(1) for d in directions]).t()
+        b_is = torch.cat([d.input_to_state.bias for d in directions])  # (8h,)
+        # K^ss as (h, 4h) blocks acting on the states at (i-1, j) and at the previous column
+        (above_l, same_l), (above_r, same_r) = (
+            d.state_to_state.weight.t().split(h) for d in directions
+        )
+        k_out, b_out = self.expand.masked_weight().flatten(1).t(), self.expand.bias
+
+        def pixels(x: Tensor) -> list[list[Tensor]]:
+            return [list(row.unbind(0)) for row in x.unbind(0)]
+
         # zero-bordered states: left [i + 1, j + 1] holds (i, j); right [i + 1, j] holds (i, j),
-        # its column W being the state before the first of a right-to-left scan
-        h_left = like.new_zeros(B, self.hidden, H + 1, W + 1)
-        c_left, h_right, c_right = (torch.zeros_like(h_left) for _ in range(3))
+        # its column W being the state before a right-to-left scan
+        states = like.new_zeros(4, H + 1, W + 1, B, h)
+        h_left, c_left, h_right, c_right = (pixels(x) for x in states)
+        u = like.new_zeros(H, W, B, 8 * h)  # K^is ⊛ s at each pixel, both directions
+        u_all, u_left, u_right = pixels(u), pixels(u[..., : 4 * h]), pixels(u[..., 4 * h :])
+        # 1x1(right-to-left state at (i-1, j)) + bias, each row at once when row i-1 is done
+        y_above = like.new_empty(H, W, B, 2 * h)
+        y_above[0] = b_out
+        y_above_at = pixels(y_above)
+        gates = like.new_empty(B, 4 * h)
+        sigmoid_part, tanh_part = gates[:, : 3 * h], gates[:, 3 * h :]
+        i_g, f_g, o_g, g_g = gates.split(h, dim=1)
         done = [0]  # rows the right-to-left pass has covered
 
+        def cell(u, h_above, h_before, c_before, k_above, k_same, h_out, c_out) -> None:
+            torch.addmm(u, h_above, k_above, out=gates).addmm_(h_before, k_same)
+            sigmoid_part.sigmoid_()
+            tanh_part.tanh_()
+            torch.mul(f_g, c_before, out=c_out).addcmul_(i_g, g_g)  # Sec. 3.1 (lstm_cell)
+            torch.tanh(c_out, out=h_out).mul_(o_g)
+
         def right_to_left(r: int) -> None:
-            u = self.right.input_to_state.pointwise(s_in[:, :, r].transpose(1, 2))  # (B, W, 4h)
+            above, row, u_row = h_right[r], h_right[r + 1], u_right[r]
+            c_row = c_right[r + 1]
             for j in reversed(range(W)):
-                above, before = h_right[:, :, r, j], h_right[:, :, r + 1, j + 1]
-                state = self.right.cell_at(u[:, j], above, before, c_right[:, :, r + 1, j + 1])
-                h_right[:, :, r + 1, j], c_right[:, :, r + 1, j] = state
+                cell(
+                    u_row[j], above[j], row[j + 1], c_row[j + 1], above_r, same_r, row[j], c_row[j]
+                )
+            h_row = states[2, r + 1, :W].view(W * B, h)
+            torch.addmm(b_out, h_row, k_out, out=y_above[r + 1].view(W * B, 2 * h))
 
         def step(i: int, j: int, s_ij: Tensor) -> Tensor:
             while done[0] < i:  # rows above are complete
                 right_to_left(done[0])
                 done[0] += 1
-            s_in[:, :, i, j] = s_ij
-            u = self.left.input_to_state.pointwise(s_ij)
-            h, c = self.left.cell_at(
-                u, h_left[:, :, i, j + 1], h_left[:, :, i + 1, j], c_left[:, :, i + 1, j]
-            )
-            h_left[:, :, i + 1, j + 1], c_left[:, :, i + 1, j + 1] = h, c
-            return s_ij + self.expand.pointwise(h + h_right[:, :, i, j])
+            torch.addmm(b_is, s_ij, k_is, out=u_all[i][j])
+            h_ij = h_left[i + 1][j + 1]
+            cell(u_left[i][j], h_left[i][j + 1], h_left[i + 1][j], c_left[i + 1][j],
+                 above_l, same_l, h_ij, c_left[i + 1][j + 1])  # fmt: skip
+            return torch.addmm(y_above_at[i][j], h_ij, k_out).add_(s_ij)
 
         return step
 
