@@ -38,8 +38,10 @@ test-all: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# the quick version of every speed benchmark, one table (benchmarks/speed.py)
 bench: $(STAMP)
-	GENZOO_DATA=$${GENZOO_DATA:-$(DATA)} $(BIN)/python benchmarks/nade_throughput.py
+	GENZOO_DATA=$${GENZOO_DATA:-$(DATA)} $(BIN)/python benchmarks/speed.py \
+		| tee benchmarks/results/speed.txt
 
 serve: $(STAMP)
 	$(BIN)/genzoo serve

@@ -16,28 +16,16 @@ by benchmarks/bf16_quality.sh.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
-import time
 
 import torch
-from common import cpu_model, loadavg  # benchmarks/common.py
+from common import cpu_model, loadavg, matmul_rate  # benchmarks/common.py
 from mfu import measure_model  # benchmarks/mfu.py
 
 MODELS = ("nade", "made", "pixelcnn", "row-lstm", "vae", "dcgan", "wgan-gp", "pix2pix")
 PRECISIONS = ("32-true", "bf16-mixed")
-
-
-def matmul_rate(dtype, n: int = 1024, reps: int = 10) -> float:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best
 
 
 def main(argv=None) -> list[dict]:
@@ -47,11 +35,12 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="1 round of 4 steps")
     p.add_argument("--data-root")
+    p.add_argument("--json", help="also write the rows for `make bench` here")
     args = p.parse_args(argv)
     steps, rounds = (4, 1) if args.quick else (max(args.steps, 4), args.rounds)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU: {cpu_model()}")
     print(f"{rounds} round(s) of {steps} steps per precision; load average at start: {loadavg()}")
-    f32, bf16 = matmul_rate(torch.float32), matmul_rate(torch.bfloat16)
+    f32, bf16 = matmul_rate("float32"), matmul_rate("bfloat16")
     print(f"1024^2 matmul: float32 {f32 / 1e9:.1f} GFLOP/s, bf16 {bf16 / 1e9:.1f} GFLOP/s "
           f"({bf16 / f32:.2f}x)")  # fmt: skip
     rows = []
@@ -63,10 +52,15 @@ def main(argv=None) -> list[dict]:
                 r = measure_model(name, steps, args.data_root, {"precision": precision})
                 times[precision].append(r["seconds"])
         fp32, mixed = (statistics.median(times[p]) for p in PRECISIONS)
-        rows.append({"model": name, "data": r["data"], "fp32": fp32, "bf16": mixed})
+        rows.append({"name": f"{name} training step, bf16-mixed", "genzoo_s": mixed,
+                     "reference": "float32", "reference_s": fp32, "flops": r["flops"],
+                     "threads": torch.get_num_threads(), "dtype": "bfloat16"})  # fmt: skip
         print(f"{name:12s} {r['data']:24s} {fp32 * 1e3:9.1f} {mixed * 1e3:9.1f} "
               f"{fp32 / mixed:8.2f}x", flush=True)  # fmt: skip
     print(f"load average at end: {loadavg()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f)
     return rows
 
 

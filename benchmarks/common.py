@@ -26,3 +26,19 @@ def timed(fn) -> float:
 
 def loadavg() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def matmul_rate(dtype: str = "float32", threads: int | None = None, n: int = 1024) -> float:
+    """FLOP/s of an n x n matmul in `dtype` (best of 10), on `threads` threads (None: as
+    set): the machine's peak that MFU is measured against."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    a, b = (torch.randn(n, n, dtype=getattr(torch, dtype)) for _ in range(2))
+    for _ in range(3):
+        a @ b
+    best = min(timed(lambda: a @ b) for _ in range(10))
+    torch.set_num_threads(before)
+    return 2 * n**3 / best

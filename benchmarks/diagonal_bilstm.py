@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import statistics
 import sys
@@ -30,6 +31,7 @@ import time
 
 import torch
 from common import cpu_model, loadavg, timed  # benchmarks/common.py
+from mfu import FlopCount  # benchmarks/mfu.py
 
 from genzoo.core import DataInfo
 from genzoo.core.model import plain_backward
@@ -79,13 +81,15 @@ def measure(reps: int = 7, batch: int = 100, seed: int = 0, log=print) -> dict:
 
     for name in forms:
         step(name, batches[0])  # warm-up
+    with FlopCount() as counter:  # one more step of the scan, counted
+        step("scan", batches[0])
     times: dict[str, list[float]] = {name: [] for name in forms}
     for x in batches[1:]:
         for name in forms:
             times[name].append(timed(lambda name=name, x=x: step(name, x)))
     log(f"{reps} interleaved steps each (forward + backward + Adam), 1 thread")
     log(f"{'':8s} {'median s':>9s} {'min s':>7s} {'min/epoch':>10s}")
-    result = {"batch": batch, "reps": reps, "loss_gap": gap}
+    result = {"batch": batch, "reps": reps, "loss_gap": gap, "flops": counter.flops}
     for name, ts in times.items():
         median = statistics.median(ts)
         minutes = EPOCH_IMAGES / batch * median / 60
@@ -105,6 +109,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="the trainer's default batch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="2 steps per form (under a minute)")
+    parser.add_argument("--json", help="also write the rows for `make bench` here")
     args = parser.parse_args()
 
     env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "GENZOO_DATA", "PYTHONPATH")
@@ -112,7 +117,13 @@ def main() -> None:
     python = os.path.relpath(sys.executable)
     print(f"$ {env} {python} {' '.join(sys.argv)} | tee benchmarks/results/diagonal_bilstm.txt")
     print(f"torch {torch.__version__}, CPU: {cpu_model()}, {time.strftime('%Y-%m-%d')}")
-    measure(2 if args.quick else args.reps, args.batch, args.seed)
+    r = measure(2 if args.quick else args.reps, args.batch, args.seed)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"name": f"Diagonal BiLSTM training step, B={args.batch}",
+                        "genzoo_s": r["scan"]["median_s"], "reference": "skew/unskew form",
+                        "reference_s": r["skewed"]["median_s"], "flops": r["flops"],
+                        "threads": 1}], f)  # fmt: skip
 
 
 if __name__ == "__main__":

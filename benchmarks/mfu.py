@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import statistics
 import sys
 import tempfile
 import time
 
 import torch
-from common import cpu_model, loadavg  # benchmarks/common.py
+from common import cpu_model, loadavg, matmul_rate  # benchmarks/common.py
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
@@ -41,21 +42,6 @@ from genzoo.train.run import train_run
 QUIET = {"progress": "false", "tensorboard": "false", "n_samples": "0",
          "diversity_monitor": "false"}  # fmt: skip
 COUNTED_STEP = 2  # the call (0-based) counted by FlopCounterMode, not timed
-
-
-def matmul_peak(n: int = 1024, reps: int = 10) -> float:
-    """FLOP/s of an n x n float32 matmul at torch's current thread count (best of reps)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    for _ in range(3):
-        a @ b
-    best = min(timed(lambda: a @ b) for _ in range(reps))
-    return 2 * n**3 / best
-
-
-def timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 class FlopCount(TorchDispatchMode):
@@ -142,20 +128,21 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--models", help="comma-separated names (default: every model)")
     p.add_argument("--quick", action="store_true", help="4 steps")
     p.add_argument("--data-root")
+    p.add_argument("--json", help="also write the rows for `make bench` here")
     args = p.parse_args(argv)
     steps = 4 if args.quick else max(args.steps, 4)
     names = args.models.split(",") if args.models else [s.name for s in list_models()]
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} thread(s), CPU: {cpu_model()}")
     print(f"{steps} training steps per model; load average at start: {loadavg()}")
-    peak_before = matmul_peak()
+    peak_before = matmul_rate()
     rows = []
     for name in names:
         try:
             rows.append(measure_model(name, steps, args.data_root))
         except Exception as e:  # a row that says why, not a lost table
             rows.append({"model": name, "data": ENTRIES[name].data, "error": str(e)[:80]})
-    peak = max(peak_before, matmul_peak())
+    peak = max(peak_before, matmul_rate())
     print(f"matmul peak (1024^2 float32): {peak_before / 1e9:.1f} GFLOP/s before, "
           f"{peak / 1e9:.1f} used")  # fmt: skip
     print(f"{'model':16s} {'data':24s} {'GFLOP/step':>10s} {'counted':>8s} {'ms/step':>9s} "
@@ -169,6 +156,11 @@ def main(argv=None) -> list[dict]:
         print(f"{r['model']:16s} {r['data']:24s} {r['flops'] / 1e9:10.3f} {r['counted']:>8s} "
               f"{r['seconds'] * 1e3:9.1f} {rate / 1e9:8.2f} {r['mfu']:6.1%}")  # fmt: skip
     print(f"load average at end: {loadavg()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"name": f"{r['model']} training step ({r['data']})",
+                        "genzoo_s": r["seconds"], "flops": r["flops"], "threads": threads}
+                       for r in rows if "error" not in r], f)  # fmt: skip
     return rows
 
 

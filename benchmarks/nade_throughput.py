@@ -21,6 +21,7 @@ Data: random binary images, p(pixel = 1) = 0.5 (timing does not depend on the va
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -113,7 +114,7 @@ def probe() -> str:
     return ", ".join(out)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--hidden", type=int, default=500)
@@ -128,7 +129,12 @@ def main() -> None:
         default=[torch.get_num_threads(), 1],
         help="comma-separated thread counts to run in turn (default: torch's default, then 1)",
     )
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="one thread, 3 repetitions, 1,000 evaluation examples")  # fmt: skip
+    parser.add_argument("--json", help="also write the rows for `make bench` here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.threads, args.reps, args.eval_n = [1], 3, 1000
 
     python = os.path.relpath(sys.executable)
     print(f"$ {python} {' '.join(sys.argv)} | tee benchmarks/results/nade_throughput.txt")
@@ -161,6 +167,7 @@ def main() -> None:
         optimizers[name].step()
 
     best: dict[str, tuple[float, int]] = {}  # variant -> (median s, thread count) at its best
+    rows = []
     for threads in dict.fromkeys(args.threads):
         torch.set_num_threads(threads)
         print()
@@ -187,6 +194,11 @@ def main() -> None:
             if name != "genzoo NADE":
                 ratio = medians[name] / medians["genzoo NADE"]
                 print(f"genzoo NADE speed-up over {name} (medians): {ratio:.2f}x")
+        rows.append({"name": f"NADE training step, B={args.batch}, {threads} thread(s)",
+                     "genzoo_s": medians["genzoo NADE"], "reference": "per-dimension loop",
+                     "reference_s": medians["reference loop"], "threads": threads,
+                     # analytic, as benchmarks/mfu.py counts NADE
+                     "flops": 12 * data.n_dims * args.hidden * args.batch})  # fmt: skip
 
         model.sample(args.sample_n)
         t_sample = statistics.median(
@@ -215,6 +227,10 @@ def main() -> None:
         for name, (t, n) in best.items():
             if name != "genzoo NADE":
                 print(f"genzoo NADE ({ours_threads}) speed-up over {name} ({n}): {t / ours:.2f}x")
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f)
 
 
 if __name__ == "__main__":
