@@ -1,4 +1,5 @@
 """Arrows point down: cli → serve → apps → train → metrics → models → nn, data → io → core.
+genzoo.threads sits beside core, below everything: the CLI loads it before torch.
 
 Read from the source (every import, including those inside functions), so that a new
 upward import fails here before it becomes a cycle.
@@ -13,6 +14,7 @@ SRC = Path(genzoo.__file__).parent
 # a package may import only packages of a lower rank (and itself)
 RANK = {
     "core": 0,
+    "threads": 0,  # imports nothing of genzoo, nor torch
     "io": 1,
     "nn": 2,
     "data": 2,
