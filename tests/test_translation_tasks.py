@@ -4,13 +4,15 @@ checked against their stated recipes: the luma formula, the printed digits' clas
 by an independent rendering, the seeds, and the unpaired shuffling with the true pairs
 kept for evaluation."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
 from conftest import real_data_root
 from PIL import Image, ImageDraw, ImageFont
 
-from genzoo.core import DataInfo
+from genzoo.core import DataInfo, GenzooError
 from genzoo.data import load
 from genzoo.data.printed import (
     ANGLE,
@@ -23,6 +25,7 @@ from genzoo.data.printed import (
     render,
 )
 from genzoo.data.tasks import NO_TRUE_PAIRS, TASKS, luma
+from genzoo.metrics import features
 from genzoo.train.run import data_streams
 
 
@@ -202,3 +205,38 @@ def test_cat2dog_unpaired_is_cifar10s_cats_and_dogs(cifar10):
     assert "cats (class 3)" in task.protocol and "dogs (class 5)" in task.protocol
     spec = data_streams(task, DataInfo((3, 32, 32), None))
     assert spec.kind == "labelled unpaired images"
+
+
+def test_the_new_tasks_are_judged_by_an_existing_classifier(tmp_path):
+    """Printed digits by MNIST's network, colour photos and dogs by CIFAR-10's: none of
+    them trains a network of its own."""
+    for task, net in (("mnist2printed-unpaired", "mnist"), ("cifar10-colour", "cifar10"),
+                      ("cat2dog-unpaired", "cifar10")):  # fmt: skip
+        with pytest.raises(GenzooError, match=f"train the {net} feature network first"):
+            features.feature_network(task, cache_dir=tmp_path, train_if_missing=False)
+
+
+def test_a_task_without_true_pairs_is_judged_without_l1(tmp_path, monkeypatch, capsys):
+    """cat2dog's recipe on the built-in 8x8 digits (3s -> 5s), through train and eval:
+    the report and eval skip L1 and PSNR, and still give FID and the classifier."""
+    from genzoo.cli import main
+    from genzoo.data.tasks import Task, _cat2dog_unpaired
+    from genzoo.metrics.features import TrainSettings
+
+    monkeypatch.setitem(TASKS, "digits3to5", Task("digits3to5", "digits", _cat2dog_unpaired, ""))
+    quick = functools.partial(features.feature_network, training=TrainSettings(steps=5))
+    monkeypatch.setattr(features, "feature_network", quick)
+    run = tmp_path / "run"
+    argv = ["--data-root", str(tmp_path), "train", "cyclegan", "--data", "digits3to5",
+            "--run-dir", str(run), "--set", "width=4", "--set", "n_blocks=1", "--set",
+            "d_layers=1", "--set", "max_steps=2", "--set", "n_samples=0", "--set",
+            "progress=false", "--set", "tensorboard=false"]  # fmt: skip
+    assert main(argv) == 0
+    report = (run / "report.md").read_text()
+    assert "has no true pairs" in report and "PSNR (dB)" not in report
+    assert "Cycle reconstruction error" in report
+    capsys.readouterr()
+    assert main(["--data-root", str(tmp_path), "eval", str(run)]) == 0
+    said = capsys.readouterr().out
+    assert "no true pairs: L1 and PSNR are not measured" in said and "a2b: L1" not in said
+    assert "FID against the test targets" in said and "on the real targets" in said
