@@ -52,6 +52,11 @@ def train_step(model, x, optimizers=None, label=None, step: int = 0) -> dict:
 @pytest.fixture
 def shared_data_root() -> Path:
     """The real datasets. Under CI a missing data root is a failure, never a skip."""
+    return real_data_root()
+
+
+def real_data_root() -> Path:
+    """shared_data_root's value, for fixtures of a wider scope that load real data once."""
     root = os.environ.get("GENZOO_DATA")
     if root and (Path(root) / "mnist").is_dir():
         return Path(root).resolve()  # tests may change the working directory

@@ -324,6 +324,9 @@ def test_dataset_names():
         "cifar10",
         "edges2fashion",  # a task derived from fashion-mnist (genzoo.data.tasks)
         "edges2fashion-unpaired",
+        "cifar10-colour",  # from cifar10
+        "mnist2printed-unpaired",  # from mnist
+        "cat2dog-unpaired",  # from cifar10
         "fashion-patches",
         "mnist32",
         "morpho-mnist",

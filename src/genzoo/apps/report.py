@@ -165,17 +165,8 @@ def attribute_section(run: Run, splits) -> list[str]:
     return [*lines, "", f"Test inputs | {flipped}:", "", "![translations](translations.png)", ""]
 
 
-def translation_section(run: Run, splits) -> list[str]:
-    """The test split's L1 and PSNR (each direction of a two-way model, and its cycle
-    reconstruction error), and translations.png: test inputs | outputs | targets."""
-    from genzoo.io.images import save_grid, translation_rows
-    from genzoo.metrics.translation import cycle_metrics, directions
-    from genzoo.train.run import translation_pairs
-
-    if getattr(run.model, "attribute_names", ()):
-        return attribute_section(run, splits)
-    ways = directions(run.model)
-    rows = {d: evaluate_translation(run, splits, "test", d) for d in ways}
+def translation_table(rows: dict[str, dict], ways: tuple[str, ...]) -> list[str]:
+    """The report's table of test L1 and PSNR against the true pairs, per direction."""
     r = rows["a2b"]
     lines = [
         f"Translations of the {r['n_examples']:,} test inputs against their targets: pixels in "
@@ -197,6 +188,28 @@ def translation_section(run: Run, splits) -> list[str]:
         name = "test" if len(ways) == 1 else f"test {d}"
         lines.append(f"| {name} | {r['l1']:.4f} | {r['psnr_db']:.2f} | {' | '.join(identity)} |")
     lines.append("")
+    return lines
+
+
+def translation_section(run: Run, splits) -> list[str]:
+    """The test split's L1 and PSNR (each direction of a two-way model, and its cycle
+    reconstruction error), and translations.png: test inputs | outputs | targets."""
+    from genzoo.data.tasks import NO_TRUE_PAIRS
+    from genzoo.io.images import save_grid, translation_rows
+    from genzoo.metrics.translation import cycle_metrics, directions
+    from genzoo.train.run import translation_pairs
+
+    if getattr(run.model, "attribute_names", ()):
+        return attribute_section(run, splits)
+    ways = directions(run.model)
+    paired = splits.name not in NO_TRUE_PAIRS
+    if paired:
+        lines = translation_table({d: evaluate_translation(run, splits, "test", d) for d in ways},
+                                  ways)  # fmt: skip
+    else:  # a row's target is any image of the other domain: L1 to it measures nothing
+        lines = [f"{splits.name} has no true pairs (its test rows are unrelated images of the "
+                 "two domains): L1 and PSNR are not measured; `genzoo eval` gives FID and the "
+                 "classifier's accuracy on the outputs.", ""]  # fmt: skip
     source, target = translation_pairs(splits, run.transform, "test")
     if len(ways) > 1:
         c = cycle_metrics(run.model, source, target, run.transform.scale,
@@ -208,7 +221,8 @@ def translation_section(run: Run, splits) -> list[str]:
     y = run.model.translate(source, generator=torch.Generator().manual_seed(run.train_config.seed))
     save_grid(translation_rows(run.transform.scale, source, y, target),
               run.path / "translations.png", nrow=3)  # fmt: skip
-    return [*lines, "Test inputs | translations | targets:", "",
+    targets = "targets" if paired else "unrelated images of the target domain"
+    return [*lines, f"Test inputs | translations | {targets}:", "",
             "![translations](translations.png)", ""]  # fmt: skip
 
 

@@ -232,12 +232,15 @@ def _translation_metrics(args, run) -> int:
     network for the task (FID, and the classifier's accuracy on the outputs)."""
     from genzoo.apps.quality import evaluate_translations
     from genzoo.apps.report import evaluate_translation
+    from genzoo.data.tasks import NO_TRUE_PAIRS
     from genzoo.metrics.translation import directions
     from genzoo.train.run import load_splits
 
     splits = load_splits(run.data_name, args.data_root, run.train_config)
     print(f"{run.model_name} on {run.data_name} ({args.split} split, seed {args.seed})")
-    if not getattr(run.model, "attribute_names", ()):
+    if splits.name in NO_TRUE_PAIRS:
+        print(f"  {splits.name} has no true pairs: L1 and PSNR are not measured")
+    elif not getattr(run.model, "attribute_names", ()):
         for d in directions(run.model):
             r = evaluate_translation(run, splits, args.split, d)
             base = (f"; identity map {r['identity_l1']:.4f} / {r['identity_psnr_db']:.2f} dB"

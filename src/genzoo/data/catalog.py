@@ -390,6 +390,13 @@ DESCRIPTIONS = {  # one line each, for `genzoo data list` and `genzoo train --he
     "Sobel edges (source), for pix2pix",
     "edges2fashion-unpaired": "unpaired task: edges2fashion with its training edges and "
     "images drawn apart (test pairs kept, to judge), for cyclegan",
+    "cifar10-colour": "paired task: CIFAR-10 photos (x) and their BT.601 grey version as 3 "
+    "equal channels (source), for pix2pix colourisation",
+    "mnist2printed-unpaired": "unpaired task: 12,000 MNIST digits (source) and printed digits "
+    "of their classes in matplotlib's DejaVu fonts (x), drawn apart (test pairs kept), for "
+    "cyclegan",
+    "cat2dog-unpaired": "unpaired task: CIFAR-10 cats (source) and dogs (x), for cyclegan; "
+    "no true pairs, judged by FID and the classifier",
     "mnist32": "MNIST padded to 32x32 (2 black pixels a side), for progan and stylegan",
     "morpho-mnist": "multi-domain task: MNIST padded to 32x32, each digit thinned or thickened "
     "and upright or slanted by random attributes (thick, slanted), for stargan",

@@ -53,6 +53,43 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     place in raster order. Splits and labels are
                     Fashion-MNIST's (train: the first 50,000 of the official training set,
                     valid: the last 10,000, test: the official 10,000).
+    cifar10-colour  paired, for colourisation: "source" = the grey version of a CIFAR-10
+                    image, "x" = the colour image. Grey is the ITU-R BT.601 luma of the
+                    8-bit R, G, B, rounded half up in integers,
+
+                        Y = (299 R + 587 G + 114 B + 500) // 1000
+
+                    kept as 3 equal channels (Y, Y, Y): pix2pix and cyclegan take a source
+                    with as many channels as x unless told `in_channels`, and the identity
+                    map (the baseline) is then an RGB image to compare. Splits and labels
+                    are cifar10's (the 50,000 class-sorted training images permuted by
+                    RandomState(0): train the first 45,000, valid the last 5,000; test the
+                    official 10,000).
+    mnist2printed-unpaired
+                    unpaired, handwritten -> printed digits, for cyclegan: "source" (domain
+                    A, the sampler's domain "handwritten") = MNIST digits, "x" (domain B) =
+                    printed digits, 28x28 grey, drawn by genzoo.data.printed (matplotlib's
+                    8 DejaVu Sans/Serif fonts, em 18-24 px, ±15°, shifts of ±2 px) from
+                    RandomState(PRINTED_SEED[split]) = 0/1/2 for train/valid/test. Row i of
+                    x is a printed digit of the class of MNIST image i: its true pair. Only
+                    the first PRINTED_SIZES = 10,000 / 1,000 / 1,000 of MNIST's train / valid
+                    / test splits are used, to keep loading quick. The training digits are
+                    permuted by RandomState(UNPAIRED_SEED = 0).permutation(10000) and drawn
+                    as a domain of their own, so no training row is paired with its
+                    printed twin; valid and test keep the true pairs row by row. Labels are
+                    the classes of x's rows (in valid and test also of the source's rows).
+    cat2dog-unpaired
+                    unpaired, for cyclegan: "source" (domain A, the sampler's domain
+                    "cats") = the CIFAR-10 images of class CAT = 3, "x" (domain B) = those of
+                    class DOG = 5, each split taken from the same split of cifar10, in its
+                    order. Cats and dogs are different photographs, so no pairs exist and
+                    none are shuffled apart: the sampler draws the domains independently.
+                    Valid and test keep the first min(#cats, #dogs) of each (test: all
+                    1,000 of each class) so that they line up row by row for the progress
+                    grid and the cycle error, but their rows are no true pairs
+                    (NO_TRUE_PAIRS: L1 and PSNR against them are not measured). Labels
+                    are x's classes (all 5), so the CIFAR-10 classifier's accuracy on
+                    translated cats is the share of them it reads as dogs.
     mnist32         MNIST with every 28x28 digit padded to 32x32 by 2 black pixels a side
                     (ProGAN and StyleGAN grow 4x4 -> 32x32 by doublings); MNIST's splits
                     and labels.
@@ -91,7 +128,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genzoo.data import captions, morpho
+from genzoo.data import captions, morpho, printed
 from genzoo.data.splits import SPLIT_NAMES, AttributeStream, ImageStream, Splits
 
 SOBEL = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])  # G_x's kernel; G_y's is its transpose
@@ -110,6 +147,13 @@ PATCH_SIZE = 8  # P: each patch is P x P pixels
 PATCH_INK = 8  # a pixel >= 1/PATCH_INK of the top level (32 of 255) is the item's
 PATCH_TRIES = 100  # draws inside the box before a patch is drawn from the whole image
 PATCH_SEED = {"train": 0, "valid": 1, "test": 2}  # the place draws of each split
+LUMA = (299, 587, 114)  # ITU-R BT.601 luma weights of R, G, B, per mille
+PRINTED_SEED = {"train": 0, "valid": 1, "test": 2}  # the printed digits' draws per split
+PRINTED_SIZES = {"train": 10_000, "valid": 1_000, "test": 1_000}  # the first N of MNIST's
+HANDWRITTEN_DOMAIN = "handwritten"  # the sampler's domain of mnist2printed's MNIST digits
+CAT, DOG = 3, 5  # CIFAR-10 classes (its class_names: ..., cat, deer, dog, ...)
+CATS_DOMAIN = "cats"  # the sampler's domain of cat2dog's cats
+NO_TRUE_PAIRS = frozenset({"cat2dog-unpaired"})  # rows line up, but are not pairs
 
 
 def pad(x: torch.Tensor, p: int = PAD) -> torch.Tensor:
@@ -178,6 +222,70 @@ def _edges2fashion_unpaired(base: Splits) -> Splits:
                 f"{paired.protocol}")  # fmt: skip
     return dataclasses.replace(paired, name="edges2fashion-unpaired", protocol=protocol,
                                images={"source": source})  # fmt: skip
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """The grey version of uint8 RGB images (N, 3, H, W), as 3 equal channels:
+    Y = (299 R + 587 G + 114 B + 500) // 1000 (ITU-R BT.601, rounded half up), uint8."""
+    w = torch.tensor(LUMA, dtype=torch.int64).view(1, 3, 1, 1)
+    y = ((x.to(torch.int64) * w).sum(1, keepdim=True) + 500) // 1000
+    return y.to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
+
+
+def _cifar10_colour(base: Splits) -> Splits:
+    source = ImageStream(*(luma(base.split(split)) for split in SPLIT_NAMES))
+    return dataclasses.replace(
+        base, name="cifar10-colour", images={"source": source},
+        protocol="cifar10-colour: source = the BT.601 luma (299 R + 587 G + 114 B + 500) // "
+        f"1000 of each CIFAR-10 image as 3 equal channels, x = the image. Base: {base.protocol}",
+    )  # fmt: skip
+
+
+def _mnist2printed_unpaired(base: Splits) -> Splits:
+    mnist, x, labels = {}, {}, {}
+    for split in SPLIT_NAMES:
+        n = PRINTED_SIZES[split]
+        mnist[split], labels[split] = base.split(split)[:n], getattr(base, f"{split}_labels")[:n]
+        digits = printed.printed_digits(labels[split].numpy(), PRINTED_SEED[split])
+        x[split] = torch.from_numpy(digits)
+    perm = np.random.RandomState(UNPAIRED_SEED).permutation(len(mnist["train"]))
+    source = ImageStream(mnist["train"][torch.from_numpy(perm)], mnist["valid"], mnist["test"],
+                         domain=HANDWRITTEN_DOMAIN)  # fmt: skip
+    return Splits(
+        "mnist2printed-unpaired",
+        *(x[split] for split in SPLIT_NAMES),
+        *(labels[split] for split in SPLIT_NAMES),
+        n_levels=base.n_levels,
+        protocol=f"mnist2printed-unpaired: source = the first {PRINTED_SIZES['train']:,}/"
+        f"{PRINTED_SIZES['valid']:,}/{PRINTED_SIZES['test']:,} MNIST digits of train/valid/test, "
+        f"x = a printed digit of each one's class (matplotlib's DejaVu fonts, em "
+        f"{printed.EM[0]}-{printed.EM[1]} px, ±{printed.ANGLE:g}°, shifts ±{printed.SHIFT} px, "
+        f"RandomState 0/1/2, genzoo.data.printed); training digits permuted "
+        f"(RandomState({UNPAIRED_SEED})) and drawn apart from the printed ones; valid and "
+        f"test keep the true pairs. Base: {base.protocol}",
+        images={"source": source},
+    )
+
+
+def _cat2dog_unpaired(base: Splits) -> Splits:
+    cats, dogs, labels = {}, {}, {}
+    for split in SPLIT_NAMES:
+        y = getattr(base, f"{split}_labels")
+        cats[split], dogs[split] = base.split(split)[y == CAT], base.split(split)[y == DOG]
+        if split != "train":  # lined up row by row (not pairs) for the grid and the report
+            n = min(len(cats[split]), len(dogs[split]))
+            cats[split], dogs[split] = cats[split][:n], dogs[split][:n]
+        labels[split] = torch.full((len(dogs[split]),), DOG, dtype=y.dtype)
+    return Splits(
+        "cat2dog-unpaired",
+        *(dogs[split] for split in SPLIT_NAMES),
+        *(labels[split] for split in SPLIT_NAMES),
+        n_levels=base.n_levels,
+        protocol=f"cat2dog-unpaired: source = the CIFAR-10 cats (class {CAT}), x = the dogs "
+        f"(class {DOG}) of each split, drawn apart; valid and test cut to equal counts, their "
+        f"rows no pairs. Base: {base.protocol}",
+        images={"source": ImageStream(*(cats[s] for s in SPLIT_NAMES), domain=CATS_DOMAIN)},
+    )
 
 
 def morpho_image(img: np.ndarray, thick: int, slanted: int) -> np.ndarray:
@@ -335,6 +443,24 @@ TASKS = {
         "fashion-mnist",
         _edges2fashion_unpaired,
         "unpaired: edges2fashion's edges and images drawn apart in training; test pairs kept",
+    ),
+    "cifar10-colour": Task(
+        "cifar10-colour",
+        "cifar10",
+        _cifar10_colour,
+        "paired: BT.601 grey CIFAR-10 photos (source, 3 equal channels) -> colour (x)",
+    ),
+    "mnist2printed-unpaired": Task(
+        "mnist2printed-unpaired",
+        "mnist",
+        _mnist2printed_unpaired,
+        "unpaired: MNIST digits (source) and printed digits of their classes (x); test pairs kept",
+    ),
+    "cat2dog-unpaired": Task(
+        "cat2dog-unpaired",
+        "cifar10",
+        _cat2dog_unpaired,
+        "unpaired: CIFAR-10 cats (source) and dogs (x), 32x32; no true pairs",
     ),
     "fashion-patches": Task(
         "fashion-patches",

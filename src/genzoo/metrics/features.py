@@ -45,10 +45,17 @@ CACHE_SUBDIR = "genzoo-features"
 # same images, with labels: whose feature network an unlabelled dataset should use
 LABELLED_TWIN = {"binarized-mnist": "mnist"}
 # tasks whose images are their base's (or a subset, unchanged): they use the base's
-# feature network (edges2fashion-unpaired: edges2fashion's garments)
+# feature network (edges2fashion-unpaired: edges2fashion's garments; cifar10-colour: the
+# CIFAR-10 photos in cifar10's splits; cat2dog-unpaired: its dogs, class 5)
 SAME_IMAGES = {"mnist-captions": "mnist", "cifar10-captions": "cifar10",
                "mnist32-captions": "mnist32",
-               "edges2fashion-unpaired": "edges2fashion"}  # fmt: skip
+               "edges2fashion-unpaired": "edges2fashion",
+               "cifar10-colour": "cifar10", "cat2dog-unpaired": "cifar10"}  # fmt: skip
+# tasks whose images are of another dataset's classes, not its images: they are judged by
+# its classifier, an oracle that never saw them (mnist2printed-unpaired: printed digits,
+# read by the network trained on MNIST's handwritten ones; its accuracy on the real
+# printed targets, which evaluations print, is the ceiling of what it can confirm)
+SAME_CLASSES = {"mnist2printed-unpaired": "mnist"}
 
 
 @dataclass(frozen=True)
@@ -271,7 +278,7 @@ def feature_network(
     if data_name in LABELLED_TWIN:
         raise GenzooError(f"{data_name} has no feature network of its own: use "
                           f"{LABELLED_TWIN[data_name]}'s (same images)")  # fmt: skip
-    data_name = SAME_IMAGES.get(data_name, data_name)
+    data_name = SAME_IMAGES.get(data_name, SAME_CLASSES.get(data_name, data_name))
     config, training = config or FeatureNetConfig(), training or TrainSettings()
     directory = (
         Path(cache_dir) if cache_dir is not None else data.data_root(data_root) / CACHE_SUBDIR

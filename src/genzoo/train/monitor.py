@@ -145,12 +145,12 @@ def diversity_classifier(data_name: str, data_root, enabled: bool = True):
     (with a progress bar; then cached for `genzoo eval --metrics fid`), or None with a
     one-line note when the monitor is off or the data has no labels to train it on."""
     from genzoo.core.errors import GenzooError
-    from genzoo.metrics.features import LABELLED_TWIN, SAME_IMAGES, feature_network
+    from genzoo.metrics.features import LABELLED_TWIN, SAME_CLASSES, SAME_IMAGES, feature_network
 
     if not enabled:
         return None
     name = LABELLED_TWIN.get(data_name, data_name)
-    name = SAME_IMAGES.get(name, name)
+    name = SAME_IMAGES.get(name, SAME_CLASSES.get(name, name))
     try:
         net, _ = feature_network(name, data_root, train_if_missing=False)
         return net
