@@ -122,5 +122,21 @@ class MaskedConv2d(nn.Conv2d):
         patch = x_padded[:, :, i : i + self.r_h + 1, j : j + 2 * self.r_w + 1]
         return F.linear(patch.flatten(1), self.masked_weight().flatten(1), self.bias)
 
+    def split_rows(self) -> tuple[Tensor, Tensor]:
+        """The masked kernel split for evaluation one image row at a time: the rows above
+        the centre, (out, in, r_h, k_w), and the centre row's taps up to the centre as one
+        matrix ((r_w + 1) * in, out) whose rows run over (tap, in channel), the order of a
+        row stored pixel by pixel."""
+        w = self.masked_weight()
+        current = w[:, :, -1, : self.r_w + 1].permute(2, 1, 0).reshape(-1, self.out_channels)
+        return w[:, :, :-1], current
+
+    def affine_matrix(self) -> Tensor:
+        """A 1x1 layer as one matrix (in + 1, out): v ↦ [v, 1] @ M is `pointwise(v)`."""
+        if self.kernel_size != (1, 1):
+            raise ValueError(f"affine_matrix needs a 1x1 kernel, this one is {self.kernel_size}")
+        bias = self.bias if self.bias is not None else self.weight.new_zeros(self.out_channels)
+        return torch.cat([self.masked_weight().flatten(1).t(), bias[None]])
+
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mask_type={self.mask_type}"
