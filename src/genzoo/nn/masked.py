@@ -105,10 +105,18 @@ class MaskedConv2d(nn.Conv2d):
         return F.pad(x, (self.r_w, self.r_w, self.r_h, 0))
 
     def forward(self, x: Tensor) -> Tensor:
-        # symmetric padding, then drop the r_h extra rows at the bottom: faster on CPU than
-        # padding above only (no padded copy of x)
-        y = F.conv2d(x, self.masked_weight(), self.bias, padding=(self.r_h, self.r_w))
-        return y[:, :, : x.shape[2]] if self.r_h else y
+        if self.kernel_size == (1, 1):
+            # a matrix product per image: on CPU a batched GEMM, forward and backward, is
+            # faster than the convolution for these layers (benchmarks/pixel_models.py)
+            B, _, H, W = x.shape
+            w = self.masked_weight().flatten(1).expand(B, -1, -1)  # (B, out, in)
+            if self.bias is None:
+                return torch.bmm(w, x.flatten(2)).view(B, -1, H, W)
+            return torch.baddbmm(self.bias[:, None], w, x.flatten(2)).view(B, -1, H, W)
+        # padding above only: a padded copy of x, but symmetric padding and dropping the
+        # r_h extra rows at the bottom made the backward pass several times slower on CPU
+        # (the first layer's most: benchmarks/pixel_models.py)
+        return F.conv2d(self.pad(x), self.masked_weight(), self.bias)
 
     def pointwise(self, v: Tensor) -> Tensor:
         """A 1x1 layer on one pixel's features (..., in) -> (..., out)."""
