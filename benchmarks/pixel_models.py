@@ -44,6 +44,7 @@ from genzoo.models import create_model, list_models  # noqa: E402
 from genzoo.models.autoregressive.pixel import PixelModel  # noqa: E402
 
 # --quick: the same measurements with fewer repetitions, for `make bench` (about a minute)
+ENV = ("OMP_NUM_THREADS", "PYTHONPATH")  # shown in the command line that the output starts with
 QUICK = {"reps": 2, "full_rows": 1, "generate_reps": 1, "threads": [1]}
 
 
@@ -198,7 +199,8 @@ def main() -> None:
         args = parser.parse_args()
     python = os.path.relpath(sys.executable)
     tee = "" if args.quick else " | tee benchmarks/results/pixel_models.txt"
-    print(f"$ {python} {' '.join(sys.argv)}{tee}")
+    env = "".join(f"{k}={os.environ[k]} " for k in ENV if k in os.environ)
+    print(f"$ {env}{python} {' '.join(sys.argv)}{tee}")
     print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, "
           f"CPU: {cpu_model()}, {time.strftime('%Y-%m-%d')}")  # fmt: skip
     if not args.skip_training:
