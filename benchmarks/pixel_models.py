@@ -2,13 +2,15 @@
 full-recompute sampling for every pixel model.
 
     .venv/bin/python benchmarks/pixel_models.py | tee benchmarks/results/pixel_models.txt
+    .venv/bin/python benchmarks/pixel_models.py --quick   # about a minute: fewer repetitions
 
 Training: examples/s of one optimiser step (forward, backward, Adam) at batch 256 on
 28x28 binary images, PixelCNN with h=16 and 15 residual blocks (the issue's "15x16"). The
 reference is written here the common way: full k x k kernels multiplied by their mask,
 `nn.Conv2d` padding, one pass over the whole batch. It computes the same function: it is
-loaded with genzoo's weights and its log-likelihood is checked against genzoo's. genzoo
-steps through `genzoo.core.model.accumulate_gradients`, the trainer's own code, with the
+loaded with genzoo's weights and its log-likelihood is checked against genzoo's (equal up
+to float32 rounding: genzoo computes its 1x1 layers as matrix products). genzoo steps
+through `genzoo.core.model.accumulate_gradients`, the trainer's own code, with the
 model's default micro-batch. Variants are timed in interleaved repetitions and the
 medians compared, so load from other processes hits both alike.
 
@@ -27,16 +29,23 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from common import cpu_model, loadavg, timed  # benchmarks/common.py
 from torch import Tensor, nn
 
-from genzoo.core import DataInfo
-from genzoo.core.model import accumulate_gradients, plain_backward
-from genzoo.models import create_model, list_models
-from genzoo.models.autoregressive.pixel import PixelModel
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # importable from anywhere
+from common import cpu_model, loadavg, timed  # noqa: E402  (benchmarks/common.py)
+
+from genzoo.core import DataInfo  # noqa: E402
+from genzoo.core.model import accumulate_gradients, plain_backward  # noqa: E402
+from genzoo.models import create_model, list_models  # noqa: E402
+from genzoo.models.autoregressive.pixel import PixelModel  # noqa: E402
+
+# --quick: the same measurements with fewer repetitions, for `make bench` (about a minute)
+ENV = ("OMP_NUM_THREADS", "PYTHONPATH")  # shown in the command line that the output starts with
+QUICK = {"reps": 2, "full_rows": 1, "generate_reps": 1, "threads": [1]}
 
 
 class ReferenceMaskedConv(nn.Conv2d):
@@ -162,7 +171,7 @@ def sampling_speed(args) -> None:
         model = create_model(name, DataInfo((1, 28, 28), 2), **sizes.get(name, {})).eval()
         zeros = torch.zeros(args.sample_n, 1, 28, 28)
         generate = lambda m=model, z=zeros: m.generate(z, generator=torch.Generator())  # noqa: E731
-        cached = statistics.median(timed(generate) for _ in range(3))
+        cached = statistics.median(timed(generate) for _ in range(args.generate_reps))
         full = time_steps(model, args.sample_n, rows, cached=False) * 28 / rows
         print(f"{name:16s} {model.n_parameters():8,d} {cached:11.3f} {full:9.1f}  "
               f"{full / cached:6.1f}x")  # fmt: skip
@@ -174,6 +183,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--sample-n", type=int, default=16)
     parser.add_argument("--full-rows", type=int, default=4)
+    parser.add_argument("--generate-reps", type=int, default=3, help="timed generate() calls")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads",
@@ -182,9 +192,15 @@ def main() -> None:
         help="comma-separated thread counts for the training comparison",
     )
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--quick", action="store_true", help=f"defaults {QUICK}")
     args = parser.parse_args()
+    if args.quick:  # options given on the command line still win
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
     python = os.path.relpath(sys.executable)
-    print(f"$ {python} {' '.join(sys.argv)} | tee benchmarks/results/pixel_models.txt")
+    tee = "" if args.quick else " | tee benchmarks/results/pixel_models.txt"
+    env = "".join(f"{k}={os.environ[k]} " for k in ENV if k in os.environ)
+    print(f"$ {env}{python} {' '.join(sys.argv)}{tee}")
     print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, "
           f"CPU: {cpu_model()}, {time.strftime('%Y-%m-%d')}")  # fmt: skip
     if not args.skip_training:

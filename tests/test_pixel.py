@@ -78,6 +78,27 @@ def test_masked_conv_at_one_pixel_matches_the_full_convolution(k, mask_type):
         assert torch.allclose(conv.forward_at(x_pad, i, j), y[:, :, i, j])
 
 
+@pytest.mark.parametrize(("k", "mask_type"), [(3, "B"), ((5, 3), "A"), (1, "B")])
+def test_masked_conv_by_rows_matches_the_full_convolution(k, mask_type):
+    """split_rows, as incremental sampling uses it: the rows above by convolution, plus the
+    centre row's taps up to (i, j) as one matrix on the row stored pixel by pixel."""
+    conv = MaskedConv2d(6, 9, k, mask_type, n_colours=3).double()
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64)
+    above, current = conv.split_rows()
+    if conv.r_h:
+        y_above = torch.nn.functional.conv2d(conv.pad(x)[:, :, :-1], above, conv.bias)
+    else:  # a 1 x k kernel has no row above
+        y_above = conv.bias[None, :, None, None].expand(2, 9, 5, 7)
+    row = torch.nn.functional.pad(x, (conv.r_w, 0)).permute(0, 2, 3, 1)  # (B, H, r_w + W, in)
+    for i, j in itertools.product(range(5), range(7)):
+        taps = row[:, i, j : j + conv.r_w + 1].flatten(1) @ current
+        assert torch.allclose(y_above[:, :, i, j] + taps, conv(x)[:, :, i, j])
+    if conv.kernel_size == (1, 1):
+        v = torch.randn(4, 6, dtype=torch.float64)
+        y = torch.cat([v, torch.ones(4, 1, dtype=torch.float64)], 1) @ conv.affine_matrix()
+        assert torch.allclose(y, conv.pointwise(v))
+
+
 def test_masked_weights_get_no_gradient_and_are_never_edited():
     conv = MaskedConv2d(3, 6, 3, "A", n_colours=3)
     before = conv.weight.detach().clone()
@@ -159,17 +180,34 @@ def test_pixelcnn_sums_to_one_over_all_images(shape, K, head):
 
 
 @pytest.mark.parametrize(
-    ("shape", "K", "head"),
-    [((1, 6, 5), 2, "auto"), ((3, 5, 4), 4, "categorical"), ((3, 4, 4), 8, "logistic-mixture")],
-)
-def test_cached_sampling_equals_full_recompute(shape, K, head):
-    model = pixelcnn(shape, K, head=head).float()
+    ("shape", "K", "head", "sizes"),
+    [((1, 6, 5), 2, "auto", {}), ((3, 5, 4), 4, "categorical", {}),
+     ((3, 4, 4), 8, "logistic-mixture", {}),
+     # r_w = 2, two rows above; with seed 0 this net draws only ones
+     ((1, 5, 6), 2, "auto", {"first_kernel": 5, "kernel": 5, "seed": 2}),
+     ((2, 4, 5), 3, "categorical", {"kernel": 1})],  # blocks with no row above
+)  # fmt: skip
+def test_cached_sampling_equals_full_recompute(shape, K, head, sizes):
+    model = pixelcnn(shape, K, head=head, **sizes).float()
     zeros = torch.zeros(12, *shape)
     for seed in (0, 1):
         fast = model.generate(zeros, generator=torch.Generator().manual_seed(seed))
         slow = model.generate(zeros, generator=torch.Generator().manual_seed(seed), cached=False)
         assert torch.equal(fast, slow)
     assert set(fast.unique().tolist()) <= set(range(K)) and len(fast.unique()) > 1
+
+
+@pytest.mark.parametrize(("shape", "K"), [((1, 6, 5), 2), ((3, 5, 4), 4)])
+def test_cached_completion_equals_full_recompute(shape, K):
+    """Known pixels, later channels of the current pixel included, must not leak in."""
+    model = pixelcnn(shape, K).float()
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, K, (12, *shape), generator=g).float()
+    known = torch.rand(shape, generator=g) < 0.5
+    fast = model.complete(x, known, torch.Generator().manual_seed(0))
+    slow = model.generate(x, known, torch.Generator().manual_seed(0), cached=False)
+    assert torch.equal(fast, slow)
+    assert torch.equal(fast[:, known], x[:, known])
 
 
 @pytest.mark.parametrize("name", ["pixelcnn", "nade", "made"])

@@ -105,10 +105,18 @@ class MaskedConv2d(nn.Conv2d):
         return F.pad(x, (self.r_w, self.r_w, self.r_h, 0))
 
     def forward(self, x: Tensor) -> Tensor:
-        # symmetric padding, then drop the r_h extra rows at the bottom: faster on CPU than
-        # padding above only (no padded copy of x)
-        y = F.conv2d(x, self.masked_weight(), self.bias, padding=(self.r_h, self.r_w))
-        return y[:, :, : x.shape[2]] if self.r_h else y
+        if self.kernel_size == (1, 1):
+            # a matrix product per image: on CPU a batched GEMM, forward and backward, is
+            # faster than the convolution for these layers (benchmarks/pixel_models.py)
+            B, _, H, W = x.shape
+            w = self.masked_weight().flatten(1).expand(B, -1, -1)  # (B, out, in)
+            if self.bias is None:
+                return torch.bmm(w, x.flatten(2)).view(B, -1, H, W)
+            return torch.baddbmm(self.bias[:, None], w, x.flatten(2)).view(B, -1, H, W)
+        # padding above only: a padded copy of x, but symmetric padding and dropping the
+        # r_h extra rows at the bottom made the backward pass several times slower on CPU
+        # (the first layer's most: benchmarks/pixel_models.py)
+        return F.conv2d(self.pad(x), self.masked_weight(), self.bias)
 
     def pointwise(self, v: Tensor) -> Tensor:
         """A 1x1 layer on one pixel's features (..., in) -> (..., out)."""
@@ -121,6 +129,22 @@ class MaskedConv2d(nn.Conv2d):
         Used by incremental sampling: only the pixels this one sees are read."""
         patch = x_padded[:, :, i : i + self.r_h + 1, j : j + 2 * self.r_w + 1]
         return F.linear(patch.flatten(1), self.masked_weight().flatten(1), self.bias)
+
+    def split_rows(self) -> tuple[Tensor, Tensor]:
+        """The masked kernel split for evaluation one image row at a time: the rows above
+        the centre, (out, in, r_h, k_w), and the centre row's taps up to the centre as one
+        matrix ((r_w + 1) * in, out) whose rows run over (tap, in channel), the order of a
+        row stored pixel by pixel."""
+        w = self.masked_weight()
+        current = w[:, :, -1, : self.r_w + 1].permute(2, 1, 0).reshape(-1, self.out_channels)
+        return w[:, :, :-1], current
+
+    def affine_matrix(self) -> Tensor:
+        """A 1x1 layer as one matrix (in + 1, out): v ↦ [v, 1] @ M is `pointwise(v)`."""
+        if self.kernel_size != (1, 1):
+            raise ValueError(f"affine_matrix needs a 1x1 kernel, this one is {self.kernel_size}")
+        bias = self.bias if self.bias is not None else self.weight.new_zeros(self.out_channels)
+        return torch.cat([self.masked_weight().flatten(1).t(), bias[None]])
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mask_type={self.mask_type}"

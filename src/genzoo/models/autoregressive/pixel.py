@@ -156,9 +156,8 @@ class PixelModel(AutoregressiveModel):
         # on a loaded machine spin-waiting threads made sampling 100x slower (measured)
         torch.set_num_threads(1)
         x = x.to(device=self.device, dtype=self.dtype).clone()
-        if known is None:
-            known = torch.zeros_like(x, dtype=torch.bool)
-        known = known.to(self.device).expand_as(x)
+        if known is not None:
+            known = known.to(self.device).expand_as(x)
         step = self.stepper(x) if cached else PixelModel.stepper(self, x)
         C, H, W = self.data.shape
         try:
@@ -166,7 +165,9 @@ class PixelModel(AutoregressiveModel):
                 for j in range(W):
                     for c in range(C):
                         value = self.head.sample(step(i, j, c), generator)
-                        x[:, c, i, j] = torch.where(known[:, c, i, j], x[:, c, i, j], value)
+                        if known is not None:
+                            value = torch.where(known[:, c, i, j], x[:, c, i, j], value)
+                        x[:, c, i, j] = value
         finally:
             torch.set_num_threads(threads)
             self.train(was_training)

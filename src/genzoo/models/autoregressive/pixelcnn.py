@@ -23,7 +23,10 @@ Sampling (Ramachandran et al. 2017, "Fast Generation for Convolutional Autoregre
 Models", arXiv:1704.06001): each layer's output at (i, j) depends only on layer inputs at
 positions up to (i, j) in raster order, all final once pixel (i, j) is drawn. So each step
 computes every layer at the one pixel being generated and stores it in that layer's padded
-input buffer: one pixel's worth of work per step instead of a whole forward pass.
+input buffer: one pixel's worth of work per step instead of a whole forward pass. At that
+size a step costs its number of small ops, so each layer's part from the rows above, final
+when a row starts, is computed for the whole row by one convolution, and a step adds only
+the current row's taps at its pixel.
 
 Deviations from the paper:
 - Kernels store only the rows the mask keeps (nn.masked.MaskedConv2d): same function,
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -79,6 +83,39 @@ class ResidualBlock(nn.Module):
         return s + self.expand(t.relu_())
 
 
+class RowConv:
+    """A masked convolution evaluated a row at a time, for sampling. `current` holds the
+    current row's inputs pixel by pixel after r_w zero pixels (B, (r_w + W) * in), written
+    through `slot[j]`; `patch[j]` is what the centre row's taps see at (i, j). `above[j]`
+    (B, out + 1) is set by `start_row` to the output at (i, j) from the rows above plus the
+    bias, with a last feature 1 that `current_taps` keeps."""
+
+    def __init__(self, conv: MaskedConv2d, B: int, W: int, like: Tensor):
+        self.conv = conv
+        c_in, r_w = conv.in_channels, conv.r_w
+        self.above_taps, current_taps = conv.split_rows()
+        self.current_taps = F.pad(current_taps, (0, 1))  # ((r_w + 1) * in, out + 1)
+        self.current = like.new_zeros(B, (r_w + W) * c_in)
+        self.above = like.new_ones(W, B, conv.out_channels + 1)
+        self.slot = [self.current[:, (r_w + j) * c_in : (r_w + j + 1) * c_in] for j in range(W)]
+        self.patch = [self.current[:, j * c_in : (r_w + j + 1) * c_in] for j in range(W)]
+
+    def row(self) -> Tensor:
+        """The current row's inputs, (B, W, in)."""
+        B, c_in = self.current.shape[0], self.conv.in_channels
+        return self.current[:, self.conv.r_w * c_in :].view(B, -1, c_in)
+
+    def start_row(self, rows: Tensor) -> None:
+        """`rows`: the inputs in the up to r_h rows above the current one, (B, in, n, W)."""
+        conv, bias = self.conv, self.conv.bias
+        if conv.r_h == 0:
+            self.above[:, :, :-1] = 0.0 if bias is None else bias
+            return
+        rows = F.pad(rows, (conv.r_w, conv.r_w, conv.r_h - rows.shape[2], 0))
+        y = F.conv2d(rows, self.above_taps, bias)  # (B, out, 1, W)
+        self.above[:, :, :-1] = y[:, :, 0].permute(2, 0, 1)
+
+
 @register("pixelcnn", family="autoregressive", description="PixelCNN, masked convolutions")
 class PixelCNN(PixelModel):
     Config = PixelCNNConfig
@@ -97,18 +134,51 @@ class PixelCNN(PixelModel):
         return s
 
     def stepper(self, x: Tensor) -> Step:
-        """Incremental sampling: every layer at the current pixel only (module docstring)."""
-        B, (_, H, W) = x.shape[0], self.data.shape
-        first, last = self.ends_at(x)
-        buffers = [b.conv.pad(x.new_zeros(B, b.conv.in_channels, H, W)) for b in self.blocks]
+        """Incremental sampling (module docstring), a row at a time. At the start of row i
+        every layer's output from the rows above, final by then, is computed for the whole
+        row at once (`RowConv`); a step then adds only the current row's taps at its pixel.
+        Every bias rides on an extra feature fixed at 1, so that each layer at a pixel is
+        one matrix product: a step's cost is its number of small ops, not their size."""
+        B, (C, H, W) = x.shape[0], self.data.shape
+        first = RowConv(self.conv_in, B, W, x)
+        convs = [RowConv(b.conv, B, W, x) for b in self.blocks]
+        past = [x.new_zeros(B, b.conv.in_channels, H, W) for b in self.blocks]  # (B, h, H, W)
+        # per block: [reduce; bias] (2h + 1, h), [expand; bias] (h + 1, 2h + 1) whose last
+        # column of zeros keeps the stream's feature 1; conv_in's output has it already
+        reduce = [b.reduce.affine_matrix() for b in self.blocks]
+        expand = [F.pad(b.expand.affine_matrix(), (0, 1)) for b in self.blocks]
+        out1 = F.pad(self.out1.affine_matrix(), (0, 1))
+        out1[-1, -1] = 1.0  # carries the 1 on to out2's bias
+        out2 = self.out2.affine_matrix().view(-1, C, self.head.n_params)  # (out + 1, C, P)
+        out2 = [out2[:, c].contiguous() for c in range(C)]
+        plan = [
+            [(r, k.slot[j], k.above[j], k.patch[j], k.current_taps, e)
+             for r, k, e in zip(reduce, convs, expand, strict=True)]
+            for j in range(W)
+        ]  # fmt: skip
+
+        # a pixel's single step may add into `above` in place; with colours it is revisited
+        conv_at = torch.Tensor.addmm_ if C == 1 else torch.addmm
+
+        def start_row(i: int) -> None:
+            r_h = self.conv_in.r_h
+            first.start_row(self.scaled(x[:, :, max(i - r_h, 0) : i]))
+            for conv, rows in zip(convs, past, strict=True):
+                if i > 0:
+                    rows[:, :, i - 1] = conv.row().transpose(1, 2)
+                conv.start_row(rows[:, :, max(i - conv.conv.r_h, 0) : i])
 
         def step(i: int, j: int, c: int) -> Tensor:
-            s = first(i, j)  # (B, 2h)
-            for b, buf in zip(self.blocks, buffers, strict=True):
-                t = b.reduce.pointwise(F.relu(s))
-                buf[:, :, i + b.conv.r_h, j + b.conv.r_w] = F.relu(t)
-                t = b.conv.forward_at(buf, i, j)
-                s = s + b.expand.pointwise(F.relu(t))
-            return last(s, c)
+            if c == 0 and j == 0:
+                start_row(i)
+            if c == 0 and j > 0:  # the previous pixel is complete
+                first.slot[j - 1].copy_(self.scaled(x[:, :, i, j - 1]))
+            if c > 0:  # its channels < c; at c = 0 the centre tap sees none (mask A)
+                first.slot[j].copy_(self.scaled(x[:, :, i, j]))
+            s = conv_at(first.above[j], first.patch[j], first.current_taps)  # (B, 2h + 1)
+            for w_reduce, t, above, patch, w_conv, w_expand in plan[j]:
+                torch.mm(s.clamp_min(0.0), w_reduce, out=t).relu_()  # t: conv's input at (i, j)
+                s.addmm_(conv_at(above, patch, w_conv).relu_(), w_expand)
+            return torch.mm(torch.mm(s.clamp_min(0.0), out1).relu_(), out2[c])  # (B, P)
 
         return step
