@@ -30,8 +30,7 @@ import sys
 import time
 
 import torch
-from common import cpu_model, loadavg, timed  # benchmarks/common.py
-from mfu import FlopCount  # benchmarks/mfu.py
+from common import FlopCount, cpu_model, loadavg, timed  # benchmarks/common.py
 
 from genzoo.core import DataInfo
 from genzoo.core.model import plain_backward

@@ -31,9 +31,7 @@ import tempfile
 import time
 
 import torch
-from common import cpu_model, loadavg, matmul_rate  # benchmarks/common.py
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
+from common import FlopCount, cpu_model, loadavg, matmul_rate  # benchmarks/common.py
 
 from genzoo.apps.model_pages import ENTRIES
 from genzoo.models import get_model, list_models
@@ -42,24 +40,6 @@ from genzoo.train.run import train_run
 QUIET = {"progress": "false", "tensorboard": "false", "n_samples": "0",
          "diversity_monitor": "false"}  # fmt: skip
 COUNTED_STEP = 2  # the call (0-based) counted by FlopCounterMode, not timed
-
-
-class FlopCount(TorchDispatchMode):
-    """FLOPs of the matmuls and convolutions run inside it, by torch's own formulas
-    (torch.utils.flop_counter's registry). Unlike FlopCounterMode it tracks no modules,
-    whose hooks fail under a gradient penalty's double backward."""
-
-    def __init__(self):
-        super().__init__()
-        self.flops = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        count = flop_registry.get(func._overloadpacket)
-        if count is not None:
-            self.flops += count(*args, **kwargs, out_val=out)
-        return out
 
 
 class Measured(Exception):

@@ -25,6 +25,7 @@ Data: random binary images, p = 0.5 (timing does not depend on the values).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # importable from anywhere
-from common import cpu_model, loadavg, timed  # noqa: E402  (benchmarks/common.py)
+from common import FlopCount, cpu_model, loadavg, timed  # noqa: E402  (benchmarks/common.py)
 
 from genzoo.core import DataInfo  # noqa: E402
 from genzoo.core.model import accumulate_gradients, plain_backward  # noqa: E402
@@ -96,7 +97,8 @@ class ReferencePixelCNN(nn.Module):
             b.bias.copy_(a.bias)
 
 
-def training_throughput(args) -> None:
+def training_throughput(args) -> list[dict]:
+    """The interleaved training comparison; returns a row per thread count for `make bench`."""
     torch.manual_seed(args.seed)
     data = DataInfo((1, 28, 28), 2)
     model = create_model("pixelcnn", data, hidden_channels=16, n_blocks=15)
@@ -124,6 +126,9 @@ def training_throughput(args) -> None:
             accumulate_gradients(model.objective, x, model.micro_batch, plain_backward)
         optimizers[name].step()
 
+    with FlopCount() as counter:  # one step of genzoo's, counted
+        step("genzoo PixelCNN")
+    rows = []
     for threads in dict.fromkeys(args.threads):
         torch.set_num_threads(threads)
         print(f"\n=== training, {threads} thread(s); load average at start: {loadavg()}")
@@ -140,6 +145,12 @@ def training_throughput(args) -> None:
         ratio = statistics.median(times["reference"]) / statistics.median(times["genzoo PixelCNN"])
         print(f"genzoo speed-up over the reference (medians): {ratio:.2f}x")
         print(f"load average at end: {loadavg()}")
+        rows.append({"name": f"PixelCNN training step, B={args.batch}, {threads} thread(s)",
+                     "genzoo_s": statistics.median(times["genzoo PixelCNN"]),
+                     "reference": "full masked kernels", "threads": threads,
+                     "reference_s": statistics.median(times["reference"]),
+                     "flops": counter.flops})  # fmt: skip
+    return rows
 
 
 @torch.no_grad()
@@ -157,7 +168,7 @@ def time_steps(model: PixelModel, n: int, rows: int, cached: bool) -> float:
     return time.perf_counter() - t0
 
 
-def sampling_speed(args) -> None:
+def sampling_speed(args) -> list[dict]:
     names = [s.name for s in list_models() if issubclass(s.cls, PixelModel)]
     sizes = {"pixelcnn": {"hidden_channels": 16, "n_blocks": 15}}
     torch.set_num_threads(1)  # as generate() does
@@ -166,6 +177,7 @@ def sampling_speed(args) -> None:
     rows = args.full_rows
     print(f"full recompute: the first {rows} of 28 rows timed, scaled by 28/{rows}")
     print(f"{'model':16s} {'params':>8s} {'generate s':>11s} {'full s':>9s}  speed-up")
+    found = []
     for name in names:
         torch.manual_seed(args.seed)
         model = create_model(name, DataInfo((1, 28, 28), 2), **sizes.get(name, {})).eval()
@@ -175,6 +187,10 @@ def sampling_speed(args) -> None:
         full = time_steps(model, args.sample_n, rows, cached=False) * 28 / rows
         print(f"{name:16s} {model.n_parameters():8,d} {cached:11.3f} {full:9.1f}  "
               f"{full / cached:6.1f}x")  # fmt: skip
+        found.append({"name": f"{name} sampling, {args.sample_n} images", "threads": 1,
+                      "genzoo_s": cached, "reference": "full recompute",
+                      "reference_s": full})  # fmt: skip
+    return found
 
 
 def main() -> None:
@@ -193,6 +209,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--quick", action="store_true", help=f"defaults {QUICK}")
+    parser.add_argument("--json", help="also write the rows for `make bench` here")
     args = parser.parse_args()
     if args.quick:  # options given on the command line still win
         parser.set_defaults(**QUICK)
@@ -203,9 +220,11 @@ def main() -> None:
     print(f"$ {env}{python} {' '.join(sys.argv)}{tee}")
     print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, "
           f"CPU: {cpu_model()}, {time.strftime('%Y-%m-%d')}")  # fmt: skip
-    if not args.skip_training:
-        training_throughput(args)
-    sampling_speed(args)
+    rows = [] if args.skip_training else training_throughput(args)
+    rows += sampling_speed(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f)
 
 
 if __name__ == "__main__":
