@@ -96,6 +96,7 @@ class DiagonalScan(torch.autograd.Function):
     reordered, in either pass."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)  # under bf16-mixed too
     def forward(ctx, s: Tensor, k_is: Tensor, b_is: Tensor, k_ss: Tensor) -> Tensor:
         B, C, H, W = s.shape
         D, four_h, _ = k_ss.shape
@@ -137,6 +138,7 @@ class DiagonalScan(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad_h: Tensor) -> tuple[Tensor | None, ...]:
         x, k_is, A, h_all, c_all, tanh_c, k_above, k_same = ctx.saved_tensors
         H, W, B = ctx.shape
