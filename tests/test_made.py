@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from genzoo.core import DataInfo, GenzooError
 from genzoo.models import create_model
 from genzoo.models.autoregressive.made import draw_degrees, made_masks
+from genzoo.nn import staircase
 from genzoo.nn.masked import MaskedLinear
+from genzoo.nn.staircase import staircase_groups, staircase_linear
 
 N_BITS = 6
 ARCHITECTURES = [((16,), False), ((16,), True), ((16, 12), False), ((16, 12), True)]
@@ -324,11 +326,25 @@ def test_made_use_mask_rebuilds_only_when_the_buffers_may_differ():
     assert holds(1)
 
 
-def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_decay():
+@pytest.mark.parametrize("order", ["raster", "random"])
+def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_decay(
+    order, monkeypatch
+):
     """The training path (the optimizer from configure_optimizers, training_step, the masks
     kept between steps) after many steps with weight decay: the autoregressive property
-    holds, and overwriting every masked weight changes no output."""
-    model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True)
+    holds, and overwriting every masked weight changes no output.
+
+    In raster order every layer takes the staircase fast path, here cut into as many row
+    groups as it has rows; in a random order the input and output layers take the dense one.
+    """
+    monkeypatch.setattr(staircase, "CALL_COST", 0)  # many small blocks: every edge is tested
+    model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True, order=order)
+    fast = [layer.staircase() is not None for layer in [*model.W, model.V, model.A]]
+    if order == "raster":
+        assert all(fast)
+        assert all(len(layer.staircase()) > 2 for layer in [*model.W, model.V, model.A])
+    else:
+        assert fast == [False, True, False, False]  # W^2: sorted degrees on both sides
     optimizers = model.configure_optimizers(lr=0.05, weight_decay=0.1)
     x = torch.bernoulli(torch.full((32, N_BITS), 0.4, dtype=torch.float64))
     for step in range(200):
@@ -341,3 +357,81 @@ def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_deca
             off = layer.mask == 0
             layer.weight[off] = 1e3 * torch.randn(int(off.sum()), dtype=torch.float64)
         assert torch.equal(model.conditionals(x_real), before)
+
+
+def random_staircase(out: int, inn: int, generator: torch.Generator) -> torch.Tensor:
+    """A staircase mask with empty and full rows: row r is a prefix of n_r ones, n sorted."""
+    n = torch.randint(0, inn + 1, (out,), generator=generator)
+    n[0], n[-1] = 0, inn
+    n = n.sort().values
+    return (torch.arange(inn)[None, :] < n[:, None]).double()
+
+
+@pytest.mark.parametrize(("out", "inn", "bias"), [(23, 9, True), (9, 23, False), (40, 40, True)])
+@pytest.mark.parametrize("call_cost", [0, 10**9])  # a group per row; one group
+def test_staircase_linear_is_the_masked_linear_and_masked_weights_get_zero_gradient(
+    out, inn, bias, call_cost
+):
+    generator = torch.Generator().manual_seed(out * inn)
+    M = random_staircase(out, inn, generator)
+    groups = staircase_groups(M, call_cost)
+    assert groups is not None and (len(groups) == 1) == (call_cost > 0)
+    x = torch.randn(7, inn, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(out, inn, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(out, dtype=torch.float64, requires_grad=True) if bias else None
+    y = staircase_linear(x, W, b, M, groups)
+    y_dense = F.linear(x, W * M, b)
+    assert torch.allclose(y, y_dense, atol=1e-12)
+    g_y = torch.randn_like(y)
+    inputs = (x, W) if b is None else (x, W, b)
+    grads = torch.autograd.grad(y, inputs, g_y)
+    dense = torch.autograd.grad(y_dense, inputs, g_y)
+    for g, g_dense in zip(grads, dense, strict=True):
+        assert torch.allclose(g, g_dense, atol=1e-12)
+    assert torch.all(grads[1][M == 0] == 0)  # exactly zero, as F.linear(x, W ⊙ M) gives
+    torch.autograd.gradcheck(lambda x, W, b: staircase_linear(x, W, b, M, groups), (x, W, b))
+
+    # masked weights are never read: filling them with NaN changes nothing
+    with torch.no_grad():
+        W_nan = W.masked_fill(M == 0, float("nan"))
+        assert torch.equal(staircase_linear(x, W_nan, b, M, groups), y)
+
+
+def test_staircase_groups_refuses_other_masks():
+    M = random_staircase(10, 8, torch.Generator().manual_seed(0))
+    assert staircase_groups(M) is not None
+    assert staircase_groups(M.flip(0)) is None  # prefixes that shrink
+    assert staircase_groups(M.flip(1)) is None  # suffixes, not prefixes
+    holes = M.clone()
+    holes[-1, 2] = 0
+    assert staircase_groups(holes) is None
+
+
+def test_masked_linear_follows_every_change_of_its_mask():
+    """The staircase groups belong to one mask: a new mask, a loaded state dict or a dtype
+    change is followed on the next forward."""
+    layer = MaskedLinear(8, 10)
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 8)
+    staircase_mask = random_staircase(10, 8, generator).float()
+    other = (torch.rand(10, 8, generator=generator) < 0.5).float()
+
+    def dense() -> torch.Tensor:
+        return F.linear(x.to(layer.weight.dtype), layer.weight * layer.mask, layer.bias)
+
+    layer.set_mask(staircase_mask)
+    assert layer.staircase() is not None
+    assert torch.allclose(layer(x), dense(), atol=1e-6)
+    layer.set_mask(other)
+    assert layer.staircase() is None
+    assert torch.equal(layer(x), dense())
+    state = {k: v.clone() for k, v in layer.state_dict().items()}
+    layer.set_mask(staircase_mask)
+    assert layer.staircase() is not None
+    layer.load_state_dict(state)  # the dense mask comes back through the state dict
+    assert layer.staircase() is None
+    assert torch.equal(layer(x), dense())
+    layer.set_mask(staircase_mask)
+    layer.double()
+    assert layer.staircase() is not None
+    assert torch.allclose(layer(x.double()), dense(), atol=1e-12)

@@ -11,15 +11,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.nn.staircase import Groups, staircase_groups, staircase_linear
+
 
 class MaskedLinear(nn.Linear):
-    """y = x (W ⊙ M)^T + b with a 0/1 mask M of shape (out_features, in_features)."""
+    """y = x (W ⊙ M)^T + b with a 0/1 mask M of shape (out_features, in_features).
+
+    When M is a staircase (each row a prefix of ones, the prefixes growing row by row: MADE's
+    masks with units stored in order of degree), only the blocks left of the staircase are
+    computed (genzoo.nn.staircase): the same function and the same gradients, about half the
+    multiply-adds. Any other mask takes the dense `F.linear(x, W ⊙ M, b)`.
+    """
 
     mask: Tensor
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__(in_features, out_features, bias)
         self.register_buffer("mask", torch.ones(out_features, in_features))
+        # the staircase groups of the mask, and which mask tensor (and which version of
+        # its contents) they were found for: any write to the buffer makes them stale
+        self._groups: Groups | None = None
+        self._groups_of: tuple[Tensor, int] | None = None
 
     def set_mask(self, mask: Tensor) -> None:
         if mask.shape != self.mask.shape:
@@ -28,8 +40,23 @@ class MaskedLinear(nn.Linear):
             )
         self.mask.copy_(mask)
 
+    def staircase(self) -> Groups | None:
+        """The mask's staircase groups, or None when it is not a staircase."""
+        seen = self._groups_of
+        if seen is None or seen[0] is not self.mask or seen[1] != self.mask._version:
+            self._groups = staircase_groups(self.mask)
+            self._groups_of = (self.mask, self.mask._version)
+        return self._groups
+
+    def _apply(self, fn, recurse=True):
+        self._groups_of = None  # .to() and the like make a new mask tensor: forget the old one
+        return super()._apply(fn, recurse)
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.mask, self.bias)
+        groups = self.staircase()
+        if groups is None:
+            return F.linear(x, self.weight * self.mask, self.bias)
+        return staircase_linear(x, self.weight, self.bias, self.mask, groups)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, connections={int(self.mask.sum())}"

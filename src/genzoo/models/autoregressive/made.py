@@ -94,14 +94,20 @@ def made_masks(degrees: list[Tensor]) -> tuple[list[Tensor], Tensor, Tensor]:
 def draw_degrees(
     order: Tensor, hidden_dims: tuple[int, ...], generator: torch.Generator | None
 ) -> list[Tensor]:
-    """m^0 from an ordering (order[t] is the dimension at position t+1), hidden m^l at random."""
+    """m^0 from an ordering (order[t] is the dimension at position t+1), hidden m^l at random.
+
+    Hidden degrees come sorted: the units of a layer are interchangeable, and in order of
+    degree MADE's hidden masks are staircases that MaskedLinear computes in half the time
+    (genzoo.nn.staircase); so are all masks when the ordering is the identity.
+    """
     D = order.numel()
     m0 = torch.empty(D, dtype=torch.long)
     m0[order] = torch.arange(1, D + 1)
     degrees = [m0]
     for H in hidden_dims:
         low = min(int(degrees[-1].min()), D - 1)
-        degrees.append(torch.randint(low, max(D, low + 1), (H,), generator=generator))
+        m = torch.randint(low, max(D, low + 1), (H,), generator=generator)
+        degrees.append(m.sort().values)
     return degrees
 
 
