@@ -14,7 +14,7 @@ from genzoo.models import create_model
 from genzoo.models.autoregressive.made import draw_degrees, made_masks
 from genzoo.nn import staircase
 from genzoo.nn.masked import MaskedLinear
-from genzoo.nn.staircase import staircase_groups, staircase_linear
+from genzoo.nn.staircase import find_staircase, staircase_linear
 
 N_BITS = 6
 ARCHITECTURES = [((16,), False), ((16,), True), ((16, 12), False), ((16, 12), True)]
@@ -342,7 +342,7 @@ def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_deca
     fast = [layer.staircase() is not None for layer in [*model.W, model.V, model.A]]
     if order == "raster":
         assert all(fast)
-        assert all(len(layer.staircase()) > 2 for layer in [*model.W, model.V, model.A])
+        assert all(len(layer.staircase().groups) > 2 for layer in [*model.W, model.V, model.A])
     else:
         assert fast == [False, True, False, False]  # W^2: sorted degrees on both sides
     optimizers = model.configure_optimizers(lr=0.05, weight_decay=0.1)
@@ -374,12 +374,12 @@ def test_staircase_linear_is_the_masked_linear_and_masked_weights_get_zero_gradi
 ):
     generator = torch.Generator().manual_seed(out * inn)
     M = random_staircase(out, inn, generator)
-    groups = staircase_groups(M, call_cost)
-    assert groups is not None and (len(groups) == 1) == (call_cost > 0)
+    stairs = find_staircase(M, call_cost)
+    assert stairs is not None and (len(stairs.groups) == 1) == (call_cost > 0)
     x = torch.randn(7, inn, dtype=torch.float64, requires_grad=True)
     W = torch.randn(out, inn, dtype=torch.float64, requires_grad=True)
     b = torch.randn(out, dtype=torch.float64, requires_grad=True) if bias else None
-    y = staircase_linear(x, W, b, M, groups)
+    y = staircase_linear(x, W, b, stairs)
     y_dense = F.linear(x, W * M, b)
     assert torch.allclose(y, y_dense, atol=1e-12)
     g_y = torch.randn_like(y)
@@ -389,26 +389,26 @@ def test_staircase_linear_is_the_masked_linear_and_masked_weights_get_zero_gradi
     for g, g_dense in zip(grads, dense, strict=True):
         assert torch.allclose(g, g_dense, atol=1e-12)
     assert torch.all(grads[1][M == 0] == 0)  # exactly zero, as F.linear(x, W ⊙ M) gives
-    torch.autograd.gradcheck(lambda x, W, b: staircase_linear(x, W, b, M, groups), (x, W, b))
+    torch.autograd.gradcheck(lambda x, W, b: staircase_linear(x, W, b, stairs), (x, W, b))
 
     # masked weights are never read: filling them with NaN changes nothing
     with torch.no_grad():
         W_nan = W.masked_fill(M == 0, float("nan"))
-        assert torch.equal(staircase_linear(x, W_nan, b, M, groups), y)
+        assert torch.equal(staircase_linear(x, W_nan, b, stairs), y)
 
 
-def test_staircase_groups_refuses_other_masks():
+def test_find_staircase_refuses_other_masks():
     M = random_staircase(10, 8, torch.Generator().manual_seed(0))
-    assert staircase_groups(M) is not None
-    assert staircase_groups(M.flip(0)) is None  # prefixes that shrink
-    assert staircase_groups(M.flip(1)) is None  # suffixes, not prefixes
+    assert find_staircase(M) is not None
+    assert find_staircase(M.flip(0)) is None  # prefixes that shrink
+    assert find_staircase(M.flip(1)) is None  # suffixes, not prefixes
     holes = M.clone()
     holes[-1, 2] = 0
-    assert staircase_groups(holes) is None
+    assert find_staircase(holes) is None
 
 
 def test_masked_linear_follows_every_change_of_its_mask():
-    """The staircase groups belong to one mask: a new mask, a loaded state dict or a dtype
+    """The staircase belongs to one mask: a new mask, a loaded state dict or a dtype
     change is followed on the next forward."""
     layer = MaskedLinear(8, 10)
     generator = torch.Generator().manual_seed(1)
@@ -435,3 +435,33 @@ def test_masked_linear_follows_every_change_of_its_mask():
     layer.double()
     assert layer.staircase() is not None
     assert torch.allclose(layer(x.double()), dense(), atol=1e-12)
+
+
+def test_staircase_gradients_reuse_memory_only_when_no_one_holds_it():
+    """The weight gradient's memory is reused between steps, but never under a gradient
+    someone still holds, and gradients of micro-batches still add up."""
+    layer = MaskedLinear(12, 15)
+    layer.set_mask(random_staircase(15, 12, torch.Generator().manual_seed(2)).float())
+    assert layer.staircase() is not None
+    x1, x2 = torch.randn(2, 4, 12).unbind()
+
+    def grad_of(x):
+        layer.weight.grad = None
+        layer(x).square().sum().backward()
+        return layer.weight.grad
+
+    first = grad_of(x1)
+    kept = first.clone()
+    second = grad_of(x2)  # `first` is still held here: its values must survive
+    assert torch.equal(first, kept)
+    assert second.data_ptr() != first.data_ptr()
+    del first
+    expected = F.linear(x2, layer.weight * layer.mask, layer.bias)
+    (dense,) = torch.autograd.grad(expected.square().sum(), layer.weight)
+    assert torch.allclose(second, dense, atol=1e-5)
+
+    layer(x1).square().sum().backward()  # accumulates into the held gradient
+    (dense_1,) = torch.autograd.grad(
+        F.linear(x1, layer.weight * layer.mask, layer.bias).square().sum(), layer.weight
+    )
+    assert torch.allclose(layer.weight.grad, dense + dense_1, atol=1e-5)

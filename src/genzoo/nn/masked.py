@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.nn.staircase import Groups, staircase_groups, staircase_linear
+from genzoo.nn.staircase import Staircase, find_staircase, staircase_linear
 
 
 class MaskedLinear(nn.Linear):
@@ -28,10 +28,10 @@ class MaskedLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__(in_features, out_features, bias)
         self.register_buffer("mask", torch.ones(out_features, in_features))
-        # the staircase groups of the mask, and which mask tensor (and which version of
-        # its contents) they were found for: any write to the buffer makes them stale
-        self._groups: Groups | None = None
-        self._groups_of: tuple[Tensor, int] | None = None
+        # the mask's staircase, and which mask tensor (and which version of its contents)
+        # it was found for: any write to the buffer makes it stale
+        self._stairs: Staircase | None = None
+        self._stairs_of: tuple[Tensor, int] | None = None
 
     def set_mask(self, mask: Tensor) -> None:
         if mask.shape != self.mask.shape:
@@ -40,23 +40,23 @@ class MaskedLinear(nn.Linear):
             )
         self.mask.copy_(mask)
 
-    def staircase(self) -> Groups | None:
-        """The mask's staircase groups, or None when it is not a staircase."""
-        seen = self._groups_of
+    def staircase(self) -> Staircase | None:
+        """How the mask is computed as a staircase, or None when it is not one."""
+        seen = self._stairs_of
         if seen is None or seen[0] is not self.mask or seen[1] != self.mask._version:
-            self._groups = staircase_groups(self.mask)
-            self._groups_of = (self.mask, self.mask._version)
-        return self._groups
+            self._stairs = find_staircase(self.mask)
+            self._stairs_of = (self.mask, self.mask._version)
+        return self._stairs
 
     def _apply(self, fn, recurse=True):
-        self._groups_of = None  # .to() and the like make a new mask tensor: forget the old one
+        self._stairs_of = None  # .to() and the like make a new mask tensor: forget the old one
         return super()._apply(fn, recurse)
 
     def forward(self, x: Tensor) -> Tensor:
-        groups = self.staircase()
-        if groups is None:
+        stairs = self.staircase()
+        if stairs is None:
             return F.linear(x, self.weight * self.mask, self.bias)
-        return staircase_linear(x, self.weight, self.bias, self.mask, groups)
+        return staircase_linear(x, self.weight, self.bias, stairs)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, connections={int(self.mask.sum())}"

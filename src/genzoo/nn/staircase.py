@@ -23,6 +23,7 @@ or a NaN, which `W ⊙ M` would pass on) reaches an output.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -35,7 +36,23 @@ Groups = tuple[tuple[int, int, int, int], ...]  # (r0, r1, a, b) per group of ro
 CALL_COST = 50_000
 
 
-def staircase_groups(mask: Tensor, call_cost: int | None = None) -> Groups | None:
+@dataclass(frozen=True)
+class Staircase:
+    """How to compute with one staircase mask: its row groups and, per group, which
+    weights of the diagonal block a:b are connected, (r1 - r0, b - a) booleans."""
+
+    groups: Groups
+    on: tuple[Tensor, ...]
+    # the memory of the last weight gradient, for the next one (see `gradient_memory`)
+    spare: list[Tensor] = field(default_factory=list, compare=False, repr=False)
+
+    def fraction(self, in_features: int) -> float:
+        """The fraction of the weight matrix the blocks read (1: all of it)."""
+        out = self.groups[-1][1]
+        return sum((r1 - r0) * b for r0, r1, _, b in self.groups) / max(1, out * in_features)
+
+
+def find_staircase(mask: Tensor, call_cost: int | None = None) -> Staircase | None:
     """The row groups of a staircase mask (see the module docstring), or None if `mask`
     (out, in) is not one: a row that is not a prefix of ones, or prefixes that shrink.
     G minimises the weights read plus `call_cost` (default CALL_COST) per group."""
@@ -63,69 +80,80 @@ def staircase_groups(mask: Tensor, call_cost: int | None = None) -> Groups | Non
         if best is None or cost < best[0]:
             best = (cost, groups)
     assert best is not None
-    return best[1]
+    groups = best[1]
+    on = tuple((mask[r0:r1, a:b] != 0).contiguous() for r0, r1, a, b in groups)
+    return Staircase(groups, on)
 
 
-def masked(weight: Tensor, mask: Tensor, r0: int, r1: int, a: int, b: int) -> Tensor:
-    """The block (W ⊙ M)[r0:r1, a:b], with masked weights replaced (not multiplied) by zero,
-    so that not even an inf or NaN there reaches an output."""
-    return torch.where(mask[r0:r1, a:b] != 0, weight[r0:r1, a:b], 0.0)
+def gradient_memory(stairs: Staircase, weight: Tensor) -> Tensor:
+    """An uninitialised tensor like `weight`, for its gradient.
+
+    When nothing holds the last one any more (the optimizer has dropped it, no one kept a
+    reference, no micro-batch is accumulating into it), this reuses its memory: a fresh
+    allocation of a large weight's size gets new pages from the system every step, and the
+    page faults on filling them took as long as the products (MADE H=8000 on one core).
+    """
+    if stairs.spare:
+        (spare,) = stairs.spare
+        # two uses: `spare` itself and the temporary storage object made to count them
+        unused = torch._C._storage_Use_Count(spare.untyped_storage()._cdata) == 2
+        if unused and spare.shape == weight.shape and spare.dtype == weight.dtype:
+            return spare.detach()  # a new tensor on the same memory: autograd may keep it
+    grad_w = torch.empty_like(weight, memory_format=torch.contiguous_format)
+    stairs.spare[:] = [grad_w.detach()]
+    return grad_w
 
 
 class StaircaseLinear(torch.autograd.Function):
     """y = x (W ⊙ M)^T + b for a staircase mask M, computed block by block."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, mask: Tensor, groups: Groups):
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, stairs: Staircase):
         B = x.shape[0]
         ys = []
-        for r0, r1, a, b in groups:
+        diagonal = []  # the blocks (W ⊙ M)[r0:r1, a:b], masked weights selected away
+        for (r0, r1, a, b), on in zip(stairs.groups, stairs.on, strict=True):
             # (B, r1 - r0), starting from the bias
             y = x.new_zeros(B, r1 - r0) if bias is None else bias[r0:r1].expand(B, r1 - r0)
             if a:
                 y = torch.addmm(y, x[:, :a], weight[r0:r1, :a].t())
+            W_diag = torch.where(on, weight[r0:r1, a:b], 0.0)
             if b > a:
-                y = torch.addmm(y, x[:, a:b], masked(weight, mask, r0, r1, a, b).t())
+                y = torch.addmm(y, x[:, a:b], W_diag.t())
             ys.append(y)
-        ctx.save_for_backward(x, weight, mask)
-        ctx.groups = groups
+            diagonal.append(W_diag)
+        ctx.save_for_backward(x, weight)
+        ctx.stairs = stairs
+        ctx.diagonal = diagonal
         ctx.has_bias = bias is not None
         return torch.cat(ys, 1)
 
     @staticmethod
     def backward(ctx, grad_y: Tensor):
-        x, weight, mask = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_x = torch.zeros_like(x) if need_x else None
-        grad_w = torch.empty_like(weight) if need_w else None
+        grad_w = gradient_memory(ctx.stairs, weight) if need_w else None
         grad_yT = grad_y.t().contiguous()  # (out, B): each group's rows are contiguous
-        for r0, r1, a, b in ctx.groups:
-            g_T = grad_yT[r0:r1]
+        stairs = ctx.stairs
+        for (r0, r1, a, b), on, W_diag in zip(stairs.groups, stairs.on, ctx.diagonal, strict=True):
             if need_w:
-                grad_w[r0:r1, b:].zero_()  # at or right of the staircase: exactly zero
+                g_T = grad_yT[r0:r1]
+                grad_w[r0:r1, b:].zero_()  # right of the staircase: exactly zero
                 if a:
                     grad_w[r0:r1, :a].addmm_(g_T, x[:, :a], beta=0)
                 if b > a:
-                    on = mask[r0:r1, a:b] != 0
                     grad_w[r0:r1, a:b] = torch.where(on, g_T @ x[:, a:b], 0.0)
             if need_x:
                 g = grad_y[:, r0:r1]
                 if a:
                     grad_x[:, :a].addmm_(g, weight[r0:r1, :a])
                 if b > a:
-                    grad_x[:, a:b].addmm_(g, masked(weight, mask, r0, r1, a, b))
+                    grad_x[:, a:b].addmm_(g, W_diag)
         grad_b = grad_y.sum(0) if need_b and ctx.has_bias else None
-        return grad_x, grad_w, grad_b, None, None
+        return grad_x, grad_w, grad_b, None
 
 
-def staircase_linear(
-    x: Tensor, weight: Tensor, bias: Tensor | None, mask: Tensor, groups: Groups
-) -> Tensor:
-    """x (W ⊙ M)^T + b for x (B, in), with `groups` from `staircase_groups(mask)`."""
-    return StaircaseLinear.apply(x, weight, bias, mask, groups)
-
-
-def staircase_fraction(groups: Groups, in_features: int) -> float:
-    """The fraction of the weight matrix the blocks read (1: all of it)."""
-    out = groups[-1][1]
-    return sum((r1 - r0) * b for r0, r1, _, b in groups) / max(1, out * in_features)
+def staircase_linear(x: Tensor, weight: Tensor, bias: Tensor | None, stairs: Staircase) -> Tensor:
+    """x (W ⊙ M)^T + b for x (B, in), with `stairs` from `find_staircase(M)`."""
+    return StaircaseLinear.apply(x, weight, bias, stairs)
