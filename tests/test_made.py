@@ -334,17 +334,18 @@ def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_deca
     kept between steps) after many steps with weight decay: the autoregressive property
     holds, and overwriting every masked weight changes no output.
 
-    In raster order every layer takes the staircase fast path, here cut into as many row
-    groups as it has rows; in a random order the input and output layers take the dense one.
+    Every layer takes the staircase fast path, here cut into as many row groups as it has
+    rows; in a random order the input and output layers' blocks are gathered by permutation.
     """
     monkeypatch.setattr(staircase, "CALL_COST", 0)  # many small blocks: every edge is tested
     model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True, order=order)
-    fast = [layer.staircase() is not None for layer in [*model.W, model.V, model.A]]
+    stairs = [layer.staircase() for layer in [*model.W, model.V, model.A]]
+    assert all(s is not None and len(s.groups) > 2 for s in stairs)
+    permuted = [(s.rows is not None, s.cols is not None) for s in stairs]
     if order == "raster":
-        assert all(fast)
-        assert all(len(layer.staircase().groups) > 2 for layer in [*model.W, model.V, model.A])
-    else:
-        assert fast == [False, True, False, False]  # W^2: sorted degrees on both sides
+        assert not any(any(p) for p in permuted)
+    else:  # W^1 sees inputs, V feeds outputs, A both; W^2's degrees are sorted on both sides
+        assert permuted == [(False, True), (False, False), (True, False), (True, True)]
     optimizers = model.configure_optimizers(lr=0.05, weight_decay=0.1)
     x = torch.bernoulli(torch.full((32, N_BITS), 0.4, dtype=torch.float64))
     for step in range(200):
@@ -369,13 +370,20 @@ def random_staircase(out: int, inn: int, generator: torch.Generator) -> torch.Te
 
 @pytest.mark.parametrize(("out", "inn", "bias"), [(23, 9, True), (9, 23, False), (40, 40, True)])
 @pytest.mark.parametrize("call_cost", [0, 10**9])  # a group per row; one group
+@pytest.mark.parametrize("permute", ["none", "rows", "cols", "both"])
 def test_staircase_linear_is_the_masked_linear_and_masked_weights_get_zero_gradient(
-    out, inn, bias, call_cost
+    out, inn, bias, call_cost, permute
 ):
     generator = torch.Generator().manual_seed(out * inn)
     M = random_staircase(out, inn, generator)
+    if permute in ("rows", "both"):
+        M = M[torch.randperm(out, generator=generator)]
+    if permute in ("cols", "both"):
+        M = M[:, torch.randperm(inn, generator=generator)]
     stairs = find_staircase(M, call_cost)
     assert stairs is not None and (len(stairs.groups) == 1) == (call_cost > 0)
+    assert (stairs.rows is not None) == (permute in ("rows", "both"))
+    assert (stairs.cols is not None) == (permute in ("cols", "both"))
     x = torch.randn(7, inn, dtype=torch.float64, requires_grad=True)
     W = torch.randn(out, inn, dtype=torch.float64, requires_grad=True)
     b = torch.randn(out, dtype=torch.float64, requires_grad=True) if bias else None
@@ -397,14 +405,19 @@ def test_staircase_linear_is_the_masked_linear_and_masked_weights_get_zero_gradi
         assert torch.equal(staircase_linear(x, W_nan, b, stairs), y)
 
 
-def test_find_staircase_refuses_other_masks():
+def test_find_staircase_refuses_masks_that_are_not_staircases():
     M = random_staircase(10, 8, torch.Generator().manual_seed(0))
     assert find_staircase(M) is not None
-    assert find_staircase(M.flip(0)) is None  # prefixes that shrink
-    assert find_staircase(M.flip(1)) is None  # suffixes, not prefixes
+    assert find_staircase(M.flip(0)) is not None  # rows and columns may come in any order
     holes = M.clone()
-    holes[-1, 2] = 0
+    holes[-1, 2] = 0  # the last row sees columns 0, 1, 3, ... but not 2
     assert find_staircase(holes) is None
+    assert (
+        find_staircase(
+            (torch.rand(10, 8, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+        )
+        is None
+    )
 
 
 def test_masked_linear_follows_every_change_of_its_mask():

@@ -1,23 +1,27 @@
 """A masked linear layer that computes only where its mask can be non-zero.
 
 MADE's masks (Germain et al. 2015, arXiv:1502.03509, Eqs. 12-13) connect unit k to the
-units below it whose degree is at most (or below) m(k). With both layers' units stored in
+units below it whose degree is at most (or below) m(k). With both layers' units taken in
 order of degree, each row of such a mask is a prefix of ones, and the prefixes grow from
 row to row: a staircase,
 
-    M[r, c] = 1[c < n_r],    n_0 ≤ n_1 ≤ ... ≤ n_{out-1}.
+    M[rows][:, cols] = S,    S[r, c] = 1[c < n_r],    n_0 ≤ n_1 ≤ ... ≤ n_{out-1},
 
-About half of it is zero. Cut the rows into G groups [r0, r1); in group g every row sees
-the columns below a = n_{r0} and none at or after b = n_{r1-1}, so
+for a permutation `rows` of the outputs and `cols` of the inputs (both the identity when
+the units are stored in order of degree). About half of S is zero. Cut its rows into G
+groups [r0, r1); in group g every row sees the columns below a = n_{r0} and none at or
+after b = n_{r1-1}, so with W' = W[rows][:, cols] and x' = x[:, cols]
 
-    y[:, r0:r1] = x[:, :a] W[r0:r1, :a]^T + x[:, a:b] (W ⊙ M)[r0:r1, a:b]^T + bias[r0:r1]
+    y'[:, r0:r1] = x'[:, :a] W'[r0:r1, :a]^T + x'[:, a:b] (W' ⊙ S)[r0:r1, a:b]^T + bias'[r0:r1]
 
 reads only the blocks left of the staircase (about 1/2 + 1/(2G) of W), with the mask
-applied inside the small diagonal block a:b only. The backward pass is cut the same way:
-the gradient of every masked weight is written as an exact zero, the value
-`F.linear(x, W ⊙ M)` gives it. Masked weights right of the diagonal blocks are never read,
-and inside them they are selected away, so no value a masked weight holds (not even an inf
-or a NaN, which `W ⊙ M` would pass on) reaches an output.
+applied inside the small diagonal block a:b only; y = y' with its columns put back. When
+a permutation is not the identity the blocks are gathered (and their gradients scattered)
+group by group. The backward pass is cut the same way: the gradient of every masked
+weight is written as an exact zero, the value `F.linear(x, W ⊙ M)` gives it. Masked
+weights right of the diagonal blocks are never read, and inside them they are selected
+away, so no value a masked weight holds (not even an inf or a NaN, which `W ⊙ M` would
+pass on) reaches an output.
 """
 
 from __future__ import annotations
@@ -38,11 +42,16 @@ CALL_COST = 50_000
 
 @dataclass(frozen=True)
 class Staircase:
-    """How to compute with one staircase mask: its row groups and, per group, which
-    weights of the diagonal block a:b are connected, (r1 - r0, b - a) booleans."""
+    """How to compute with one staircase mask: its row groups, per group which weights of
+    the diagonal block a:b are connected ((r1 - r0, b - a) booleans), and the permutations
+    that make the mask a staircase (None: the identity)."""
 
     groups: Groups
     on: tuple[Tensor, ...]
+    rows: Tensor | None = None  # (out,): M[rows] has growing prefixes
+    cols: Tensor | None = None  # (in,): M[:, cols] has prefixes
+    rows_back: Tensor | None = None  # the inverse permutations
+    cols_back: Tensor | None = None
     # the memory of the last weight gradient, for the next one (see `gradient_memory`)
     spare: list[Tensor] = field(default_factory=list, compare=False, repr=False)
 
@@ -51,21 +60,50 @@ class Staircase:
         out = self.groups[-1][1]
         return sum((r1 - r0) * b for r0, r1, _, b in self.groups) / max(1, out * in_features)
 
+    def block(self, weight: Tensor, r0: int, r1: int, b: int) -> Tensor:
+        """W'[r0:r1, :b], (r1 - r0, b): a view of `weight`, or gathered when permuted."""
+        if self.rows is None:
+            W = weight[r0:r1]
+        elif self.cols is None:
+            return weight[:, :b].index_select(0, self.rows[r0:r1])
+        else:
+            W = weight.index_select(0, self.rows[r0:r1])
+        return W[:, :b] if self.cols is None else W.index_select(1, self.cols[:b])
+
+    def put_gradient(self, grad_w: Tensor, grad_rows: Tensor, r0: int, r1: int) -> None:
+        """Write the gradient of W'[r0:r1] (r1 - r0, in) into W's, at its own places."""
+        if self.rows is None:  # only the columns are permuted: W[r0:r1] = W'[r0:r1, back]
+            torch.index_select(grad_rows, 1, self.cols_back, out=grad_w[r0:r1])
+            return
+        if self.cols is not None:
+            grad_rows = grad_rows.index_select(1, self.cols_back)
+        grad_w.index_copy_(0, self.rows[r0:r1], grad_rows)
+
+
+def _permutation(order: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    """(order, its inverse), or (None, None) for the identity."""
+    identity = torch.arange(order.numel(), device=order.device)
+    if torch.equal(order, identity):
+        return None, None
+    back = torch.empty_like(order)
+    back[order] = identity
+    return order, back
+
 
 def find_staircase(mask: Tensor, call_cost: int | None = None) -> Staircase | None:
-    """The row groups of a staircase mask (see the module docstring), or None if `mask`
-    (out, in) is not one: a row that is not a prefix of ones, or prefixes that shrink.
-    G minimises the weights read plus `call_cost` (default CALL_COST) per group."""
+    """How to compute with `mask` (out, in) as a staircase (see the module docstring), or
+    None if no permutation of its rows and columns makes it one. G minimises the weights
+    read plus `call_cost` (default CALL_COST) per group."""
     call_cost = CALL_COST if call_cost is None else call_cost
-    n = mask.sum(1).round().long()  # (out,): the prefix length of each row
-    if bool((n[1:] < n[:-1]).any()):
+    n = mask.sum(1).round().long()  # (out,): how many inputs each output sees
+    # Inputs seen by more outputs come first; in a staircase each output sees a prefix.
+    cols = torch.argsort(mask.sum(0), descending=True, stable=True)
+    rank = torch.empty_like(cols)
+    rank[cols] = torch.arange(cols.numel(), device=mask.device)
+    if not torch.equal(mask, (rank[None, :] < n[:, None]).to(mask.dtype)):
         return None
-    n_max = int(n[-1])
-    if n_max and not bool((mask[-1, :n_max] == 1).all()):  # quick reject of most non-staircases
-        return None
-    columns = torch.arange(mask.shape[1], device=mask.device)
-    if not torch.equal(mask, (columns[None, :] < n[:, None]).to(mask.dtype)):
-        return None
+    rows = torch.argsort(n, stable=True)
+    n = n[rows]
     n_list = n.tolist()
     out = len(n_list)
     best: tuple[float, Groups] | None = None
@@ -81,8 +119,12 @@ def find_staircase(mask: Tensor, call_cost: int | None = None) -> Staircase | No
             best = (cost, groups)
     assert best is not None
     groups = best[1]
-    on = tuple((mask[r0:r1, a:b] != 0).contiguous() for r0, r1, a, b in groups)
-    return Staircase(groups, on)
+    on = tuple(
+        torch.arange(a, b, device=mask.device)[None, :] < n[r0:r1, None] for r0, r1, a, b in groups
+    )
+    rows, rows_back = _permutation(rows)
+    cols, cols_back = _permutation(cols)
+    return Staircase(groups, on, rows, cols, rows_back, cols_back)
 
 
 def gradient_memory(stairs: Staircase, weight: Tensor) -> Tensor:
@@ -110,47 +152,66 @@ class StaircaseLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, stairs: Staircase):
         B = x.shape[0]
+        x_p = x if stairs.cols is None else x.index_select(1, stairs.cols)  # x'
+        if bias is not None and stairs.rows is not None:
+            bias = bias.index_select(0, stairs.rows)
         ys = []
-        diagonal = []  # the blocks (W ⊙ M)[r0:r1, a:b], masked weights selected away
+        blocks = []  # W'[r0:r1, :b], with masked weights in a:b selected away
         for (r0, r1, a, b), on in zip(stairs.groups, stairs.on, strict=True):
+            W = stairs.block(weight, r0, r1, b)
             # (B, r1 - r0), starting from the bias
             y = x.new_zeros(B, r1 - r0) if bias is None else bias[r0:r1].expand(B, r1 - r0)
             if a:
-                y = torch.addmm(y, x[:, :a], weight[r0:r1, :a].t())
-            W_diag = torch.where(on, weight[r0:r1, a:b], 0.0)
+                y = torch.addmm(y, x_p[:, :a], W[:, :a].t())
+            W_diag = torch.where(on, W[:, a:b], 0.0)
             if b > a:
-                y = torch.addmm(y, x[:, a:b], W_diag.t())
+                y = torch.addmm(y, x_p[:, a:b], W_diag.t())
             ys.append(y)
-            diagonal.append(W_diag)
-        ctx.save_for_backward(x, weight)
+            blocks.append((W[:, :a], W_diag))
+        ctx.save_for_backward(x_p, weight)
         ctx.stairs = stairs
-        ctx.diagonal = diagonal
+        ctx.blocks = blocks
         ctx.has_bias = bias is not None
-        return torch.cat(ys, 1)
+        y = torch.cat(ys, 1)  # y', (B, out)
+        return y if stairs.rows is None else y.index_select(1, stairs.rows_back)
 
     @staticmethod
     def backward(ctx, grad_y: Tensor):
-        x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = torch.zeros_like(x) if need_x else None
-        grad_w = gradient_memory(ctx.stairs, weight) if need_w else None
-        grad_yT = grad_y.t().contiguous()  # (out, B): each group's rows are contiguous
+        x_p, weight = ctx.saved_tensors
         stairs = ctx.stairs
-        for (r0, r1, a, b), on, W_diag in zip(stairs.groups, stairs.on, ctx.diagonal, strict=True):
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if stairs.rows is not None:
+            grad_y = grad_y.index_select(1, stairs.rows)
+        grad_x = torch.zeros_like(x_p) if need_x else None
+        grad_w = gradient_memory(stairs, weight) if need_w else None
+        grad_yT = grad_y.t().contiguous()  # (out, B): each group's rows are contiguous
+        in_place = stairs.rows is None and stairs.cols is None
+        for (r0, r1, a, b), on, (W_left, W_diag) in zip(
+            stairs.groups, stairs.on, ctx.blocks, strict=True
+        ):
             if need_w:
                 g_T = grad_yT[r0:r1]
-                grad_w[r0:r1, b:].zero_()  # right of the staircase: exactly zero
+                G = grad_w[r0:r1] if in_place else g_T.new_empty(r1 - r0, weight.shape[1])
                 if a:
-                    grad_w[r0:r1, :a].addmm_(g_T, x[:, :a], beta=0)
+                    G[:, :a].addmm_(g_T, x_p[:, :a], beta=0)
                 if b > a:
-                    grad_w[r0:r1, a:b] = torch.where(on, g_T @ x[:, a:b], 0.0)
+                    G[:, a:b] = torch.where(on, g_T @ x_p[:, a:b], 0.0)
+                G[:, b:].zero_()  # right of the staircase: exactly zero
+                if not in_place:
+                    stairs.put_gradient(grad_w, G, r0, r1)
             if need_x:
                 g = grad_y[:, r0:r1]
                 if a:
-                    grad_x[:, :a].addmm_(g, weight[r0:r1, :a])
+                    grad_x[:, :a].addmm_(g, W_left)
                 if b > a:
                     grad_x[:, a:b].addmm_(g, W_diag)
-        grad_b = grad_y.sum(0) if need_b and ctx.has_bias else None
+        if need_x and stairs.cols is not None:
+            grad_x = grad_x.index_select(1, stairs.cols_back)
+        grad_b = None
+        if need_b and ctx.has_bias:
+            grad_b = grad_y.sum(0)
+            if stairs.rows is not None:
+                grad_b = grad_b.index_select(0, stairs.rows_back)
         return grad_x, grad_w, grad_b, None
 
 
