@@ -478,3 +478,21 @@ def test_staircase_gradients_reuse_memory_only_when_no_one_holds_it():
         F.linear(x1, layer.weight * layer.mask, layer.bias).square().sum(), layer.weight
     )
     assert torch.allclose(layer.weight.grad, dense + dense_1, atol=1e-5)
+
+
+@pytest.mark.parametrize("order", ["raster", "random"])
+def test_made_masks_and_staircases_from_degrees_match_the_masks(order):
+    """set_degrees writes made_masks' masks, and the staircases it reads off the degrees
+    compute the same function as the dense masked product (and as find_staircase's)."""
+    model = random_made((16, 12), direct=True, n_masks=1, order=order)
+    degrees = draw_degrees(torch.randperm(N_BITS), (16, 12), None)
+    degrees[1][:5] = degrees[1][5]  # ties in degree
+    model.set_degrees(degrees)
+    hidden, M_V, M_A = made_masks(degrees)
+    layers = [*model.W, model.V, model.A]
+    for layer, M in zip(layers, [*hidden, M_V, M_A], strict=True):
+        assert torch.equal(layer.mask, M.double())
+        x = torch.randn(5, layer.in_features, dtype=torch.float64)
+        dense = F.linear(x, layer.weight * layer.mask, layer.bias)
+        for stairs in (layer.staircase(), find_staircase(layer.mask)):
+            assert torch.allclose(staircase_linear(x, layer.weight, layer.bias, stairs), dense)

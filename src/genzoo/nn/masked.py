@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.nn.staircase import Staircase, find_staircase, staircase_linear
+from genzoo.nn.staircase import Staircase, degree_staircase, find_staircase, staircase_linear
 
 
 class MaskedLinear(nn.Linear):
@@ -39,6 +39,14 @@ class MaskedLinear(nn.Linear):
                 f"mask has shape {tuple(mask.shape)}, expected {tuple(self.mask.shape)}"
             )
         self.mask.copy_(mask)
+
+    def set_degree_mask(self, out_degrees: Tensor, in_degrees: Tensor, strict: bool) -> None:
+        """M[k, j] = 1[m_out(k) > m_in(j)] (strict) or 1[m_out(k) ≥ m_in(j)]: MADE's masks.
+        The staircase comes from the degrees, without searching the mask for it."""
+        m_out, m_in = out_degrees[:, None], in_degrees[None, :]
+        self.mask.copy_(m_out > m_in if strict else m_out >= m_in)
+        self._stairs = degree_staircase(out_degrees, in_degrees, strict)
+        self._stairs_of = (self.mask, self.mask._version)
 
     def staircase(self) -> Staircase | None:
         """How the mask is computed as a staircase, or None when it is not one."""

@@ -92,9 +92,7 @@ def _permutation(order: Tensor) -> tuple[Tensor | None, Tensor | None]:
 
 def find_staircase(mask: Tensor, call_cost: int | None = None) -> Staircase | None:
     """How to compute with `mask` (out, in) as a staircase (see the module docstring), or
-    None if no permutation of its rows and columns makes it one. G minimises the weights
-    read plus `call_cost` (default CALL_COST) per group."""
-    call_cost = CALL_COST if call_cost is None else call_cost
+    None if no permutation of its rows and columns makes it one."""
     n = mask.sum(1).round().long()  # (out,): how many inputs each output sees
     # Inputs seen by more outputs come first; in a staircase each output sees a prefix.
     cols = torch.argsort(mask.sum(0), descending=True, stable=True)
@@ -103,7 +101,26 @@ def find_staircase(mask: Tensor, call_cost: int | None = None) -> Staircase | No
     if not torch.equal(mask, (rank[None, :] < n[:, None]).to(mask.dtype)):
         return None
     rows = torch.argsort(n, stable=True)
-    n = n[rows]
+    return staircase_of(n[rows], rows, cols, call_cost)
+
+
+def degree_staircase(
+    out_degrees: Tensor, in_degrees: Tensor, strict: bool, call_cost: int | None = None
+) -> Staircase:
+    """The staircase of the mask M[k, j] = 1[m_out(k) > m_in(j)] (strict) or ≥ (MADE's
+    masks, Eqs. 12-13), found from the degrees alone: inputs in order of degree, and output
+    k sees the inputs whose degree is below (or at most) its own."""
+    cols = torch.argsort(in_degrees, stable=True)
+    rows = torch.argsort(out_degrees, stable=True)
+    n = torch.searchsorted(in_degrees[cols], out_degrees[rows], right=not strict)
+    return staircase_of(n, rows, cols, call_cost)
+
+
+def staircase_of(n: Tensor, rows: Tensor, cols: Tensor, call_cost: int | None = None) -> Staircase:
+    """The staircase whose row r (in the order `rows`) sees the first n_r inputs (in the
+    order `cols`), n non-decreasing. G minimises the weights read plus `call_cost`
+    (default CALL_COST) per group."""
+    call_cost = CALL_COST if call_cost is None else call_cost
     n_list = n.tolist()
     out = len(n_list)
     best: tuple[float, Groups] | None = None
@@ -120,7 +137,7 @@ def find_staircase(mask: Tensor, call_cost: int | None = None) -> Staircase | No
     assert best is not None
     groups = best[1]
     on = tuple(
-        torch.arange(a, b, device=mask.device)[None, :] < n[r0:r1, None] for r0, r1, a, b in groups
+        torch.arange(a, b, device=n.device)[None, :] < n[r0:r1, None] for r0, r1, a, b in groups
     )
     rows, rows_back = _permutation(rows)
     cols, cols_back = _permutation(cols)

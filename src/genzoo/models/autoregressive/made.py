@@ -185,12 +185,12 @@ class MADE(AutoregressiveModel):
     def set_degrees(self, degrees: list[Tensor]) -> None:
         """Make the mask set given by `degrees` the active one."""
         self._active_set = None
-        hidden, M_V, M_A = made_masks(degrees)
-        for layer, M in zip(self.W, hidden, strict=True):
-            layer.set_mask(M)
-        self.V.set_mask(M_V)
+        # the masks of made_masks, each with its staircase read off the degrees
+        for layer, m_prev, m in zip(self.W, degrees, degrees[1:], strict=False):
+            layer.set_degree_mask(m, m_prev, strict=False)  # Eq. 12
+        self.V.set_degree_mask(degrees[0], degrees[-1], strict=True)  # Eq. 13
         if self.A is not None:
-            self.A.set_mask(M_A)
+            self.A.set_degree_mask(degrees[0], degrees[0], strict=True)
         self.order.copy_(torch.argsort(degrees[0]))
 
     def use_mask(self, m: int) -> None:
