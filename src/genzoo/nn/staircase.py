@@ -40,7 +40,7 @@ Groups = tuple[tuple[int, int, int, int], ...]  # (r0, r1, a, b) per group of ro
 CALL_COST = 50_000
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Staircase:
     """How to compute with one staircase mask: its row groups, per group which weights of
     the diagonal block a:b are connected ((r1 - r0, b - a) booleans), and the permutations
@@ -52,8 +52,9 @@ class Staircase:
     cols: Tensor | None = None  # (in,): M[:, cols] has prefixes
     rows_back: Tensor | None = None  # the inverse permutations
     cols_back: Tensor | None = None
-    # the memory of the last weight gradient, for the next one (see `gradient_memory`)
-    spare: list[Tensor] = field(default_factory=list, compare=False, repr=False)
+    # the memory of the last weight gradient, for the next one (see `gradient_memory`);
+    # a layer hands its own list to each new staircase of its mask
+    spare: list[Tensor] = field(default_factory=list, repr=False)
 
     def fraction(self, in_features: int) -> float:
         """The fraction of the weight matrix the blocks read (1: all of it)."""
