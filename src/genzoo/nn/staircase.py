@@ -145,23 +145,27 @@ def staircase_of(n: Tensor, rows: Tensor, cols: Tensor, call_cost: int | None = 
     return Staircase(groups, on, rows, cols, rows_back, cols_back)
 
 
-def gradient_memory(stairs: Staircase, weight: Tensor) -> Tensor:
-    """An uninitialised tensor like `weight`, for its gradient.
+def gradient_memory(stairs: Staircase, weight: Tensor) -> tuple[Tensor, bool]:
+    """An uninitialised tensor like `weight`, for its gradient, and whether its entries
+    right of this staircase already hold exact zeros.
 
     When nothing holds the last one any more (the optimizer has dropped it, no one kept a
     reference, no micro-batch is accumulating into it), this reuses its memory: a fresh
     allocation of a large weight's size gets new pages from the system every step, and the
     page faults on filling them took as long as the products (MADE H=8000 on one core).
+    Its zeros are still in place if this staircase wrote it and nothing has written to it
+    since (its version counter, which every in-place change advances, is unchanged).
     """
     if stairs.spare:
-        (spare,) = stairs.spare
+        spare, written_by, version = stairs.spare
         # two uses: `spare` itself and the temporary storage object made to count them
         unused = torch._C._storage_Use_Count(spare.untyped_storage()._cdata) == 2
         if unused and spare.shape == weight.shape and spare.dtype == weight.dtype:
-            return spare.detach()  # a new tensor on the same memory: autograd may keep it
+            clean = written_by is stairs and spare._version == version
+            return spare.detach(), clean  # a new tensor on the same memory: autograd may keep it
     grad_w = torch.empty_like(weight, memory_format=torch.contiguous_format)
-    stairs.spare[:] = [grad_w.detach()]
-    return grad_w
+    stairs.spare[:] = [grad_w.detach(), None, -1]
+    return grad_w, False
 
 
 class StaircaseLinear(torch.autograd.Function):
@@ -201,7 +205,7 @@ class StaircaseLinear(torch.autograd.Function):
         if stairs.rows is not None:
             grad_y = grad_y.index_select(1, stairs.rows)
         grad_x = torch.zeros_like(x_p) if need_x else None
-        grad_w = gradient_memory(stairs, weight) if need_w else None
+        grad_w, clean = gradient_memory(stairs, weight) if need_w else (None, False)
         grad_yT = grad_y.t().contiguous()  # (out, B): each group's rows are contiguous
         in_place = stairs.rows is None and stairs.cols is None
         for (r0, r1, a, b), on, (W_left, W_diag) in zip(
@@ -214,7 +218,8 @@ class StaircaseLinear(torch.autograd.Function):
                     G[:, :a].addmm_(g_T, x_p[:, :a], beta=0)
                 if b > a:
                     G[:, a:b] = torch.where(on, g_T @ x_p[:, a:b], 0.0)
-                G[:, b:].zero_()  # right of the staircase: exactly zero
+                if not (in_place and clean):
+                    G[:, b:].zero_()  # right of the staircase: exactly zero
                 if not in_place:
                     stairs.put_gradient(grad_w, G, r0, r1)
             if need_x:
@@ -230,6 +235,8 @@ class StaircaseLinear(torch.autograd.Function):
             grad_b = grad_y.sum(0)
             if stairs.rows is not None:
                 grad_b = grad_b.index_select(0, stairs.rows_back)
+        if need_w:
+            stairs.spare[1:] = [stairs, grad_w._version]  # what this staircase left in it
         return grad_x, grad_w, grad_b, None
 
 
