@@ -339,7 +339,8 @@ def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_deca
     """
     monkeypatch.setattr(staircase, "CALL_COST", 0)  # many small blocks: every edge is tested
     model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True, order=order)
-    stairs = [layer.staircase() for layer in [*model.W, model.V, model.A]]
+    layers = [*model.W, model.V, model.A]
+    stairs = [layer.staircase() for layer in layers]
     assert all(s is not None and len(s.groups) > 2 for s in stairs)
     permuted = [(s.rows is not None, s.cols is not None) for s in stairs]
     if order == "raster":
@@ -350,7 +351,8 @@ def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_deca
     x = torch.bernoulli(torch.full((32, N_BITS), 0.4, dtype=torch.float64))
     for step in range(200):
         model.training_step({"x": x}, step, optimizers, lambda loss: loss.backward())
-    assert_autoregressive(model, 0)
+    assert all(layer.staircase() is s for layer, s in zip(layers, stairs, strict=True))
+    assert_autoregressive(model, 0)  # on the fast path, as trained
     x_real = 2 * torch.randn(64, N_BITS, dtype=torch.float64)
     with torch.no_grad():
         before = model.conditionals(x_real)
@@ -368,7 +370,7 @@ def random_staircase(out: int, inn: int, generator: torch.Generator) -> torch.Te
     return (torch.arange(inn)[None, :] < n[:, None]).double()
 
 
-@pytest.mark.parametrize(("out", "inn", "bias"), [(23, 9, True), (9, 23, False), (40, 40, True)])
+@pytest.mark.parametrize(("out", "inn", "bias"), [(23, 9, True), (9, 23, False)])
 @pytest.mark.parametrize("call_cost", [0, 10**9])  # a group per row; one group
 @pytest.mark.parametrize("permute", ["none", "rows", "cols", "both"])
 def test_staircase_linear_is_the_masked_linear_and_masked_weights_get_zero_gradient(
@@ -489,12 +491,17 @@ def test_staircase_gradients_reuse_memory_only_when_no_one_holds_it(monkeypatch)
 
 
 @pytest.mark.parametrize("order", ["raster", "random"])
-def test_made_masks_and_staircases_from_degrees_match_the_masks(order):
+@pytest.mark.parametrize("hidden_sorted", [True, False])
+def test_made_masks_and_staircases_from_degrees_match_the_masks(order, hidden_sorted):
     """set_degrees writes made_masks' masks, and the staircases it reads off the degrees
-    compute the same function as the dense masked product (and as find_staircase's)."""
+    compute the same function as the dense masked product (and as find_staircase's).
+    Unsorted hidden degrees are those of checkpoints written before they were drawn sorted."""
     model = random_made((16, 12), direct=True, n_masks=1, order=order)
-    degrees = draw_degrees(torch.randperm(N_BITS), (16, 12), None)
+    order = torch.arange(N_BITS) if order == "raster" else torch.randperm(N_BITS)
+    degrees = draw_degrees(order, (16, 12), None)
     degrees[1][:5] = degrees[1][5]  # ties in degree
+    if not hidden_sorted:
+        degrees[1:] = [m[torch.randperm(m.numel())] for m in degrees[1:]]
     model.set_degrees(degrees)
     hidden, M_V, M_A = made_masks(degrees)
     layers = [*model.W, model.V, model.A]
