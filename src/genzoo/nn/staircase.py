@@ -53,9 +53,10 @@ class Staircase:
     cols: Tensor | None = None  # (in,): M[:, cols] has prefixes
     rows_back: Tensor | None = None  # the inverse permutations
     cols_back: Tensor | None = None
-    # the memory of the last weight gradient, for the next one (see `gradient_memory`);
-    # a layer hands its own list to each new staircase of its mask
-    spare: list[Tensor] = field(default_factory=list, repr=False)
+    # [the last weight gradient's memory, the staircase that wrote it, its version then],
+    # for the next one (see `gradient_memory`); a layer hands its own list to each new
+    # staircase of its mask
+    spare: list = field(default_factory=list, repr=False)
 
     def fraction(self, in_features: int) -> float:
         """The fraction of the weight matrix the blocks read (1: all of it)."""
@@ -95,6 +96,8 @@ def _permutation(order: Tensor) -> tuple[Tensor | None, Tensor | None]:
 def find_staircase(mask: Tensor, call_cost: int | None = None) -> Staircase | None:
     """How to compute with `mask` (out, in) as a staircase (see the module docstring), or
     None if no permutation of its rows and columns makes it one."""
+    if 0 in mask.shape:
+        return None
     n = mask.sum(1).round().long()  # (out,): how many inputs each output sees
     # Inputs seen by more outputs come first; in a staircase each output sees a prefix.
     cols = torch.argsort(mask.sum(0), descending=True, stable=True)
