@@ -17,10 +17,11 @@ from genzoo.nn.staircase import Staircase, degree_staircase, find_staircase, sta
 class MaskedLinear(nn.Linear):
     """y = x (W ⊙ M)^T + b with a 0/1 mask M of shape (out_features, in_features).
 
-    When M is a staircase (each row a prefix of ones, the prefixes growing row by row: MADE's
-    masks with units stored in order of degree), only the blocks left of the staircase are
-    computed (genzoo.nn.staircase): the same function and the same gradients, about half the
-    multiply-adds. Any other mask takes the dense `F.linear(x, W ⊙ M, b)`.
+    When M is a staircase up to an order of its rows and columns (each row a prefix of ones,
+    the prefixes growing row by row: every MADE mask, taken in order of degree), only the
+    blocks left of the staircase are computed (genzoo.nn.staircase): the same function and
+    the same gradients, about half the multiply-adds. Any other mask takes the dense
+    `F.linear(x, W ⊙ M, b)`.
     """
 
     mask: Tensor
@@ -32,7 +33,7 @@ class MaskedLinear(nn.Linear):
         # it was found for: any write to the buffer makes it stale
         self._stairs: Staircase | None = None
         self._stairs_of: tuple[Tensor, int] | None = None
-        self._gradient_memory: list[Tensor] = []  # kept across masks: see gradient_memory
+        self._gradient_memory: list = []  # kept across masks: see gradient_memory
 
     def set_mask(self, mask: Tensor) -> None:
         if mask.shape != self.mask.shape:

@@ -96,9 +96,10 @@ def draw_degrees(
 ) -> list[Tensor]:
     """m^0 from an ordering (order[t] is the dimension at position t+1), hidden m^l at random.
 
-    Hidden degrees come sorted: the units of a layer are interchangeable, and in order of
-    degree MADE's hidden masks are staircases that MaskedLinear computes in half the time
-    (genzoo.nn.staircase); so are all masks when the ordering is the identity.
+    Hidden degrees come sorted: the units of a layer are interchangeable, and MaskedLinear
+    computes each mask as a staircase of blocks (genzoo.nn.staircase), in place when both
+    sides are stored in order of degree and by gathering blocks otherwise. Sorted, only an
+    ordering other than the identity needs gathers, and only on the input and output side.
     """
     D = order.numel()
     m0 = torch.empty(D, dtype=torch.long)
