@@ -511,3 +511,34 @@ def test_made_masks_and_staircases_from_degrees_match_the_masks(order, hidden_so
         dense = F.linear(x, layer.weight * layer.mask, layer.bias)
         for stairs in (layer.staircase(), find_staircase(layer.mask)):
             assert torch.allclose(staircase_linear(x, layer.weight, layer.bias, stairs), dense)
+
+
+@pytest.mark.parametrize("permute", [False, True])
+def test_staircase_layer_used_twice_before_backward(permute, monkeypatch):
+    """Two forward passes under two masks (two mask sets of an ensemble) before one
+    backward: the first pass's gathered blocks are not overwritten by the second's."""
+    monkeypatch.setattr(staircase, "CALL_COST", 0)
+    generator = torch.Generator().manual_seed(3)
+    if permute:  # one staircase, two orders: blocks of the same sizes, other weights
+        M = random_staircase(14, 10, generator)
+        masks = [
+            M[torch.randperm(14, generator=generator)][:, torch.randperm(10, generator=generator)]
+            for _ in range(2)
+        ]
+    else:
+        masks = [random_staircase(14, 10, generator) for _ in range(2)]
+    layer = MaskedLinear(10, 14).double()
+    x1, x2 = torch.randn(2, 5, 10, dtype=torch.float64).unbind()
+    x1.requires_grad_(True)
+    for _ in range(2):  # the second time on memory kept from the first
+        layer.set_mask(masks[0])
+        assert layer.staircase().permuted == permute
+        y1 = layer(x1).square().sum()
+        layer.set_mask(masks[1])
+        y2 = layer(x2).sin().sum()
+        grads = torch.autograd.grad(y1 + y2, (x1, layer.weight))
+        dense = F.linear(x1, layer.weight * masks[0], layer.bias).square().sum()
+        dense = dense + F.linear(x2, layer.weight * masks[1], layer.bias).sin().sum()
+        expected = torch.autograd.grad(dense, (x1, layer.weight))
+        for g, e in zip(grads, expected, strict=True):
+            assert torch.allclose(g, e, atol=1e-12)

@@ -33,7 +33,7 @@ class MaskedLinear(nn.Linear):
         # it was found for: any write to the buffer makes it stale
         self._stairs: Staircase | None = None
         self._stairs_of: tuple[Tensor, int] | None = None
-        self._gradient_memory: list = []  # kept across masks: see gradient_memory
+        self._memory: dict = {}  # kept across masks: see genzoo.nn.staircase.scratch
 
     def set_mask(self, mask: Tensor) -> None:
         if mask.shape != self.mask.shape:
@@ -48,7 +48,7 @@ class MaskedLinear(nn.Linear):
         m_out, m_in = out_degrees[:, None], in_degrees[None, :]
         self.mask.copy_(m_out > m_in if strict else m_out >= m_in)
         self._stairs = degree_staircase(out_degrees, in_degrees, strict)
-        self._stairs.spare = self._gradient_memory
+        self._stairs.memory = self._memory
         self._stairs_of = (self.mask, self.mask._version)
 
     def staircase(self) -> Staircase | None:
@@ -57,14 +57,14 @@ class MaskedLinear(nn.Linear):
         if seen is None or seen[0] is not self.mask or seen[1] != self.mask._version:
             self._stairs = find_staircase(self.mask)
             if self._stairs is not None:
-                self._stairs.spare = self._gradient_memory
+                self._stairs.memory = self._memory
             self._stairs_of = (self.mask, self.mask._version)
         return self._stairs
 
     def _apply(self, fn, recurse=True):
-        # .to() and the like make new tensors: forget the old mask and gradient memory
+        # .to() and the like make new tensors: forget the old mask and memory
         self._stairs_of = None
-        self._gradient_memory.clear()
+        self._memory.clear()
         return super()._apply(fn, recurse)
 
     def forward(self, x: Tensor) -> Tensor:

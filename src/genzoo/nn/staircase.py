@@ -53,25 +53,28 @@ class Staircase:
     cols: Tensor | None = None  # (in,): M[:, cols] has prefixes
     rows_back: Tensor | None = None  # the inverse permutations
     cols_back: Tensor | None = None
-    # [the last weight gradient's memory, the staircase that wrote it, its version then],
-    # for the next one (see `gradient_memory`); a layer hands its own list to each new
-    # staircase of its mask
-    spare: list = field(default_factory=list, repr=False)
+    # Memory kept between steps (see `gradient_memory` and `scratch`); a layer hands its
+    # own dict to each new staircase of its mask.
+    memory: dict = field(default_factory=dict, repr=False)
 
     def fraction(self, in_features: int) -> float:
         """The fraction of the weight matrix the blocks read (1: all of it)."""
         out = self.groups[-1][1]
         return sum((r1 - r0) * b for r0, r1, _, b in self.groups) / max(1, out * in_features)
 
-    def block(self, weight: Tensor, r0: int, r1: int, b: int) -> Tensor:
-        """W'[r0:r1, :b], (r1 - r0, b): a view of `weight`, or gathered when permuted."""
-        if self.rows is None:
-            W = weight[r0:r1]
-        elif self.cols is None:
-            return weight[:, :b].index_select(0, self.rows[r0:r1])
-        else:
-            W = weight.index_select(0, self.rows[r0:r1])
-        return W[:, :b] if self.cols is None else W.index_select(1, self.cols[:b])
+    @property
+    def permuted(self) -> bool:
+        return self.rows is not None or self.cols is not None
+
+    def block(self, weight: Tensor, r0: int, r1: int, b: int, out: Tensor | None) -> Tensor:
+        """W'[r0:r1, :b], (r1 - r0, b): a view of `weight`, or gathered into `out` when
+        permuted."""
+        if not self.permuted:
+            return weight[r0:r1, :b]
+        if self.cols is None:
+            return torch.index_select(weight[:, :b], 0, self.rows[r0:r1], out=out)
+        W = weight[r0:r1] if self.rows is None else weight.index_select(0, self.rows[r0:r1])
+        return torch.index_select(W, 1, self.cols[:b], out=out)
 
     def put_gradient(self, grad_w: Tensor, grad_rows: Tensor, r0: int, r1: int) -> None:
         """Write the gradient of W'[r0:r1] (r1 - r0, in) into W's, at its own places."""
@@ -149,6 +152,25 @@ def staircase_of(n: Tensor, rows: Tensor, cols: Tensor, call_cost: int | None = 
     return Staircase(groups, on, rows, cols, rows_back, cols_back)
 
 
+def unused(t: Tensor) -> bool:
+    """Whether nothing but `t` holds its memory (no view, no saved tensor, no .grad)."""
+    # two uses: `t` itself and the temporary storage object made to count them
+    return torch._C._storage_Use_Count(t.untyped_storage()._cdata) == 2
+
+
+def scratch(stairs: Staircase, name: str, numel: int, like: Tensor) -> Tensor:
+    """A flat uninitialised tensor of `numel` elements (`like`'s dtype and device), on the
+    memory `stairs` keeps under `name` when nothing else holds it any more: the gathered
+    blocks stay saved for the backward pass, so a second forward before it gets new memory.
+    Fresh allocations of this size cost page faults every step, as in `gradient_memory`."""
+    kept = stairs.memory.get(name)
+    if kept is not None and kept.numel() >= numel and kept.dtype == like.dtype and unused(kept):
+        return kept[:numel]
+    kept = like.new_empty(numel)
+    stairs.memory[name] = kept
+    return kept[:numel]
+
+
 def gradient_memory(stairs: Staircase, weight: Tensor) -> tuple[Tensor, bool]:
     """An uninitialised tensor like `weight`, for its gradient, and whether its entries
     right of this staircase already hold exact zeros.
@@ -160,15 +182,15 @@ def gradient_memory(stairs: Staircase, weight: Tensor) -> tuple[Tensor, bool]:
     Its zeros are still in place if this staircase wrote it and nothing has written to it
     since (its version counter, which every in-place change advances, is unchanged).
     """
-    if stairs.spare:
-        spare, written_by, version = stairs.spare
-        # two uses: `spare` itself and the temporary storage object made to count them
-        unused = torch._C._storage_Use_Count(spare.untyped_storage()._cdata) == 2
-        if unused and spare.shape == weight.shape and spare.dtype == weight.dtype:
+    # [the last gradient's memory, the staircase that wrote it, its version then]
+    kept = stairs.memory.get("gradient")
+    if kept is not None:
+        spare, written_by, version = kept
+        if spare.shape == weight.shape and spare.dtype == weight.dtype and unused(spare):
             clean = written_by is stairs and spare._version == version
             return spare.detach(), clean  # a new tensor on the same memory: autograd may keep it
     grad_w = torch.empty_like(weight, memory_format=torch.contiguous_format)
-    stairs.spare[:] = [grad_w.detach(), None, -1]
+    stairs.memory["gradient"] = [grad_w.detach(), None, -1]
     return grad_w, False
 
 
@@ -183,8 +205,12 @@ class StaircaseLinear(torch.autograd.Function):
             bias = bias.index_select(0, stairs.rows)
         ys = []
         blocks = []  # W'[r0:r1, :b], with masked weights in a:b selected away
-        for (r0, r1, a, b), on in zip(stairs.groups, stairs.on, strict=True):
-            W = stairs.block(weight, r0, r1, b)
+        if stairs.permuted:  # the gathered blocks, one after the other
+            sizes = [(r1 - r0) * b for r0, r1, _, b in stairs.groups]
+            gathered = scratch(stairs, "blocks", sum(sizes), weight).split(sizes)
+        for i, ((r0, r1, a, b), on) in enumerate(zip(stairs.groups, stairs.on, strict=True)):
+            out = gathered[i].view(r1 - r0, b) if stairs.permuted else None
+            W = stairs.block(weight, r0, r1, b, out)
             # (B, r1 - r0), starting from the bias
             y = x.new_zeros(B, r1 - r0) if bias is None else bias[r0:r1].expand(B, r1 - r0)
             if a:
@@ -211,13 +237,19 @@ class StaircaseLinear(torch.autograd.Function):
         grad_x = torch.zeros_like(x_p) if need_x else None
         grad_w, clean = gradient_memory(stairs, weight) if need_w else (None, False)
         grad_yT = grad_y.t().contiguous()  # (out, B): each group's rows are contiguous
-        in_place = stairs.rows is None and stairs.cols is None
+        in_place = not stairs.permuted
+        if need_w and not in_place:  # one row group's gradient at a time, then put in place
+            rows = max(r1 - r0 for r0, r1, _, _ in stairs.groups)
+            group_memory = scratch(stairs, "group gradient", rows * weight.shape[1], weight)
         for (r0, r1, a, b), on, (W_left, W_diag) in zip(
             stairs.groups, stairs.on, ctx.blocks, strict=True
         ):
             if need_w:
                 g_T = grad_yT[r0:r1]
-                G = grad_w[r0:r1] if in_place else g_T.new_empty(r1 - r0, weight.shape[1])
+                if in_place:
+                    G = grad_w[r0:r1]
+                else:
+                    G = group_memory[: (r1 - r0) * weight.shape[1]].view(r1 - r0, -1)
                 if a:
                     G[:, :a].addmm_(g_T, x_p[:, :a], beta=0)
                 if b > a:
@@ -240,7 +272,7 @@ class StaircaseLinear(torch.autograd.Function):
             if stairs.rows is not None:
                 grad_b = grad_b.index_select(0, stairs.rows_back)
         if need_w:
-            stairs.spare[1:] = [stairs, grad_w._version]  # what this staircase left in it
+            stairs.memory["gradient"][1:] = [stairs, grad_w._version]  # what it left there
         return grad_x, grad_w, grad_b, None
 
 
