@@ -17,6 +17,15 @@ from genzoo.nn.masked import MaskedLinear
 from genzoo.nn.staircase import find_staircase, staircase_linear
 
 N_BITS = 6
+
+
+@pytest.fixture(autouse=True)
+def gather_even_small_staircases(monkeypatch):
+    """The tiny layers here would take the dense path wherever a staircase needs
+    reordering (staircase.MIN_PERMUTED_WEIGHTS); test the gathering path instead."""
+    monkeypatch.setattr(staircase, "MIN_PERMUTED_WEIGHTS", 0)
+
+
 ARCHITECTURES = [((16,), False), ((16,), True), ((16, 12), False), ((16, 12), True)]
 
 
@@ -542,3 +551,12 @@ def test_staircase_layer_used_twice_before_backward(permute, monkeypatch):
         expected = torch.autograd.grad(dense, (x1, layer.weight))
         for g, e in zip(grads, expected, strict=True):
             assert torch.allclose(g, e, atol=1e-12)
+
+
+def test_small_reordered_staircases_take_the_dense_path(monkeypatch):
+    monkeypatch.setattr(staircase, "MIN_PERMUTED_WEIGHTS", 1000)
+    generator = torch.Generator().manual_seed(4)
+    small, large = random_staircase(20, 30, generator), random_staircase(40, 30, generator)
+    assert find_staircase(small) is not None  # in place: always worth it
+    assert find_staircase(small.flip(0)) is None  # 600 weights to reorder
+    assert find_staircase(large.flip(0)) is not None  # 1200

@@ -20,7 +20,8 @@ class MaskedLinear(nn.Linear):
     When M is a staircase up to an order of its rows and columns (each row a prefix of ones,
     the prefixes growing row by row: every MADE mask, taken in order of degree), only the
     blocks left of the staircase are computed (genzoo.nn.staircase): the same function and
-    the same gradients, about half the multiply-adds. Any other mask takes the dense
+    the same gradients, about half the multiply-adds. Any other mask, and a staircase that
+    needs reordering on a matrix too small to gain from it, takes the dense
     `F.linear(x, W ⊙ M, b)`.
     """
 
@@ -48,7 +49,8 @@ class MaskedLinear(nn.Linear):
         m_out, m_in = out_degrees[:, None], in_degrees[None, :]
         self.mask.copy_(m_out > m_in if strict else m_out >= m_in)
         self._stairs = degree_staircase(out_degrees, in_degrees, strict)
-        self._stairs.memory = self._memory
+        if self._stairs is not None:
+            self._stairs.memory = self._memory
         self._stairs_of = (self.mask, self.mask._version)
 
     def staircase(self) -> Staircase | None:
