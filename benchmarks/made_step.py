@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import statistics
 import sys
@@ -95,9 +96,9 @@ def measure(
     seed: int = 0,
     order: str = "raster",
     report=print,
-) -> dict[int, float]:
+) -> dict[int, tuple[float, float]]:
     """Time genzoo's MADE step against the peer's, interleaved; `report` gets each line.
-    Returns, per batch size, the peer's median step time over genzoo's."""
+    Returns, per batch size, the median step times (genzoo's, the peer's) in seconds."""
     torch.set_num_threads(1)
     report(f"torch {torch.__version__}, 1 thread, CPU: {cpu_model()}")
 
@@ -160,8 +161,8 @@ def measure(
         for name, ts in times.items():
             medians[name] = statistics.median(ts)
             report(f"{name:12s} {medians[name] * 1e3:10.1f} {min(ts) * 1e3:8.1f}")
-        ratios[B] = medians["peer MADE"] / medians["genzoo MADE"]
-        ratio = f"{ratios[B]:.2f}x"
+        ratios[B] = medians["genzoo MADE"], medians["peer MADE"]
+        ratio = f"{medians['peer MADE'] / medians['genzoo MADE']:.2f}x"
         report(f"batch {B}: genzoo speed relative to the peer (median peer / genzoo): {ratio}")
     report(f"load average at end: {loadavg()}")
     return ratios
@@ -232,6 +233,7 @@ def main() -> None:
     parser.add_argument("--order", choices=("raster", "random", "both"), default="both")
     parser.add_argument("--no-settings", action="store_true", help="skip the settings table")
     parser.add_argument("--quick", action="store_true", help="8 timed steps each (5 per setting)")
+    parser.add_argument("--json", help="also write the rows for `make bench` here")
     args = parser.parse_args()
 
     python = os.path.relpath(sys.executable)
@@ -243,12 +245,21 @@ def main() -> None:
     batches = tuple(int(b) for b in args.batches.split(","))
     reps = 8 if args.quick else args.reps
     orders = ("raster", "random") if args.order == "both" else (args.order,)
+    rows = []
     for i, order in enumerate(orders):
         if i:
             print()
-        measure(args.hidden, batches, reps, args.seed, order)
+        for B, (ours, peer) in measure(args.hidden, batches, reps, args.seed, order).items():
+            # no MFU: the staircase skips the masked half of the products, so the dense
+            # count would overstate the work (benchmarks/mfu.py counts what is run)
+            rows.append({"name": f"MADE H={args.hidden} training step, B={B}, {order} order",
+                         "genzoo_s": ours, "reference": "peer's code path",
+                         "reference_s": peer, "threads": 1})  # fmt: skip
     if not args.no_settings:
         measure_settings(batches[-1], 5 if args.quick else max(5, reps // 3), args.seed)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from genzoo.core import DataInfo, GenzooError
 from genzoo.models import create_model
-from genzoo.models.autoregressive.made import draw_degrees, made_masks
+from genzoo.models.autoregressive.made import MADE, draw_degrees, made_masks
 from genzoo.nn import staircase
 from genzoo.nn.masked import MaskedLinear
 from genzoo.nn.staircase import find_staircase, staircase_linear
@@ -560,3 +560,18 @@ def test_small_reordered_staircases_take_the_dense_path(monkeypatch):
     assert find_staircase(small) is not None  # in place: always worth it
     assert find_staircase(small.flip(0)) is None  # 600 weights to reorder
     assert find_staircase(large.flip(0)) is not None  # 1200
+
+
+def test_sorting_the_hidden_units_keeps_the_network_the_seeds_draw(monkeypatch):
+    """A single mask set's hidden units are renumbered by degree with their weights: the
+    same function as the unsorted draw from the same seeds (as the documented runs had)."""
+    data = DataInfo((1, 4, 4), 2)
+    x = (torch.rand(32, 1, 4, 4, generator=torch.Generator().manual_seed(3)) < 0.5).float()
+    torch.manual_seed(0)
+    ordered = create_model("made", data, hidden_dims=(40, 30), order="random", direct=True)
+    monkeypatch.setattr(MADE, "_sort_hidden_units", lambda self, degrees: None)
+    torch.manual_seed(0)
+    drawn = create_model("made", data, hidden_dims=(40, 30), order="random", direct=True)
+    assert all((d[:-1] <= d[1:]).all() for d in ordered.stored_degrees(0)[1:])
+    assert any((d[:-1] > d[1:]).any() for d in drawn.stored_degrees(0)[1:])
+    torch.testing.assert_close(ordered.log_prob(x), drawn.log_prob(x))

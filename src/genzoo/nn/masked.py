@@ -1,8 +1,10 @@
 """Masked layers for autoregressive networks (MADE, Germain et al. 2015, arXiv:1502.03509).
 
-The mask is a buffer multiplied into the weight on every forward pass,
-`F.linear(x, W ⊙ M, b)`, so autograd sees it: masked weights get exactly zero
-gradient and the weight tensor itself is never edited.
+The mask is a buffer applied to the weight on every forward pass, so autograd sees it:
+masked weights get exactly zero gradient and the weight tensor itself is never edited.
+MaskedLinear computes only the unmasked blocks when its mask is a staircase (MADE's are,
+genzoo.nn.staircase) and `F.linear(x, W ⊙ M, b)` otherwise; MaskedConv2d stores only the
+kernel rows its mask keeps.
 """
 
 from __future__ import annotations

@@ -94,21 +94,14 @@ def made_masks(degrees: list[Tensor]) -> tuple[list[Tensor], Tensor, Tensor]:
 def draw_degrees(
     order: Tensor, hidden_dims: tuple[int, ...], generator: torch.Generator | None
 ) -> list[Tensor]:
-    """m^0 from an ordering (order[t] is the dimension at position t+1), hidden m^l at random.
-
-    Hidden degrees come sorted: the units of a layer are interchangeable, and MaskedLinear
-    computes each mask as a staircase of blocks (genzoo.nn.staircase), in place when both
-    sides are stored in order of degree and by gathering blocks otherwise. Sorted, only an
-    ordering other than the identity needs gathers, and only on the input and output side.
-    """
+    """m^0 from an ordering (order[t] is the dimension at position t+1), hidden m^l at random."""
     D = order.numel()
     m0 = torch.empty(D, dtype=torch.long)
     m0[order] = torch.arange(1, D + 1)
     degrees = [m0]
     for H in hidden_dims:
         low = min(int(degrees[-1].min()), D - 1)
-        m = torch.randint(low, max(D, low + 1), (H,), generator=generator)
-        degrees.append(m.sort().values)
+        degrees.append(torch.randint(low, max(D, low + 1), (H,), generator=generator))
     return degrees
 
 
@@ -142,6 +135,8 @@ class MADE(AutoregressiveModel):
         for i in range(config.n_masks):
             order = first if i == 0 else torch.randperm(D, generator=generator)
             sets.append(draw_degrees(order, config.hidden_dims, generator))
+        if config.n_masks == 1 and config.resample == "fixed_set":
+            self._sort_hidden_units(sets[0])
         for layer in range(len(sizes)):
             self.register_buffer(f"degrees_{layer}", torch.stack([s[layer] for s in sets]))
         self.register_buffer("order", first.clone())
@@ -151,6 +146,22 @@ class MADE(AutoregressiveModel):
         self._active_set: int | None = None
         self.register_load_state_dict_post_hook(MADE._forget_active_set)
         self.use_mask(0)
+
+    @torch.no_grad()
+    def _sort_hidden_units(self, degrees: list[Tensor]) -> None:
+        """Renumber each hidden layer's units in order of degree, moving their weights with
+        them: the same network, drawn from the same seeds, now with masks that are staircases
+        without reordering (MaskedLinear computes those fastest: genzoo.nn.staircase). Only
+        for a single fixed mask set; the units of several sets cannot all be in order."""
+        layers = [*self.W, self.V]
+        for l in range(1, len(degrees)):
+            perm = torch.argsort(degrees[l], stable=True)
+            degrees[l] = degrees[l][perm]
+            into, out_of = layers[l - 1], layers[l]
+            into.weight.copy_(into.weight[perm])
+            if into.bias is not None:
+                into.bias.copy_(into.bias[perm])
+            out_of.weight.copy_(out_of.weight[:, perm])
 
     def _init_orthogonal(self) -> None:
         """Each weight (W^l, V, A) a semi-orthogonal matrix, each bias zero: orthonormal
