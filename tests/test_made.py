@@ -11,10 +11,21 @@ import torch.nn.functional as F
 
 from genzoo.core import DataInfo, GenzooError
 from genzoo.models import create_model
-from genzoo.models.autoregressive.made import draw_degrees, made_masks
+from genzoo.models.autoregressive.made import MADE, draw_degrees, made_masks
+from genzoo.nn import staircase
 from genzoo.nn.masked import MaskedLinear
+from genzoo.nn.staircase import find_staircase, staircase_linear
 
 N_BITS = 6
+
+
+@pytest.fixture(autouse=True)
+def gather_even_small_staircases(monkeypatch):
+    """The tiny layers here would take the dense path wherever a staircase needs
+    reordering (staircase.MIN_PERMUTED_WEIGHTS); test the gathering path instead."""
+    monkeypatch.setattr(staircase, "MIN_PERMUTED_WEIGHTS", 0)
+
+
 ARCHITECTURES = [((16,), False), ((16,), True), ((16, 12), False), ((16, 12), True)]
 
 
@@ -324,16 +335,33 @@ def test_made_use_mask_rebuilds_only_when_the_buffers_may_differ():
     assert holds(1)
 
 
-def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_decay():
+@pytest.mark.parametrize("order", ["raster", "random"])
+def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_decay(
+    order, monkeypatch
+):
     """The training path (the optimizer from configure_optimizers, training_step, the masks
     kept between steps) after many steps with weight decay: the autoregressive property
-    holds, and overwriting every masked weight changes no output."""
-    model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True)
+    holds, and overwriting every masked weight changes no output.
+
+    Every layer takes the staircase fast path, here cut into as many row groups as it has
+    rows; in a random order the input and output layers' blocks are gathered by permutation.
+    """
+    monkeypatch.setattr(staircase, "CALL_COST", 0)  # many small blocks: every edge is tested
+    model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True, order=order)
+    layers = [*model.W, model.V, model.A]
+    stairs = [layer.staircase() for layer in layers]
+    assert all(s is not None and len(s.groups) > 2 for s in stairs)
+    permuted = [(s.rows is not None, s.cols is not None) for s in stairs]
+    if order == "raster":
+        assert not any(any(p) for p in permuted)
+    else:  # W^1 sees inputs, V feeds outputs, A both; W^2's degrees are sorted on both sides
+        assert permuted == [(False, True), (False, False), (True, False), (True, True)]
     optimizers = model.configure_optimizers(lr=0.05, weight_decay=0.1)
     x = torch.bernoulli(torch.full((32, N_BITS), 0.4, dtype=torch.float64))
     for step in range(200):
         model.training_step({"x": x}, step, optimizers, lambda loss: loss.backward())
-    assert_autoregressive(model, 0)
+    assert all(layer.staircase() is s for layer, s in zip(layers, stairs, strict=True))
+    assert_autoregressive(model, 0)  # on the fast path, as trained
     x_real = 2 * torch.randn(64, N_BITS, dtype=torch.float64)
     with torch.no_grad():
         before = model.conditionals(x_real)
@@ -341,3 +369,209 @@ def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_deca
             off = layer.mask == 0
             layer.weight[off] = 1e3 * torch.randn(int(off.sum()), dtype=torch.float64)
         assert torch.equal(model.conditionals(x_real), before)
+
+
+def random_staircase(out: int, inn: int, generator: torch.Generator) -> torch.Tensor:
+    """A staircase mask with empty and full rows: row r is a prefix of n_r ones, n sorted."""
+    n = torch.randint(0, inn + 1, (out,), generator=generator)
+    n[0], n[-1] = 0, inn
+    n = n.sort().values
+    return (torch.arange(inn)[None, :] < n[:, None]).double()
+
+
+@pytest.mark.parametrize(("out", "inn", "bias"), [(23, 9, True), (9, 23, False)])
+@pytest.mark.parametrize("call_cost", [0, 10**9])  # a group per row; one group
+@pytest.mark.parametrize("permute", ["none", "rows", "cols", "both"])
+def test_staircase_linear_is_the_masked_linear_and_masked_weights_get_zero_gradient(
+    out, inn, bias, call_cost, permute
+):
+    generator = torch.Generator().manual_seed(out * inn)
+    M = random_staircase(out, inn, generator)
+    if permute in ("rows", "both"):
+        M = M[torch.randperm(out, generator=generator)]
+    if permute in ("cols", "both"):
+        M = M[:, torch.randperm(inn, generator=generator)]
+    stairs = find_staircase(M, call_cost)
+    assert stairs is not None and (len(stairs.groups) == 1) == (call_cost > 0)
+    assert (stairs.rows is not None) == (permute in ("rows", "both"))
+    assert (stairs.cols is not None) == (permute in ("cols", "both"))
+    x = torch.randn(7, inn, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(out, inn, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(out, dtype=torch.float64, requires_grad=True) if bias else None
+    y = staircase_linear(x, W, b, stairs)
+    y_dense = F.linear(x, W * M, b)
+    assert torch.allclose(y, y_dense, atol=1e-12)
+    g_y = torch.randn_like(y)
+    inputs = (x, W) if b is None else (x, W, b)
+    grads = torch.autograd.grad(y, inputs, g_y)
+    dense = torch.autograd.grad(y_dense, inputs, g_y)
+    for g, g_dense in zip(grads, dense, strict=True):
+        assert torch.allclose(g, g_dense, atol=1e-12)
+    assert torch.all(grads[1][M == 0] == 0)  # exactly zero, as F.linear(x, W ⊙ M) gives
+    torch.autograd.gradcheck(lambda x, W, b: staircase_linear(x, W, b, stairs), (x, W, b))
+
+    # masked weights are never read: filling them with NaN changes nothing
+    with torch.no_grad():
+        W_nan = W.masked_fill(M == 0, float("nan"))
+        assert torch.equal(staircase_linear(x, W_nan, b, stairs), y)
+
+
+def test_find_staircase_refuses_masks_that_are_not_staircases():
+    M = random_staircase(10, 8, torch.Generator().manual_seed(0))
+    assert find_staircase(M) is not None
+    assert find_staircase(M.flip(0)) is not None  # rows and columns may come in any order
+    holes = M.clone()
+    holes[-1, 2] = 0  # the last row sees columns 0, 1, 3, ... but not 2
+    assert find_staircase(holes) is None
+    assert (
+        find_staircase(
+            (torch.rand(10, 8, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+        )
+        is None
+    )
+
+
+def test_masked_linear_follows_every_change_of_its_mask():
+    """The staircase belongs to one mask: a new mask, a loaded state dict or a dtype
+    change is followed on the next forward."""
+    layer = MaskedLinear(8, 10)
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 8)
+    staircase_mask = random_staircase(10, 8, generator).float()
+    other = (torch.rand(10, 8, generator=generator) < 0.5).float()
+
+    def dense() -> torch.Tensor:
+        return F.linear(x.to(layer.weight.dtype), layer.weight * layer.mask, layer.bias)
+
+    layer.set_mask(staircase_mask)
+    assert layer.staircase() is not None
+    assert torch.allclose(layer(x), dense(), atol=1e-6)
+    layer.set_mask(other)
+    assert layer.staircase() is None
+    assert torch.equal(layer(x), dense())
+    state = {k: v.clone() for k, v in layer.state_dict().items()}
+    layer.set_mask(staircase_mask)
+    assert layer.staircase() is not None
+    layer.load_state_dict(state)  # the dense mask comes back through the state dict
+    assert layer.staircase() is None
+    assert torch.equal(layer(x), dense())
+    layer.set_mask(staircase_mask)
+    layer.double()
+    assert layer.staircase() is not None
+    assert torch.allclose(layer(x.double()), dense(), atol=1e-12)
+
+
+def test_staircase_gradients_reuse_memory_only_when_no_one_holds_it(monkeypatch):
+    """The weight gradient's memory is reused between steps, but never under a gradient
+    someone still holds, and gradients of micro-batches still add up."""
+    monkeypatch.setattr(staircase, "CALL_COST", 0)  # groups with zeros right of them
+    layer = MaskedLinear(12, 15)
+    layer.set_mask(random_staircase(15, 12, torch.Generator().manual_seed(2)).float())
+    assert layer.staircase() is not None
+    x1, x2 = torch.randn(2, 4, 12).unbind()
+
+    def grad_of(x):
+        layer.weight.grad = None
+        layer(x).square().sum().backward()
+        return layer.weight.grad
+
+    first = grad_of(x1)
+    kept = first.clone()
+    second = grad_of(x2)  # `first` is still held here: its values must survive
+    assert torch.equal(first, kept)
+    assert second.data_ptr() != first.data_ptr()
+    del first
+    expected = F.linear(x2, layer.weight * layer.mask, layer.bias)
+    (dense,) = torch.autograd.grad(expected.square().sum(), layer.weight)
+    assert torch.allclose(second, dense, atol=1e-5)
+
+    layer(x1).square().sum().backward()  # accumulates into the held gradient
+    (dense_1,) = torch.autograd.grad(
+        F.linear(x1, layer.weight * layer.mask, layer.bias).square().sum(), layer.weight
+    )
+    assert torch.allclose(layer.weight.grad, dense + dense_1, atol=1e-5)
+
+    # Zeros left in the reused memory are trusted only while nothing has written to it.
+    off = layer.mask == 0
+    for _ in range(2):
+        assert torch.all(grad_of(x1)[off] == 0)
+    layer.weight.grad.fill_(7.0)  # say, a hook or an optimizer editing the gradient in place
+    assert torch.all(grad_of(x2)[off] == 0)
+
+
+@pytest.mark.parametrize("order", ["raster", "random"])
+@pytest.mark.parametrize("hidden_sorted", [True, False])
+def test_made_masks_and_staircases_from_degrees_match_the_masks(order, hidden_sorted):
+    """set_degrees writes made_masks' masks, and the staircases it reads off the degrees
+    compute the same function as the dense masked product (and as find_staircase's).
+    Unsorted hidden degrees are those of checkpoints written before they were drawn sorted."""
+    model = random_made((16, 12), direct=True, n_masks=1, order=order)
+    order = torch.arange(N_BITS) if order == "raster" else torch.randperm(N_BITS)
+    degrees = draw_degrees(order, (16, 12), None)
+    degrees[1][:5] = degrees[1][5]  # ties in degree
+    if not hidden_sorted:
+        degrees[1:] = [m[torch.randperm(m.numel())] for m in degrees[1:]]
+    model.set_degrees(degrees)
+    hidden, M_V, M_A = made_masks(degrees)
+    layers = [*model.W, model.V, model.A]
+    for layer, M in zip(layers, [*hidden, M_V, M_A], strict=True):
+        assert torch.equal(layer.mask, M.double())
+        x = torch.randn(5, layer.in_features, dtype=torch.float64)
+        dense = F.linear(x, layer.weight * layer.mask, layer.bias)
+        for stairs in (layer.staircase(), find_staircase(layer.mask)):
+            assert torch.allclose(staircase_linear(x, layer.weight, layer.bias, stairs), dense)
+
+
+@pytest.mark.parametrize("permute", [False, True])
+def test_staircase_layer_used_twice_before_backward(permute, monkeypatch):
+    """Two forward passes under two masks (two mask sets of an ensemble) before one
+    backward: the first pass's gathered blocks are not overwritten by the second's."""
+    monkeypatch.setattr(staircase, "CALL_COST", 0)
+    generator = torch.Generator().manual_seed(3)
+    if permute:  # one staircase, two orders: blocks of the same sizes, other weights
+        M = random_staircase(14, 10, generator)
+        masks = [
+            M[torch.randperm(14, generator=generator)][:, torch.randperm(10, generator=generator)]
+            for _ in range(2)
+        ]
+    else:
+        masks = [random_staircase(14, 10, generator) for _ in range(2)]
+    layer = MaskedLinear(10, 14).double()
+    x1, x2 = torch.randn(2, 5, 10, dtype=torch.float64).unbind()
+    x1.requires_grad_(True)
+    for _ in range(2):  # the second time on memory kept from the first
+        layer.set_mask(masks[0])
+        assert layer.staircase().permuted == permute
+        y1 = layer(x1).square().sum()
+        layer.set_mask(masks[1])
+        y2 = layer(x2).sin().sum()
+        grads = torch.autograd.grad(y1 + y2, (x1, layer.weight))
+        dense = F.linear(x1, layer.weight * masks[0], layer.bias).square().sum()
+        dense = dense + F.linear(x2, layer.weight * masks[1], layer.bias).sin().sum()
+        expected = torch.autograd.grad(dense, (x1, layer.weight))
+        for g, e in zip(grads, expected, strict=True):
+            assert torch.allclose(g, e, atol=1e-12)
+
+
+def test_small_reordered_staircases_take_the_dense_path(monkeypatch):
+    monkeypatch.setattr(staircase, "MIN_PERMUTED_WEIGHTS", 1000)
+    generator = torch.Generator().manual_seed(4)
+    small, large = random_staircase(20, 30, generator), random_staircase(40, 30, generator)
+    assert find_staircase(small) is not None  # in place: always worth it
+    assert find_staircase(small.flip(0)) is None  # 600 weights to reorder
+    assert find_staircase(large.flip(0)) is not None  # 1200
+
+
+def test_sorting_the_hidden_units_keeps_the_network_the_seeds_draw(monkeypatch):
+    """A single mask set's hidden units are renumbered by degree with their weights: the
+    same function as the unsorted draw from the same seeds (as the documented runs had)."""
+    data = DataInfo((1, 4, 4), 2)
+    x = (torch.rand(32, 1, 4, 4, generator=torch.Generator().manual_seed(3)) < 0.5).float()
+    torch.manual_seed(0)
+    ordered = create_model("made", data, hidden_dims=(40, 30), order="random", direct=True)
+    monkeypatch.setattr(MADE, "_sort_hidden_units", lambda self, degrees: None)
+    torch.manual_seed(0)
+    drawn = create_model("made", data, hidden_dims=(40, 30), order="random", direct=True)
+    assert all((d[:-1] <= d[1:]).all() for d in ordered.stored_degrees(0)[1:])
+    assert any((d[:-1] > d[1:]).any() for d in drawn.stored_degrees(0)[1:])
+    torch.testing.assert_close(ordered.log_prob(x), drawn.log_prob(x))

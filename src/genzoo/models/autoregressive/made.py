@@ -135,6 +135,8 @@ class MADE(AutoregressiveModel):
         for i in range(config.n_masks):
             order = first if i == 0 else torch.randperm(D, generator=generator)
             sets.append(draw_degrees(order, config.hidden_dims, generator))
+        if config.n_masks == 1 and config.resample == "fixed_set":
+            self._sort_hidden_units(sets[0])
         for layer in range(len(sizes)):
             self.register_buffer(f"degrees_{layer}", torch.stack([s[layer] for s in sets]))
         self.register_buffer("order", first.clone())
@@ -144,6 +146,22 @@ class MADE(AutoregressiveModel):
         self._active_set: int | None = None
         self.register_load_state_dict_post_hook(MADE._forget_active_set)
         self.use_mask(0)
+
+    @torch.no_grad()
+    def _sort_hidden_units(self, degrees: list[Tensor]) -> None:
+        """Renumber each hidden layer's units in order of degree, moving their weights with
+        them: the same network, drawn from the same seeds, now with masks that are staircases
+        without reordering (MaskedLinear computes those fastest: genzoo.nn.staircase). Only
+        for a single fixed mask set; the units of several sets cannot all be in order."""
+        layers = [*self.W, self.V]
+        for l in range(1, len(degrees)):
+            perm = torch.argsort(degrees[l], stable=True)
+            degrees[l] = degrees[l][perm]
+            into, out_of = layers[l - 1], layers[l]
+            into.weight.copy_(into.weight[perm])
+            if into.bias is not None:
+                into.bias.copy_(into.bias[perm])
+            out_of.weight.copy_(out_of.weight[:, perm])
 
     def _init_orthogonal(self) -> None:
         """Each weight (W^l, V, A) a semi-orthogonal matrix, each bias zero: orthonormal
@@ -179,12 +197,12 @@ class MADE(AutoregressiveModel):
     def set_degrees(self, degrees: list[Tensor]) -> None:
         """Make the mask set given by `degrees` the active one."""
         self._active_set = None
-        hidden, M_V, M_A = made_masks(degrees)
-        for layer, M in zip(self.W, hidden, strict=True):
-            layer.set_mask(M)
-        self.V.set_mask(M_V)
+        # the masks of made_masks, each with its staircase read off the degrees
+        for layer, m_prev, m in zip(self.W, degrees, degrees[1:], strict=False):
+            layer.set_degree_mask(m, m_prev, strict=False)  # Eq. 12
+        self.V.set_degree_mask(degrees[0], degrees[-1], strict=True)  # Eq. 13
         if self.A is not None:
-            self.A.set_mask(M_A)
+            self.A.set_degree_mask(degrees[0], degrees[0], strict=True)
         self.order.copy_(torch.argsort(degrees[0]))
 
     def use_mask(self, m: int) -> None:
