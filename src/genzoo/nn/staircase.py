@@ -209,6 +209,7 @@ class StaircaseLinear(torch.autograd.Function):
     """y = x (W ⊙ M)^T + b for a staircase mask M, computed block by block."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)  # under bf16-mixed too
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, stairs: Staircase):
         B = x.shape[0]
         x_p = x if stairs.cols is None else x.index_select(1, stairs.cols)  # x'
@@ -239,6 +240,7 @@ class StaircaseLinear(torch.autograd.Function):
         return y if stairs.rows is None else y.index_select(1, stairs.rows_back)
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad_y: Tensor):
         x_p, weight = ctx.saved_tensors
         stairs = ctx.stairs
