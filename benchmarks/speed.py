@@ -70,9 +70,9 @@ def main(argv=None) -> None:
     with open(args.log, "w") as log:
         for script, extra in BENCHMARKS:
             t0 = time.perf_counter()
-            before = {dtype: matmul_rate(dtype) for dtype in ("float32", "bfloat16")}
+            before = {dtype: matmul_rate(dtype, threads=1) for dtype in ("float32", "bfloat16")}
             found = run(script, extra, log)
-            peaks = {dtype: max(p, matmul_rate(dtype)) for dtype, p in before.items()}
+            peaks = {dtype: max(p, matmul_rate(dtype, threads=1)) for dtype, p in before.items()}
             for r in found:
                 r["peak"] = peaks[r.get("dtype", "float32")]
             rows += found

@@ -3,9 +3,9 @@ that sleep instead of spinning. (No torch here: the CLI loads this before torch.
 
 torch's default is one intra-op thread per core, and OpenMP's idle threads spin for a while
 before they sleep. On a machine where another job holds a core, every parallel op then
-waits for a thread that is not running: a 200-step NADE run took 148 s against 4 s with one
-thread. benchmarks/threads_under_load.py measures the variants, quiet and loaded
-(benchmarks/results/threads_under_load.txt).
+waits for a thread that is not running (the performance issue reports a 200-step NADE run
+at 148 s against 4 s with one thread). benchmarks/threads_under_load.py measures the
+variants, quiet and loaded (benchmarks/results/threads_under_load.txt).
 
 `OMP_NUM_THREADS` and `OMP_WAIT_POLICY`, when set, win: these only fill what is not set.
 """

@@ -26,9 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="genzoo",
         description="Deep generative models, next to their papers.",
         epilog=f"CPU threads: {default_threads()} here (half the cores, at most 4), with idle "
-        "threads sleeping (OMP_WAIT_POLICY=PASSIVE): torch's default of one spinning thread "
-        "per core collapsed when another job held a core (a NADE step 37x slower). Set "
-        "OMP_NUM_THREADS, or --set num_threads=N for training, to choose.",
+        "threads sleeping (OMP_WAIT_POLICY=PASSIVE), so that a machine shared with another "
+        "job does not stall torch's default of one spinning thread per core "
+        "(benchmarks/results/threads_under_load.txt). Set OMP_NUM_THREADS, or --set "
+        "num_threads=N for training, to choose.",
     )
     parser.add_argument("--version", action="version", version=f"genzoo {version()}")
     global_options(parser)

@@ -59,9 +59,9 @@ class TrainConfig:
     devices: int = field(default=1, metadata=at_least(1))
     # Fabric's: "bf16-mixed" autocasts the training step
     precision: Literal["32-true", "64-true", "bf16-mixed", "16-mixed", "bf16-true"] = "32-true"
-    # torch intra-op threads; None: half the cores, at most 4 (here: 1 on 2 cores), since
-    # torch's one per core collapses when another job holds a core (measured in
-    # benchmarks/results/threads_under_load.txt); the CLI also sets OMP_WAIT_POLICY=PASSIVE
+    # torch intra-op threads; None: half the cores, at most 4 (1 on 2 cores), not torch's
+    # one per core, which can stall when another job holds a core
+    # (benchmarks/results/threads_under_load.txt); the CLI also sets OMP_WAIT_POLICY=PASSIVE
     num_threads: int | None = field(default=None, metadata=at_least(1))
     progress: bool = True  # a progress bar when stderr is a terminal (never in a pipe or log)
     tensorboard: bool = True  # event files under RUN/tensorboard
