@@ -31,7 +31,13 @@ import tempfile
 import time
 
 import torch
-from common import FlopCount, cpu_model, loadavg, matmul_rate  # benchmarks/common.py
+from common import (  # benchmarks/common.py
+    FlopCount,
+    cpu_model,
+    loadavg,
+    matmul_rate,
+    nade_step_flops,
+)
 
 from genzoo.apps.model_pages import ENTRIES
 from genzoo.models import get_model, list_models
@@ -80,7 +86,7 @@ def instrumented(cls, steps: int):
 
 def nade_flops(model, batch_size: int) -> float:
     """Analytic FLOPs of one NADE training step (module docstring)."""
-    return 12 * model.data.n_dims * model.config.hidden_dim * batch_size
+    return nade_step_flops(model.data.n_dims, model.config.hidden_dim, batch_size)
 
 
 ANALYTIC = {"nade": nade_flops}

@@ -29,7 +29,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from common import cpu_model, loadavg, timed  # benchmarks/common.py
+from common import cpu_model, loadavg, nade_step_flops, timed  # benchmarks/common.py
 from torch import Tensor, nn
 
 from genzoo.core import DataInfo
@@ -197,8 +197,7 @@ def main(argv=None) -> None:
         rows.append({"name": f"NADE training step, B={args.batch}, {threads} thread(s)",
                      "genzoo_s": medians["genzoo NADE"], "reference": "per-dimension loop",
                      "reference_s": medians["reference loop"], "threads": threads,
-                     # analytic, as benchmarks/mfu.py counts NADE
-                     "flops": 12 * data.n_dims * args.hidden * args.batch})  # fmt: skip
+                     "flops": nade_step_flops(data.n_dims, args.hidden, args.batch)})  # fmt: skip
 
         model.sample(args.sample_n)
         t_sample = statistics.median(
