@@ -330,6 +330,8 @@ def test_dataset_names():
         "fashion-patches",
         "mnist32",
         "morpho-mnist",
+        "morpho-thick-unpaired",  # from mnist, morpho-mnist's recipe
+        "morpho-slanted-unpaired",
         "mnist-captions",
         "cifar10-captions",
         "mnist32-captions",

@@ -2,7 +2,6 @@
 morpho-mnist task's attributes measured on its images."""
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -45,8 +44,7 @@ def test_empty_images_measure_zero():
     assert morpho.thickness(empty) == 0.0 and morpho.slant(empty) == 0.0
 
 
-@pytest.mark.skipif(not os.environ.get("GENZOO_DATA"), reason="needs MNIST under GENZOO_DATA")
-def test_morpho_mnist_attributes_agree_with_measurements():
+def test_morpho_mnist_attributes_agree_with_measurements(shared_data_root):
     from genzoo.data.datasets import load
     from genzoo.data.tasks import (
         MORPHO_ATTRIBUTES,
@@ -55,7 +53,7 @@ def test_morpho_mnist_attributes_agree_with_measurements():
         morpho_image,
     )
 
-    base = load("mnist", splits=("test",))
+    base = load("mnist", shared_data_root, splits=("test",))
     images = base.test[:200, 0].numpy()
     a = np.random.RandomState(2).randint(0, 2, (len(images), len(MORPHO_ATTRIBUTES)))
     out = np.stack([np.pad(img, 2) for img in images])

@@ -207,11 +207,58 @@ def test_cat2dog_unpaired_is_cifar10s_cats_and_dogs(cifar10):
     assert spec.kind == "labelled unpaired images"
 
 
+# ------------------------------------------------------------------ morpho-*-unpaired
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load("mnist", real_data_root())
+
+
+@pytest.mark.parametrize("attribute", ["thick", "slanted"])
+def test_morpho_pairs_part_morpho_mnists_training_images_and_pair_its_test_digits(mnist, attribute):
+    from genzoo.data.tasks import (
+        MORPHO_ATTRIBUTES,
+        attribute_hits,
+        measured_attributes,
+        morpho_draws,
+        morpho_images,
+    )
+
+    k, other = MORPHO_ATTRIBUTES.index(attribute), 1 - MORPHO_ATTRIBUTES.index(attribute)
+    task = TASKS[f"morpho-{attribute}-unpaired"].build(mnist)
+    morpho = TASKS["morpho-mnist"].build(mnist)
+    source = task.images["source"]
+    assert source.domain == {"thick": "thin", "slanted": "upright"}[attribute]
+    # train: exactly morpho-mnist's training images, parted by the drawn attribute
+    on = morpho.attributes.train[:, k] == 1
+    assert torch.equal(task.train, morpho.train[on])
+    assert torch.equal(source.train, morpho.train[~on])
+    assert torch.equal(task.train_labels, morpho.train_labels[on])
+    assert len(task.train) + len(source.train) == 10_000
+    # test: every digit both ways, the other attribute as drawn; true pairs row by row
+    images, a, y = morpho_draws(mnist, "test")
+    assert torch.equal(task.test_labels, y) and len(task.test) == len(source.test) == 1_000
+    for value, images_made in ((0, source.test), (1, task.test)):
+        target = a.copy()
+        target[:, k] = value
+        assert torch.equal(images_made[:20], morpho_images(images[:20], target[:20]))
+        hits = attribute_hits(measured_attributes(images_made.numpy()), target)
+        assert hits[:, k].mean() > 0.9 and hits[:, other].mean() > 0.9, hits.mean(0)
+    drawn_on = torch.from_numpy(a[:, k] == 1)  # morpho-mnist's own test images are among them
+    assert torch.equal(task.test[drawn_on], morpho.test[drawn_on])
+    assert torch.equal(source.test[~drawn_on], morpho.test[~drawn_on])
+    spec = data_streams(task, DataInfo((1, 32, 32), None))
+    assert spec.kind == "labelled unpaired images"
+
+
 def test_the_new_tasks_are_judged_by_an_existing_classifier(tmp_path):
     """Printed digits by MNIST's network, colour photos and dogs by CIFAR-10's: none of
     them trains a network of its own."""
     for task, net in (("mnist2printed-unpaired", "mnist"), ("cifar10-colour", "cifar10"),
-                      ("cat2dog-unpaired", "cifar10")):  # fmt: skip
+                      ("cat2dog-unpaired", "cifar10"),
+                      ("morpho-thick-unpaired", "morpho-mnist"),
+                      ("morpho-slanted-unpaired", "morpho-mnist")):  # fmt: skip
         with pytest.raises(GenzooError, match=f"train the {net} feature network first"):
             features.feature_network(task, cache_dir=tmp_path, train_if_missing=False)
 

@@ -111,6 +111,17 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     MNIST's digit classes. A measured attribute "hits" its value when
                     thickness >= THICK_SPLIT (thick=1) or < it (thick=0), and slant >=
                     SLANT_SPLIT (slanted=1) or < it (slanted=0).
+    morpho-thick-unpaired, morpho-slanted-unpaired
+                    one morpho-mnist attribute as two unpaired domains, for a cyclegan per
+                    attribute beside one stargan for both (the StarGAN paper's argument):
+                    "source" (domain A, the sampler's domain "thin" / "upright") = digits
+                    with the attribute 0, "x" (domain B) = with it 1, the other attribute
+                    as drawn. Train: morpho-mnist's 10,000 training images, parted by their
+                    drawn attribute (so about 5,000 a domain, and no digit in both: they
+                    are unpaired by construction). Valid and test: every digit of
+                    morpho-mnist's split made both ways, with the same draws and recipe
+                    (attribute set to 0 for the source, to 1 for x): true pairs, row by row,
+                    for L1/PSNR in both directions. Labels are MNIST's digit classes.
     mnist-captions, cifar10-captions, mnist32-captions
                     MNIST digits / CIFAR-10 photos, each with a caption written from its
                     class and measured properties, and the caption's sentence embedding:
@@ -142,6 +153,7 @@ MORPHO_SIZES = {"train": 10_000, "valid": 1_000, "test": 1_000}  # the first N o
 SLANTED = math.atan(0.5)  # radians, leaning right: slanted=1
 THICK_SPLIT = 3.0  # pixels: a measured thickness at least this is "thick"
 SLANT_SPLIT = SLANTED / 2  # radians: a measured slant at least this is "slanted"
+MORPHO_OFF = {"thick": "thin", "slanted": "upright"}  # each attribute's 0, a domain's name
 PATCH_COUNT = 3  # K key patches per image (fashion-patches)
 PATCH_SIZE = 8  # P: each patch is P x P pixels
 PATCH_INK = 8  # a pixel >= 1/PATCH_INK of the top level (32 of 255) is the item's
@@ -310,19 +322,30 @@ def attribute_hits(measured: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (measured >= np.array([THICK_SPLIT, SLANT_SPLIT])) == (np.asarray(target) >= 0.5)
 
 
+def morpho_draws(base: Splits, split: str) -> tuple[torch.Tensor, np.ndarray, torch.Tensor | None]:
+    """(digits, attributes, labels) of a morpho-mnist split before morphology: the first
+    MORPHO_SIZES[split] MNIST digits padded to 32x32, uint8 (N, 1, 32, 32), the attributes
+    drawn for them by RandomState(MORPHO_SEED[split]), int (N, A), and their classes."""
+    images = pad(base.split(split)[: MORPHO_SIZES[split]])
+    rng = np.random.RandomState(MORPHO_SEED[split])
+    a = rng.randint(0, 2, (len(images), len(MORPHO_ATTRIBUTES)))
+    y = getattr(base, f"{split}_labels")
+    return images, a, (y[: len(images)] if y is not None else None)
+
+
+def morpho_images(images: torch.Tensor, attributes: np.ndarray) -> torch.Tensor:
+    """morpho_image of each padded digit (N, 1, H, W) with its row of attributes (N, A)."""
+    rows = zip(images.numpy(), attributes, strict=True)
+    out = np.stack([morpho_image(img[0], *row) for img, row in rows])
+    return torch.from_numpy(out.reshape(images.shape))
+
+
 def _morpho_mnist(base: Splits) -> Splits:
     x, attributes, labels = {}, {}, {}
     for split in SPLIT_NAMES:
-        images = pad(base.split(split)[: MORPHO_SIZES[split]])
-        rng = np.random.RandomState(MORPHO_SEED[split])
-        a = rng.randint(0, 2, (len(images), len(MORPHO_ATTRIBUTES)))
-        out = np.stack(
-            [morpho_image(img[0], *row) for img, row in zip(images.numpy(), a, strict=True)]
-        )
-        x[split] = torch.from_numpy(out.reshape(images.shape))
+        images, a, labels[split] = morpho_draws(base, split)
+        x[split] = morpho_images(images, a)
         attributes[split] = torch.from_numpy(a.astype(np.float32))
-        y = getattr(base, f"{split}_labels")
-        labels[split] = y[: MORPHO_SIZES[split]] if y is not None else None
     return Splits(
         "morpho-mnist",
         *(x[split] for split in SPLIT_NAMES),
@@ -334,6 +357,36 @@ def _morpho_mnist(base: Splits) -> Splits:
         f"atan(0.5) and thin (-1 px) or thicken (+2 px) at 4x (genzoo.data.morpho). "
         f"Base: {base.protocol}",
         attributes=AttributeStream(MORPHO_ATTRIBUTES, *(attributes[s] for s in SPLIT_NAMES)),
+    )
+
+
+def _morpho_pair(attribute: str, base: Splits) -> Splits:
+    """morpho-ATTRIBUTE-unpaired: one attribute of morpho-mnist as two unpaired domains
+    (module docstring)."""
+    k, off = MORPHO_ATTRIBUTES.index(attribute), MORPHO_OFF[attribute]
+    source, x, labels = {}, {}, {}
+    for split in SPLIT_NAMES:
+        images, a, y = morpho_draws(base, split)
+        if split == "train":  # morpho-mnist's training images, parted by their attribute
+            drawn, on = morpho_images(images, a), torch.from_numpy(a[:, k] == 1)
+            source[split], x[split] = drawn[~on], drawn[on]
+            labels[split] = y[on] if y is not None else None
+        else:  # each digit both ways: the true pairs
+            a_off, a_on = a.copy(), a.copy()
+            a_off[:, k], a_on[:, k] = 0, 1
+            source[split], x[split] = morpho_images(images, a_off), morpho_images(images, a_on)
+            labels[split] = y
+    name = f"morpho-{attribute}-unpaired"
+    return Splits(
+        name,
+        *(x[split] for split in SPLIT_NAMES),
+        *(labels[split] for split in SPLIT_NAMES),
+        n_levels=base.n_levels,
+        protocol=f"{name}: morpho-mnist's {attribute} as two domains, source = {off} "
+        f"({attribute}=0), x = {attribute} ({attribute}=1), the other attribute as drawn; train "
+        f"= morpho-mnist's training images parted by their {attribute} (unpaired: no digit in "
+        f"both), valid and test = each digit made both ways (true pairs). Base: {base.protocol}",
+        images={"source": ImageStream(*(source[s] for s in SPLIT_NAMES), domain=off)},
     )
 
 
@@ -480,6 +533,15 @@ TASKS = {
         _morpho_mnist,
         "MNIST 32x32 with attributes (thick, slanted) made by morphology and shear",
     ),
+    **{
+        f"morpho-{attribute}-unpaired": Task(
+            f"morpho-{attribute}-unpaired",
+            "mnist",
+            functools.partial(_morpho_pair, attribute),
+            f"unpaired: morpho-mnist's {off} (source) and {attribute} (x) digits; test pairs kept",
+        )
+        for attribute, off in MORPHO_OFF.items()
+    },
     **{
         name: Task(
             name,

@@ -54,8 +54,11 @@ SAME_IMAGES = {"mnist-captions": "mnist", "cifar10-captions": "cifar10",
 # tasks whose images are of another dataset's classes, not its images: they are judged by
 # its classifier, an oracle that never saw them (mnist2printed-unpaired: printed digits,
 # read by the network trained on MNIST's handwritten ones; its accuracy on the real
-# printed targets, which evaluations print, is the ceiling of what it can confirm)
-SAME_CLASSES = {"mnist2printed-unpaired": "mnist"}
+# printed targets, which evaluations print, is the ceiling of what it can confirm;
+# morpho-*-unpaired: digits made by morpho-mnist's recipe, read by morpho-mnist's network;
+# their test digits are MNIST test digits it never saw)
+SAME_CLASSES = {"mnist2printed-unpaired": "mnist", "morpho-thick-unpaired": "morpho-mnist",
+                "morpho-slanted-unpaired": "morpho-mnist"}  # fmt: skip
 
 
 @dataclass(frozen=True)
