@@ -11,12 +11,22 @@
 # Then each run's samples are measured against the mnist32 test split in genzoo's mnist32
 # feature network: FID, KID, precision/recall (--n N, 5000 by default).
 # Run from the repository root; runs go to $OUT (runs/gan32 by default), the table to
-# benchmarks/results/gan32_compare.txt. Continue a run with
+# $RESULT (benchmarks/results/gan32_compare.txt). DATA_NAME picks the data (mnist32 by
+# default; cifar10 is 32x32 too) and ABLATIONS=0 trains only the three models. CIFAR-10:
+#   DATA_NAME=cifar10 OUT=runs/gan32-cifar10 ABLATIONS=0 \
+#     RESULT=benchmarks/results/gan32_cifar10.txt bash benchmarks/gan32_compare.sh
+# Continue a run with
 # `genzoo train --resume $OUT/NAME --set cpu_budget=...`.
 set -eu
 G=$(realpath "${GENZOO:-.venv/bin/genzoo}")
 DATA=$(realpath "${DATA_ROOT:-../shared/datasets}")
 OUT=${OUT:-runs/gan32}
+DATA_NAME=${DATA_NAME:-mnist32}
+RESULT=${RESULT:-benchmarks/results/gan32_compare.txt}
+NAMES="dcgan progan stylegan"
+if [ "${ABLATIONS:-1}" = 1 ]; then
+  NAMES="$NAMES stylegan-no-mapping stylegan-no-noise stylegan-no-mixing"
+fi
 BUDGET=${BUDGET:-450}
 N=${N:-5000}
 quiet="--set num_threads=1 --set tensorboard=false --set progress=false --set batch_size=64"
@@ -29,7 +39,7 @@ train() {  # NAME MODEL SETTINGS...
   local name=$1 model=$2; shift 2
   if [ -f "$OUT/$name/model.safetensors" ]; then echo "$name: trained"; return; fi
   # shellcheck disable=SC2068
-  g train "$model" --data mnist32 $quiet $@ --set cpu_budget="$BUDGET" --set epochs=1000 \
+  g train "$model" --data "$DATA_NAME" $quiet $@ --set cpu_budget="$BUDGET" --set epochs=1000 \
     --run-dir "$OUT/$name" > "$OUT/$name.log" 2>&1
   grep "training loop" "$OUT/$name/report.md" | sed "s/^/$name /"
 }
@@ -38,7 +48,7 @@ train() {  # NAME MODEL SETTINGS...
 if [ ! -f "$OUT/stylegan/model.safetensors" ]; then
   mkdir -p "$OUT/strip"
   # shellcheck disable=SC2086
-  g train stylegan --data mnist32 $quiet $style --set cpu_budget="$BUDGET" --set epochs=1000 \
+  g train stylegan --data "$DATA_NAME" $quiet $style --set cpu_budget="$BUDGET" --set epochs=1000 \
     --set max_steps=94 --run-dir "$OUT/stylegan" > "$OUT/stylegan.log" 2>&1
   for segment in 4:282 8:469 16:; do  # the resolution reached : the next end
     g sample "$OUT/stylegan" -n 8 --seed 0 -o "$OUT/strip/stylegan-${segment%%:*}px.png" >/dev/null
@@ -54,11 +64,13 @@ fi
 # shellcheck disable=SC2086
 train dcgan dcgan
 train progan progan $grow
-train stylegan-no-mapping stylegan $style --set n_mapping=0
-train stylegan-no-noise stylegan $style --set noise_inputs=false
-train stylegan-no-mixing stylegan $style --set mixing_prob=0
-for name in dcgan progan stylegan stylegan-no-mapping stylegan-no-noise stylegan-no-mixing; do
+if [ "${ABLATIONS:-1}" = 1 ]; then
+  train stylegan-no-mapping stylegan $style --set n_mapping=0
+  train stylegan-no-noise stylegan $style --set noise_inputs=false
+  train stylegan-no-mixing stylegan $style --set mixing_prob=0
+fi
+for name in $NAMES; do
   echo "== $name"
   grep "training loop" "$OUT/$name/report.md" || true
   g eval "$OUT/$name" --metrics fid,kid,pr --n "$N" | grep -v "^  features\|samples vs" || true
-done | tee benchmarks/results/gan32_compare.txt
+done | tee "$RESULT"
