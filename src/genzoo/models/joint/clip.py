@@ -18,8 +18,10 @@ Text tower, a causal transformer of the same blocks over byte-level BPE tokens:
                                                        as EOT has the largest id
 MLP(h) = c_proj(act(c_fc(h))), act = QuickGELU, x·σ(1.702x) (OpenAI's weights), or GELU
 (most of LAION's open_clip weights); the weights do not say which, so the file's metadata
-"act" or the caller does. Heads: width / 64 (as open_clip), or the metadata "heads" and
-"vision_heads" (a small stand-in file's).
+"act" or the caller does. Heads: width / 64 (as open_clip's configs for ViT-B and ViT-L),
+or the metadata "heads" and "vision_heads" (a small stand-in file's; also ViT-g/14 and
+ViT-bigG/14, whose image heads are 88 and 104 wide: their width / 64 divides evenly, so
+without the metadata they would load with the wrong number of heads, unnoticed).
 
 The architecture is read from the tensors' shapes, as open_clip builds a model from a
 state dict: patch P = conv1's kernel, grid = √(rows of E_pos − 1), image size = P·grid,
