@@ -171,13 +171,7 @@ def test_edit_through_the_command_line(tmp_path, monkeypatch, capsys):
     other = save_joint_file(joint(shape=(1, 16, 16), D=384), tmp_path / "j16.safetensors")
     assert main([*edit[:5], str(other), *edit[6:]]) == 2
     assert "embeds 1x16x16 images" in error_line(capsys)
-    from safetensors.torch import save_file
-
-    vit = tmp_path / "vit.safetensors"
-    save_file({"visual.conv1.weight": torch.zeros(2, 3, 4, 4), "logit_scale": torch.zeros(())},
-              str(vit))  # fmt: skip
-    assert main([*edit[:5], str(vit), *edit[6:]]) == 2
-    assert "does not implement" in error_line(capsys)
+    # open_clip ViT-CLIP files: tests/test_clip.py
     mnist = dataclasses.replace(TASKS["digits-captions"], base="mnist")
     monkeypatch.setitem(TASKS, "digits-captions", mnist)  # as if trained on other images
     assert main(edit) == 2 and "other images" in error_line(capsys)

@@ -7,7 +7,8 @@ Manipulation of StyleGAN Imagery", ICCV 2021 (arXiv:2103.17249), Sec. 4, Eq. 1:
 
     D_joint(x, t) = 1 − u(x) · v(t)     the cosine distance in a joint image–text space
                                         (the paper's CLIP; here a joint model: genzoo's
-                                        `contrastive` run, or a weights file)
+                                        `contrastive` run, or a weights file: such a
+                                        model's, or open_clip's ViT-CLIP, models.joint.clip)
 
 w_s = f(z_seed) broadcast to the L layers (W+: one w per synthesis layer, (1, L, w_dim)),
 truncated by ψ when given; only that W+ code is optimised, by Adam, from w_s; G and the
@@ -41,7 +42,7 @@ from genzoo.core import Capability, GenzooError
 from genzoo.core.model import DataInfo
 
 DEFAULTS = {"steps": 200, "lr": 0.1, "l2": 0.008}  # Sec. 4 and the authors' code
-OPEN_CLIP_TOWERS = ("visual.conv1.weight", "visual.transformer.resblocks.0.ln_1.weight",
+OPEN_CLIP_TOWERS = ("visual.conv1.weight", "visual.layer1.0.conv1.weight",
                     "token_embedding.weight", "transformer.resblocks.0.ln_1.weight")  # fmt: skip
 HANDWRITTEN = ("mnist", "digits")  # datasets of digits, which Morpho-MNIST measures
 
@@ -55,18 +56,24 @@ class Joint:
     name: str  # how every number made with it names it
     data_name: str | None  # what it was trained on, where known
     note: str = ""  # its own test numbers, where known
+    shape: tuple[int, ...] | None = None  # the images it embeds; None: any, resized (CLIP)
 
 
-def load_joint(path: str | Path, shape: tuple[int, ...]) -> Joint:
+def load_joint(path: str | Path, shape: tuple[int, ...], vocab: str | Path | None = None,
+               act: str | None = None) -> Joint:  # fmt: skip
     """A run directory of a joint model (`genzoo train contrastive`), or a safetensors file
     of a joint model's weights in open_clip's naming (load_joint_file); `shape` is the
-    StyleGAN's image shape, which a file without an image size is built for."""
+    StyleGAN's image shape, which a file without an image size is built for; `vocab` and
+    `act`, an open_clip ViT-CLIP file's BPE vocabulary and activation."""
     from genzoo.io.files import read_json
     from genzoo.train.run import load_run
 
     path = Path(path)
     if path.is_file():
-        return load_joint_file(path, shape)
+        return load_joint_file(path, shape, vocab, act)
+    if vocab is not None or act is not None:
+        raise GenzooError(f"--clip-vocab and --clip-act are for open_clip ViT-CLIP weights "
+                          f"files; --joint {path} is not a file")  # fmt: skip
     run = load_run(path)
     if Capability.JOINT not in run.model.capabilities:
         raise GenzooError(f"--joint {path} is a {run.model_name} run: give a joint image–text "
@@ -81,14 +88,17 @@ def load_joint(path: str | Path, shape: tuple[int, ...]) -> Joint:
         if "zero_shot_accuracy" in r:
             note = (f"zero-shot test accuracy {r['zero_shot_accuracy']:.3f} on "
                     f"{r.get('data', run.data_name)}")  # fmt: skip
-    return Joint(run.model.eval(), f"{run.model_name} run {path.name}", run.data_name, note)
+    model = run.model.eval()
+    return Joint(model, f"{run.model_name} run {path.name}", run.data_name, note,
+                 tuple(model.data.shape))  # fmt: skip
 
 
-def load_joint_file(path: Path, shape: tuple[int, ...]) -> Joint:
+def load_joint_file(path: Path, shape: tuple[int, ...], vocab: str | Path | None = None,
+                    act: str | None = None) -> Joint:  # fmt: skip
     """A joint model from a safetensors file, read without unpickling: the keys and shapes
     of open_clip's projections (logit_scale (), text_projection (D, d), visual.proj (F, d))
-    and genzoo's image tower (visual.body.*), checked before anything is built. An
-    open_clip ViT/ResNet file is recognised and refused: those towers are not implemented."""
+    and genzoo's image tower (visual.body.*), checked before anything is built; or an
+    open_clip ViT-CLIP (load_clip_file). A ModifiedResNet tower is refused."""
     from safetensors import SafetensorError
     from safetensors.torch import safe_open
 
@@ -103,10 +113,10 @@ def load_joint_file(path: Path, shape: tuple[int, ...]) -> Joint:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise GenzooError(f"--joint {path}: not a readable safetensors file ({reason})") from None
     if any(k in tensors for k in OPEN_CLIP_TOWERS):
-        raise GenzooError(f"--joint {path} holds open_clip's ViT/ResNet and text-transformer "
-                          "towers, which genzoo does not implement yet: give a file with "
-                          "genzoo's image tower (visual.body.*) and a text_projection from "
-                          f"{ENCODER}'s {DIM} dimensions")  # fmt: skip
+        return load_clip_file(path, tensors, meta, vocab, act)
+    if vocab is not None or act is not None:
+        raise GenzooError(f"--clip-vocab and --clip-act are for open_clip ViT-CLIP weights; "
+                          f"--joint {path} holds genzoo's image tower")  # fmt: skip
     need = {"logit_scale": 0, "text_projection": 2, "visual.proj": 2, "visual.body.0.weight": 4}
     for key, dims in need.items():
         if key not in tensors or tensors[key].dim() != dims:
@@ -134,10 +144,36 @@ def load_joint_file(path: Path, shape: tuple[int, ...]) -> Joint:
         raise GenzooError(f"--joint {path}: {wrong[0]} is missing, extra or of the wrong "
                           "shape for genzoo's image tower")  # fmt: skip
     model.load_state_dict(tensors)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     note = meta.get("note", "")
-    return Joint(model.eval(), f"weights file {path.name} (sha256 {digest})",
-                 meta.get("data"), note)  # fmt: skip
+    return Joint(model.eval(), f"weights file {path.name} (sha256 {sha256(path)})",
+                 meta.get("data"), note, tuple(shape))  # fmt: skip
+
+
+def load_clip_file(path: Path, tensors: dict, meta: dict, vocab: str | Path | None,
+                   act: str | None) -> Joint:  # fmt: skip
+    """open_clip's ViT-CLIP from its state dict `tensors` (models.joint.clip), with the BPE
+    vocabulary file `vocab` (not in the weights: required) and the activation `act`."""
+    from genzoo.models.joint import clip
+
+    if not any(k.startswith("visual.layer1.") for k in tensors) and vocab is None:
+        raise GenzooError(f"--joint {path} holds open_clip's ViT-CLIP: give its BPE "
+                          "vocabulary with --clip-vocab bpe_simple_vocab_16e6.txt.gz (open_clip "
+                          "ships it; it is not in the weights)")  # fmt: skip
+    try:
+        model = clip.from_open_clip(tensors, meta, clip.read_merges(vocab) if vocab else [],
+                                    act)  # fmt: skip
+    except GenzooError as e:
+        raise GenzooError(str(e) if str(e).startswith("--") else f"--joint {path}: {e}") from None
+    c = model.config
+    name = (f"CLIP ViT/{c.patch_size} weights file {path.name} (sha256 {sha256(path)}; "
+            f"{c.act}, vocabulary {Path(vocab).name})")  # fmt: skip
+    return Joint(model, name, meta.get("data"), meta.get("note", ""))
+
+
+def sha256(path: Path) -> str:
+    """The first 12 hex digits of the file's sha256, read in chunks."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:12]
 
 
 def save_joint_file(model, path: str | Path, data_name: str | None = None) -> Path:
@@ -174,8 +210,8 @@ def check_pair(style_run, joint: Joint) -> None:
     if style_run.transform.scale != "symmetric":
         raise GenzooError(f"{style_run.path} makes images scaled {style_run.transform.scale}, "
                           "not [−1, 1]")  # fmt: skip
-    js, ss = tuple(joint.model.data.shape), tuple(model.data.shape)
-    if js != ss:
+    js, ss = joint.shape, tuple(model.data.shape)
+    if js is not None and js != ss:
         raise GenzooError(f"the joint model ({joint.name}) embeds {'x'.join(map(str, js))} "
                           f"images and the StyleGAN makes {'x'.join(map(str, ss))}: train the "
                           f"joint model on the StyleGAN's images (e.g. mnist32-captions for "
@@ -212,11 +248,12 @@ class Edit:
     l2: list[float] = field(default_factory=list)  # ‖w − w_s‖₂ likewise
 
 
-def styleclip(G, joint_model, phi_t: Tensor, z: Tensor, steps: int = DEFAULTS["steps"],
+def styleclip(G, joint_model, text: str | Tensor, z: Tensor, steps: int = DEFAULTS["steps"],
               lr: float = DEFAULTS["lr"], l2_weight: float = DEFAULTS["l2"],
               truncation: float | None = None, n_frames: int = 6) -> Edit:  # fmt: skip
     """Eq. 1 by Adam over the W+ code alone, from w_s = f(z) (1, latent_dim), toward the
-    text whose sentence embedding is phi_t (1, D)."""
+    prompt `text`, or toward the text input the joint model's embed_texts takes (1, …): a
+    contrastive model's sentence embedding φ_t (1, D), CLIP's token ids."""
     if steps < 1 or not lr > 0 or l2_weight < 0 or n_frames < 2:
         raise GenzooError("--steps must be at least 1, --lr positive, --l2 at least 0")
     G.eval(), joint_model.eval()
@@ -227,7 +264,10 @@ def styleclip(G, joint_model, phi_t: Tensor, z: Tensor, steps: int = DEFAULTS["s
             w_s = G.broadcast(G.mapping(z))  # (1, L, w_dim): W+
             if truncation is not None:
                 w_s = G.truncate(w_s, truncation)
-            v = joint_model.embed_texts(phi_t)  # (1, d)
+            if isinstance(text, str):
+                v = joint_model.embed_prompts([text])  # (1, d)
+            else:
+                v = joint_model.embed_texts(text)
         ws = w_s.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([ws], lr=lr)
         edit = Edit(torch.empty(0), at, w_s, ws)

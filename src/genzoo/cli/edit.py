@@ -14,7 +14,15 @@ def add_edit(sub, common) -> None:
     p.add_argument("--joint", required=True, metavar="RUN|FILE",
                    help="the joint image–text model: a `genzoo train contrastive` run on "
                    "the StyleGAN's images (e.g. mnist32-captions for mnist32), or a "
-                   ".safetensors file of its weights in open_clip's naming")  # fmt: skip
+                   ".safetensors file of its weights in open_clip's naming, or of an "
+                   "open_clip ViT-CLIP (with --clip-vocab)")  # fmt: skip
+    p.add_argument("--clip-vocab", metavar="FILE",
+                   help="an open_clip ViT-CLIP file's BPE vocabulary, open_clip's "
+                   "bpe_simple_vocab_16e6.txt.gz (not in the weights)")  # fmt: skip
+    p.add_argument("--clip-act", choices=("quickgelu", "gelu"),
+                   help="an open_clip ViT-CLIP file's activation, which the weights do not "
+                   "record: quickgelu (OpenAI's weights) or gelu (most LAION weights); the "
+                   "file's metadata 'act' where present, else default quickgelu")  # fmt: skip
     p.add_argument("--text", required=True, help="the prompt, e.g. 'a thick seven'")
     p.add_argument("--seed", type=int, default=0, help="z of the original image (default 0)")
     p.add_argument("--steps", type=int, default=200, help="Adam steps (default 200)")
@@ -34,7 +42,6 @@ def cmd_edit(args) -> int:
 
     from genzoo.apps.edit import check_pair, load_joint, oracle, styleclip
     from genzoo.core.errors import GenzooError
-    from genzoo.data.text import check_prompt, embed
     from genzoo.io.images import check_image_path, save_grid, to_unit_range
     from genzoo.train.run import load_run
 
@@ -44,16 +51,16 @@ def cmd_edit(args) -> int:
     if args.frames < 2:
         raise GenzooError("--frames must be at least 2 (the original and the edit)")
     run = load_run(args.run)
-    joint = load_joint(args.joint, tuple(run.model.data.shape))
+    joint = load_joint(args.joint, tuple(run.model.data.shape), args.clip_vocab, args.clip_act)
     check_pair(run, joint)
     if run.model.stage() != (run.model.n_stages - 1, 1.0):
         print(f"note: {run.path} stopped before growing to full size; its images are "
               "upsampled")  # fmt: skip
-    text = check_prompt(args.text, joint.model.text_encoder)
+    text = joint.model.check_prompt(args.text)
     z = torch.randn(
         1, run.model.config.latent_dim, generator=torch.Generator().manual_seed(args.seed)
     )
-    edit = styleclip(run.model, joint.model, embed([text]), z, args.steps, args.lr, args.l2,
+    edit = styleclip(run.model, joint.model, text, z, args.steps, args.lr, args.l2,
                      args.truncation, args.frames)  # fmt: skip
     path = save_grid(to_unit_range(edit.frames, None, "symmetric"), args.output,
                      nrow=len(edit.frames))  # fmt: skip

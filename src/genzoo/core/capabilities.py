@@ -33,8 +33,11 @@ class Capability(enum.Flag):
     #                       layer_groups() {"coarse", "middle", "fine"} and
     #                       style_layers("coarse" | "A:B")
     JOINT = enum.auto()  # images and texts in one space: model.embed_images(x) (B, d) and
-    #                      model.embed_texts(φ) (B, d), unit vectors, φ = the sentence
-    #                      embeddings by the encoder that model.text_encoder names
+    #                      model.embed_texts(t) (B, d), unit vectors, t the model's text
+    #                      input (a contrastive model's φ, the sentence embeddings by the
+    #                      encoder that model.text_encoder names; CLIP's token ids);
+    #                      model.embed_prompts(texts) (B, d) and check_prompt(text) from
+    #                      strings
     ASSEMBLE = enum.auto()  # model.assemble(patches, generator=None) -> (x, masks): a whole
     #                         image (B, *shape) from K local patches (B, K*C, P, P) with no
     #                         place given, and a mask per patch (B, K, H, W) in [0, 1] of

@@ -88,12 +88,18 @@ def n_tokens(text: str, name: str = ENCODER) -> int:
     return len(load_encoder(name).tokenizer(text, verbose=False)["input_ids"])
 
 
-def check_prompt(text: str, name: str = ENCODER) -> str:
-    """`text` stripped, or a one-line GenzooError if it is empty or too long to encode."""
+def nonempty_prompt(text: str) -> str:
+    """`text` stripped, or a one-line GenzooError if nothing is left."""
     text = text.strip()
     if not text:
         raise GenzooError("the text prompt is empty: give a caption, e.g. "
                           "--text 'a thin two leaning left'")  # fmt: skip
+    return text
+
+
+def check_prompt(text: str, name: str = ENCODER) -> str:
+    """`text` stripped, or a one-line GenzooError if it is empty or too long to encode."""
+    text = nonempty_prompt(text)
     n = n_tokens(text, name)
     if n > MAX_TOKENS:
         raise GenzooError(f"the text prompt is {n} word pieces long; {name} reads at most "

@@ -153,6 +153,19 @@ class Contrastive(GenerativeModel):
                               f"({self.config.text_encoder})")  # fmt: skip
         return F.normalize(phi.to(self.device, self.dtype) @ self.text_projection, dim=1)
 
+    def check_prompt(self, text: str) -> str:
+        """`text` stripped, or a one-line GenzooError if the sentence encoder cannot read it."""
+        from genzoo.data.text import check_prompt
+
+        return check_prompt(text, self.text_encoder)
+
+    def embed_prompts(self, texts: list[str]) -> Tensor:
+        """v of each prompt, (B, d): its sentence embedding φ (genzoo.data.text), then
+        embed_texts."""
+        from genzoo.data.text import embed
+
+        return self.embed_texts(embed(list(texts), self.text_encoder))
+
     def loss(self, x: Tensor, phi: Tensor) -> Tensor:
         """The symmetric InfoNCE of a batch of pairs (x_i, φ_i) (Fig. 3)."""
         u, v = self.embed_images(x), self.embed_texts(phi)
