@@ -40,6 +40,7 @@ BENCHMARKS = (
     ("bf16_speed.py", ("--models", "made,pixelcnn,dcgan")),
     ("mfu.py", ("--models", "vae,dcgan,pix2pix")),
     ("threads_under_load.py", ()),
+    ("translation_throughput.py", ()),
 )
 
 
