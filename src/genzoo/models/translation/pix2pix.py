@@ -50,6 +50,11 @@ Deviations from the paper:
   no running averages.
 - The innermost (1×1) encoder layer has no normalisation, as in the authors' code (one
   value per channel normalises to zero at batch size 1).
+- Blocks are the paper's Ck, conv -> norm -> activation (LeakyReLU(0.2) down, ReLU up),
+  so the skips carry activated features and the 1×1 bottleneck ends in LeakyReLU. The
+  authors' code activates first (LeakyReLU -> conv -> norm down, ReLU -> transposed conv
+  -> norm up): its skips carry pre-activation features, the ReLU acts on both halves of a
+  concatenation and the bottleneck ends in ReLU. The same layers, placed differently.
 - No random jitter (resize to 286 and crop back, Sec. 6.2): genzoo's `augment` setting
   (flip, crop=P) applies the same draw to both images of a pair.
 """
