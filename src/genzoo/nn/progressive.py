@@ -89,11 +89,7 @@ class MinibatchStdDev(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        # the biased variance as a mean of squared deviations: the same number as
-        # x.var(dim=0, unbiased=False), whose reduction over the batch dimension is several
-        # times slower on CPU (forward and backward)
-        deviation = x - x.mean(dim=0)
-        std = torch.sqrt(deviation.square().mean(dim=0) + self.eps)  # (C, H, W)
+        std = torch.sqrt(x.var(dim=0, unbiased=False) + self.eps)  # (C, H, W)
         s = std.mean().expand(len(x), 1, *x.shape[2:])  # (B, 1, H, W)
         return torch.cat([x, s], dim=1)
 
