@@ -43,8 +43,13 @@ reference does the natural PyTorch thing: the conv and dense biases are passed t
 F.conv2d / F.linear (the authors add them in a separate op), and the random numbers are
 drawn from torch's global generator in genzoo's order (z, the mixing coin, the crossover,
 the second z, the noise images, the interpolation weights) so that losses can be compared.
-The one difference in work that remains: the reference draws the noise images of the
-layers it runs, genzoo's StyleGAN draws every layer's (all 8, up to 32x32) on each pass.
+Two differences in work remain, both at the 4x4 stage, where genzoo is slower: the
+reference draws the noise images of the layers it runs, genzoo's StyleGAN draws every
+layer's (all 8, up to 32x32) on each pass; and genzoo's minibatch stddev takes
+x.var(dim=0), whose reduction over the batch dimension is several times slower on CPU
+than the reference's mean of squared deviations. Both are kept: changing either changes
+the random numbers or the rounding of a seeded run, so the runs in docs/results.md would
+no longer reproduce bit for bit, for a gain only while the nets are at 4x4.
 
 Checks (printed first; `--check` runs only these), in float64: both nets have the same
 parameter count; genzoo's initial weights are copied into the reference (parameters in the
