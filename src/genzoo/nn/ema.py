@@ -31,10 +31,11 @@ class EMA(nn.Module):
 
     @torch.no_grad()
     def update(self, network: nn.Module) -> None:
-        for i, p in enumerate(network.parameters()):
+        first = int(self.updates) == 0  # the first value: the network may be re-initialised
+        for i, p in enumerate(network.parameters()):  # after this module copied it
             average = getattr(self, f"average_{i}")
-            if int(self.updates) == 0:  # the first value: the network may be re-initialised
-                average.copy_(p)  # after this module copied it
+            if first:
+                average.copy_(p)
             else:
                 average.lerp_(p, 1.0 - self.decay)
         self.updates += 1

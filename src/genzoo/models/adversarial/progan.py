@@ -243,7 +243,8 @@ class ProGAN(AdversarialModel):
         def D(v: Tensor) -> Tensor:
             return self.discriminator(v, stage, alpha)
 
-        x_fake = self.generator(self.noise(len(x)), stage, alpha).detach()
+        with torch.no_grad():  # D's step: no graph through G
+            x_fake = self.generator(self.noise(len(x)), stage, alpha)
         d_real, d_fake = D(x), D(x_fake)
         penalty = gradient_penalty(D, interpolates(x, x_fake))
         drift = drift_penalty(d_real)
