@@ -187,8 +187,8 @@ class ProGAN(AdversarialModel):
         if len(data.shape) != 3 or data.shape[1] != side or side < 4 or side & (side - 1):
             raise GenzooError(
                 f"{self.registry_name} grows 4×4 up to the images' size: it needs square images "
-                f"with a side a power of 2 (≥ 4), not {tuple(data.shape)}; pad or resize them "
-                "(MNIST to 32)"
+                f"with a side a power of 2 (≥ 4), not {tuple(data.shape)}: use --data mnist32 "
+                "(MNIST padded to 32×32) for MNIST, or pad or resize your images"
             )
         self.n_stages = int(math.log2(side)) - 1
         channels = [min(config.max_channels, max(1, config.channel_base // (4 * 2**k)))
