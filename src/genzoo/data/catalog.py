@@ -325,14 +325,17 @@ def _build_cifar(arrays: dict[str, Arrays]) -> Splits:
     x_test, y_test = _cifar_part(arrays, ["test"] if npz else ["test_batch"], "test", 10000)
     perm = np.random.RandomState(0).permutation(50000)[: len(x_train)]
     train, valid = perm[:45000], perm[45000:]
+    # the test images too: in class order, its first N (the reference of FID and of every
+    # "first N test images" measure) would hold only the first N / 1,000 classes
+    test = np.random.RandomState(1).permutation(10000)[: len(x_test)]
     return make_splits(
         "cifar10",
-        (x_train[train], x_train[valid], x_test),
-        (y_train[train], y_train[valid], y_test),
+        (x_train[train], x_train[valid], x_test[test]),
+        (y_train[train], y_train[valid], y_test[test]),
         n_levels=256,
         protocol="CIFAR-10 (Krizhevsky 2009): the 50,000 training images in (class, file name) "
-        "order permuted by RandomState(0); train = first 45,000, valid = last 5,000, "
-        "test = official 10,000",
+        "order permuted by RandomState(0); train = first 45,000, valid = last 5,000; "
+        "test = the official 10,000 in (class, file name) order permuted by RandomState(1)",
     )
 
 

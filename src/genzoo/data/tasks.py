@@ -64,7 +64,7 @@ task's, with any further image streams it defines (genzoo.data.splits.ImageStrea
                     map (the baseline) is then an RGB image to compare. Splits and labels
                     are cifar10's (the 50,000 class-sorted training images permuted by
                     RandomState(0): train the first 45,000, valid the last 5,000; test the
-                    official 10,000).
+                    official 10,000, class-sorted then permuted by RandomState(1)).
     mnist2printed-unpaired
                     unpaired, handwritten -> printed digits, for cyclegan: "source" (domain
                     A, the sampler's domain "handwritten") = MNIST digits, "x" (domain B) =
