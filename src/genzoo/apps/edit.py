@@ -210,16 +210,22 @@ def check_pair(style_run, joint: Joint) -> None:
     if style_run.transform.scale != "symmetric":
         raise GenzooError(f"{style_run.path} makes images scaled {style_run.transform.scale}, "
                           "not [−1, 1]")  # fmt: skip
-    js, ss = joint.shape, tuple(model.data.shape)
+    check_joint_images(style_run, joint, "the StyleGAN")
+
+
+def check_joint_images(run, joint: Joint, maker: str) -> None:
+    """One-line errors for a joint model that embeds images of another shape than the
+    run's model makes, or was trained on other images; `maker` names the run's model."""
+    js, ss = joint.shape, tuple(run.model.data.shape)
     if js is not None and js != ss:
         raise GenzooError(f"the joint model ({joint.name}) embeds {'x'.join(map(str, js))} "
-                          f"images and the StyleGAN makes {'x'.join(map(str, ss))}: train the "
-                          f"joint model on the StyleGAN's images (e.g. mnist32-captions for "
+                          f"images and {maker} makes {'x'.join(map(str, ss))}: train the "
+                          f"joint model on {maker}'s images (e.g. mnist32-captions for "
                           f"mnist32)")  # fmt: skip
-    if joint.data_name and images_of(joint.data_name) != images_of(style_run.data_name):
+    if joint.data_name and images_of(joint.data_name) != images_of(run.data_name):
         raise GenzooError(f"the joint model ({joint.name}) was trained on {joint.data_name} "
-                          f"and the StyleGAN on {style_run.data_name}: other images; train it "
-                          f"on captions of {images_of(style_run.data_name)}")  # fmt: skip
+                          f"and {maker} on {run.data_name}: other images; train it "
+                          f"on captions of {images_of(run.data_name)}")  # fmt: skip
 
 
 # ---- the optimisation (Eq. 1) ----

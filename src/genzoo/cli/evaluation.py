@@ -14,7 +14,8 @@ def add_eval(sub, common) -> None:
         common,
         "eval",
         help="NLL (or its bounds) of a run on a split; --metrics: FID etc.; a translation "
-        "model: L1/PSNR against the true pairs, FID and classifier accuracy of its outputs",
+        "model: L1/PSNR against the true pairs, FID and classifier accuracy of its outputs; "
+        "text2image with --joint: R-precision, class and attribute match, FID",
     )
     p.add_argument("run", help="run directory")
     add_split(p, "the split to evaluate on")
@@ -34,7 +35,7 @@ def add_eval(sub, common) -> None:
         type=int,
         help="with --metrics: samples (fid,kid,is,pr: 10000; swd, msssim: 2048; sifid,"
         "diversity: 50 per scale), ppl: paths (2000); a translation model: the first N "
-        "examples of the split (all)",
+        "examples of the split (all); with --joint: the first N captions (all)",
     )
     p.add_argument(
         "--start-scale",
@@ -44,7 +45,14 @@ def add_eval(sub, common) -> None:
         help="with sifid,diversity: samples generated from scale K (repeatable; default 0 "
         "and 1, i.e. the paper's N and N-1)",
     )
-    p.add_argument("--seed", type=int, default=0, help="with --metrics: sampling seed")
+    p.add_argument("--seed", type=int, default=0,
+                   help="with --metrics: sampling seed; with --joint: z and the R-precision "
+                   "candidates")  # fmt: skip
+    p.add_argument("--joint", metavar="RUN|FILE",
+                   help="text2image: the joint image–text model in whose space R-precision "
+                   "ranks each image's caption among 100 (a `genzoo train contrastive` run on "
+                   "the same images, or its weights file); also class and attribute match "
+                   "and FID")  # fmt: skip
     p.add_argument(
         "--option",
         action="append",
@@ -70,6 +78,9 @@ def cmd_eval(args) -> int:
 
     run = load_run(args.run)
     caps = run.model.capabilities
+    takes_text = Capability.CONDITIONAL in caps and run.model.condition.kind == "text"
+    if args.joint is not None or (takes_text and not args.metrics and args.k is None):
+        return _text_metrics(args, run)
     if Capability.TRANSLATE in caps and not args.metrics and args.k is None:
         return _translation_metrics(args, run)
     if Capability.ASSEMBLE in caps and not args.metrics and args.k is None:
@@ -259,6 +270,55 @@ def _translation_metrics(args, run) -> int:
           f"{r['fid']:.3f}{base}")  # fmt: skip
     print(f"  classifier accuracy on the outputs (FCN-score idea): {r['accuracy']:.4f}; "
           f"on the real targets {r['target_accuracy']:.4f}")  # fmt: skip
+    return 0
+
+
+def _text_metrics(args, run) -> int:
+    """`genzoo eval RUN --joint JOINT` of a text-to-image run: one image per caption of the
+    split, judged by R-precision in the joint model's space, genzoo's classifier and the
+    captions' own measurements, and FID (genzoo.apps.text_quality)."""
+    from genzoo.apps.edit import load_joint
+    from genzoo.apps.sampling import require_condition
+    from genzoo.apps.text_quality import evaluate_text2image
+    from genzoo.core.errors import GenzooError
+    from genzoo.train.run import load_splits
+
+    require_condition(run, "text", "--joint")
+    if args.joint is None:
+        raise GenzooError(f"{run.model_name} is evaluated against its captions: give --joint "
+                          "RUN, a joint image–text model of the same images (`genzoo train "
+                          f"contrastive --data {run.data_name}`), or --metrics fid,kid,is,pr "
+                          "for its samples of the shown captions")  # fmt: skip
+    given = [flag for flag, v in (("--metrics", args.metrics), ("--k", args.k),
+             ("--inception", args.inception), ("--option", args.option),
+             ("--start-scale", args.start_scale)) if v]  # fmt: skip
+    if given:
+        raise GenzooError(f"--joint and {given[0]} do not mix: run eval once for each")
+    joint = load_joint(args.joint, tuple(run.model.data.shape))
+    splits = load_splits(run.data_name, args.data_root, run.train_config)
+    r, info = evaluate_text2image(run, joint, args.split, args.n, args.seed, args.data_root,
+                                  splits)  # fmt: skip
+    print(f"{run.model_name} on {run.data_name} ({args.split} split, {r['n_examples']:,} "
+          f"captions, one image each, seed {args.seed})")  # fmt: skip
+    note = f"; {joint.note}" if joint.note else ""
+    print(f"  R-precision: {r['r_precision']:.4f}; the real images {r['r_precision_real']:.4f} "
+          f"(this joint model's ceiling); chance {r['chance']:.4f}")  # fmt: skip
+    print(f"    protocol: in the joint model {joint.name}{note}: each image's own caption "
+          f"against {r['n_candidates'] - 1} other distinct captions of the split (seed "
+          f"{args.seed}), a hit when its cosine is the highest (ties share the hit). Other "
+          "sentences can say the same: a judge that reads class and properties perfectly "
+          f"scores {r['r_precision_content']:.4f}")  # fmt: skip
+    rows = [(what, f"{r['match'][what]:.4f}", f"{r['match_real'][what]:.4f}")
+            for what in ("class", *r["attributes"], "all")]  # fmt: skip
+    print_table(["  matches the caption", "generated", "real (ceiling)"],
+                [(f"  {w}", *rest) for w, *rest in rows])  # fmt: skip
+    measures = (f"; {', '.join(r['attributes'])}: the bins of the measurements that wrote "
+                "the captions (genzoo.data.captions), on the images quantised to uint8"
+                if r["attributes"] else "")  # fmt: skip
+    print(f"    protocol: class: genzoo's classifier {info['identifier']} (test accuracy "
+          f"{info['test_accuracy']:.4f}){measures}")  # fmt: skip
+    print(f"  FID against the {r['n_examples']:,} {args.split} images: {r['fid']:.3f} "
+          f"(features of {info['identifier']}; not Inception)")  # fmt: skip
     return 0
 
 
