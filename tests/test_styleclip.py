@@ -3,6 +3,7 @@ and learns to rank matching pairs; the edit moves only the W+ code, its L2 term 
 from the starting code; `genzoo edit` end to end on tiny runs, and its one-line errors."""
 
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -133,7 +134,8 @@ def test_edit_through_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(TASKS, "digits-captions",
                         Task("digits-captions", "digits", digits_captions, ""))  # fmt: skip
     root = tmp_path / "data"
-    shared = Path("/work/shared/datasets/genzoo-features")  # the digits classifier, if cached
+    # the digits classifier, if the shared data root has it cached
+    shared = Path(os.environ.get("GENZOO_DATA") or root) / "genzoo-features"
     for f in shared.glob("digits-featnet-*.safetensors") if shared.is_dir() else ():
         (root / "genzoo-features").mkdir(parents=True, exist_ok=True)
         shutil.copy(f, root / "genzoo-features" / f.name)
