@@ -254,3 +254,17 @@ def test_edit_refuses_bad_clip_inputs_in_one_line(edit_args, tmp_path, capsys):
     assert "disagrees" in error_line(capsys)
     assert main([*edit[:7], edit[3], *edit[8:]]) == 2  # a directory as the vocabulary
     assert "--clip-vocab" in error_line(capsys)
+
+
+def test_eval_takes_the_clip_options_only_with_joint(edit_args, capsys):
+    """`genzoo eval` reads --clip-vocab/--clip-act for a CLIP file given as --joint (a
+    text2image run's R-precision); without --joint they are a one-line error."""
+    from genzoo.cli import main
+
+    root, style, vocab = edit_args[:2], edit_args[3], edit_args[7]
+    capsys.readouterr()
+    assert main([*root, "eval", style, "--clip-vocab", vocab]) == 2
+    assert "go with --joint" in error_line(capsys)
+    # a StyleGAN takes no text: the CLIP file is loaded, then refused for the run
+    assert main([*root, "eval", style, "--joint", edit_args[5], "--clip-vocab", vocab]) == 2
+    assert "takes no text" in error_line(capsys)

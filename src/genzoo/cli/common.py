@@ -49,6 +49,19 @@ def add_split(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"{what} (default: test)")  # fmt: skip
 
 
+def add_clip_options(parser: argparse.ArgumentParser) -> None:
+    """--clip-vocab and --clip-act: what an open_clip ViT-CLIP weights file given as --joint
+    needs beside its tensors (genzoo.models.joint.clip)."""
+    parser.add_argument("--clip-vocab", metavar="FILE",
+                        help="an open_clip ViT-CLIP file's BPE vocabulary, open_clip's "
+                        "bpe_simple_vocab_16e6.txt.gz (not in the weights)")  # fmt: skip
+    parser.add_argument("--clip-act", choices=("quickgelu", "gelu"),
+                        help="an open_clip ViT-CLIP file's activation, which the weights do "
+                        "not record: quickgelu (OpenAI's weights) or gelu (most LAION "
+                        "weights); the file's metadata 'act' where present, else default "
+                        "quickgelu")  # fmt: skip
+
+
 def global_options(parser: argparse.ArgumentParser, after_verb: bool = False) -> None:
     """--debug and --data-root, before the verb (with defaults) or after it (SUPPRESS: a verb
     that is not given them keeps what was said before it)."""

@@ -3,7 +3,7 @@ as a strip from the original to the edit, with oracle measures before and after.
 
 from __future__ import annotations
 
-from genzoo.cli.common import add
+from genzoo.cli.common import add, add_clip_options
 
 
 def add_edit(sub, common) -> None:
@@ -16,13 +16,7 @@ def add_edit(sub, common) -> None:
                    "the StyleGAN's images (e.g. mnist32-captions for mnist32), or a "
                    ".safetensors file of its weights in open_clip's naming, or of an "
                    "open_clip ViT-CLIP (with --clip-vocab)")  # fmt: skip
-    p.add_argument("--clip-vocab", metavar="FILE",
-                   help="an open_clip ViT-CLIP file's BPE vocabulary, open_clip's "
-                   "bpe_simple_vocab_16e6.txt.gz (not in the weights)")  # fmt: skip
-    p.add_argument("--clip-act", choices=("quickgelu", "gelu"),
-                   help="an open_clip ViT-CLIP file's activation, which the weights do not "
-                   "record: quickgelu (OpenAI's weights) or gelu (most LAION weights); the "
-                   "file's metadata 'act' where present, else default quickgelu")  # fmt: skip
+    add_clip_options(p)
     p.add_argument("--text", required=True, help="the prompt, e.g. 'a thick seven'")
     p.add_argument("--seed", type=int, default=0, help="z of the original image (default 0)")
     p.add_argument("--steps", type=int, default=200, help="Adam steps (default 200)")

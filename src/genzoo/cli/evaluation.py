@@ -3,7 +3,14 @@ measured (likelihood or sample quality, anomaly scores, linear probes)."""
 
 from __future__ import annotations
 
-from genzoo.cli.common import add, add_split, check_memory, output_path, print_table
+from genzoo.cli.common import (
+    add,
+    add_clip_options,
+    add_split,
+    check_memory,
+    output_path,
+    print_table,
+)
 
 DEFAULT_SAMPLE_METRICS = "fid,kid,is,pr"
 
@@ -53,6 +60,7 @@ def add_eval(sub, common) -> None:
                    "ranks each image's caption among 100 (a `genzoo train contrastive` run on "
                    "the same images, or its weights file); also class and attribute match "
                    "and FID")  # fmt: skip
+    add_clip_options(p)
     p.add_argument(
         "--option",
         action="append",
@@ -78,6 +86,9 @@ def cmd_eval(args) -> int:
 
     run = load_run(args.run)
     caps = run.model.capabilities
+    if (args.clip_vocab or args.clip_act) and args.joint is None:
+        raise GenzooError("--clip-vocab and --clip-act go with --joint FILE, an open_clip "
+                          "ViT-CLIP weights file")  # fmt: skip
     takes_text = Capability.CONDITIONAL in caps and run.model.condition.kind == "text"
     if args.joint is not None or (takes_text and not args.metrics and args.k is None):
         return _text_metrics(args, run)
@@ -294,7 +305,7 @@ def _text_metrics(args, run) -> int:
              ("--start-scale", args.start_scale)) if v]  # fmt: skip
     if given:
         raise GenzooError(f"--joint and {given[0]} do not mix: run eval once for each")
-    joint = load_joint(args.joint, tuple(run.model.data.shape))
+    joint = load_joint(args.joint, tuple(run.model.data.shape), args.clip_vocab, args.clip_act)
     splits = load_splits(run.data_name, args.data_root, run.train_config)
     r, info = evaluate_text2image(run, joint, args.split, args.n, args.seed, args.data_root,
                                   splits)  # fmt: skip
