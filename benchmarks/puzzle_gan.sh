@@ -1,0 +1,35 @@
+#!/bin/bash
+# Puzzle-GAN (Lee et al. 2018) on fashion-patches, with its mask branch and without it (the
+# inpainting-style baseline, mask_branch=false), each for BUDGET CPU seconds of one thread
+# (600 by default) at the default settings, then `genzoo eval` on the test split: patch L1
+# at the true places (beside an all-black image's), image L1, and mask IoU against the
+# true places. Run from the repository root; runs go to runs/puzzle-gan/{masks,baseline},
+# the output to benchmarks/results/puzzle_gan.txt. PARALLEL=1 trains both at once (one
+# thread each). Continue a run with `genzoo train --resume runs/puzzle-gan/NAME --set cpu_budget=...`.
+set -eu
+G=$(realpath "${GENZOO:-.venv/bin/genzoo}")
+DATA=$(realpath "${DATA_ROOT:-../shared/datasets}")
+OUT=$(realpath benchmarks/results)/puzzle_gan.txt
+BUDGET=${BUDGET:-600}
+common="--data fashion-patches --set cpu_budget=$BUDGET --set num_threads=1
+        --set tensorboard=false --set progress=false --set epochs=1000"
+mkdir -p runs/puzzle-gan && cd runs/puzzle-gan
+train() {  # NAME SETTINGS...
+  local name=$1; shift
+  # shellcheck disable=SC2086,SC2068
+  OMP_NUM_THREADS=1 "$G" --data-root "$DATA" train puzzle-gan $common $@ --run-dir "$name" \
+    > "$name.log" 2>&1
+}
+if [ -n "${PARALLEL:-}" ]; then
+  train masks & train baseline --set mask_branch=false & wait
+else
+  train masks; train baseline --set mask_branch=false
+fi
+{
+  echo "\$ BUDGET=$BUDGET bash benchmarks/puzzle_gan.sh"
+  for name in masks baseline; do
+    echo "== $name"
+    grep "^- stopped\|^- training loop\|^- parameters" "$name/report.md" || true
+    OMP_NUM_THREADS=1 "$G" --data-root "$DATA" eval "$name"
+  done
+} 2>&1 | tee "$OUT"
