@@ -41,6 +41,7 @@ BENCHMARKS = (
     ("mfu.py", ("--models", "vae,dcgan,pix2pix")),
     ("threads_under_load.py", ()),
     ("translation_throughput.py", ()),
+    ("gan32_throughput.py", ()),
 )
 
 
