@@ -1,12 +1,18 @@
 """Puzzle-GAN and its task: the patches are cut at the places recorded, the losses vanish
-exactly at the true places and images, the masks' IoU, update isolation, the baseline
-without masks, and a short seeded run through the command line."""
+exactly at the true places and images, the masks' IoU, FID through the same path (0 for
+a model that returns the real images), update isolation, the baseline without masks, and
+a short seeded run through the command line."""
+
+import math
+import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from genzoo.apps.edit import images_of
 from genzoo.cli import main
 from genzoo.core import DataInfo, GenzooError
 from genzoo.core.model import plain_backward
@@ -18,7 +24,9 @@ from genzoo.data.tasks import (
     cut_patches,
     patch_location_names,
 )
-from genzoo.metrics.puzzle import mask_iou
+from genzoo.metrics import features
+from genzoo.metrics.features import TrainSettings, train_feature_network
+from genzoo.metrics.puzzle import mask_iou, network_window, puzzle_metrics
 from genzoo.models import create_model
 from genzoo.models.adversarial.puzzle_gan import (
     appearance_loss,
@@ -102,6 +110,64 @@ def test_the_appearance_loss_vanishes_when_the_image_is_the_real_one():
     assert appearance_loss(inside, M, x, M) > 0
     assert appearance_loss(x, place_masks(torch.tensor([[2.0, 2, 8, 8, 20, 4]] * 2), 8,
                                           (32, 32)), x, M) > 0  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def items_net():
+    """A feature network for the 28x28 items (a few steps: enough to tell them apart from
+    noise), in the place of the one of the dataset a task shows."""
+    torch.manual_seed(0)
+    return train_feature_network(base_splits(200), training=TrainSettings(steps=30),
+                                 show_progress=False)  # fmt: skip
+
+
+class Oracle:
+    """A model of key patches that returns the real images, in order, and masks at their
+    true places: what a perfect model would."""
+
+    def __init__(self, x: torch.Tensor, places: torch.Tensor):
+        self.config = SimpleNamespace(patch_size=8, mask_branch=True)
+        self.x, self.places, self.given = x, places, 0
+
+    def assemble(self, patches, generator=None):
+        i, self.given = self.given, self.given + len(patches)
+        return self.x[i : self.given], place_masks(self.places[i : self.given], 8, (32, 32))
+
+
+def test_a_model_that_returns_the_real_images_has_fid_zero_through_the_same_path(items_net):
+    net, _ = items_net
+    task = build_patches(base_splits(200))
+    scaled = {s: task.split(s).float() / 255 * 2 - 1 for s in ("train", "test")}  # symmetric
+    x, places = scaled["test"], task.attributes.test
+    patches = cut_patches(x, places, 8)
+    r = puzzle_metrics(Oracle(x, places), x, patches, places, "symmetric", 7, 0, net,
+                       scaled["train"][: len(x)])  # fmt: skip
+    assert r["patch_l1"] == 0 and r["image_l1"] == 0 and r["mask_iou"] == 1
+    # the real test images against themselves: 0 up to rounding, far below what other
+    # real images of the same items score (> 0), itself below noise's
+    assert abs(r["fid"]) < 1e-6 * r["reference_fid"], r
+    noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    far = puzzle_metrics(Oracle(noise, places), x, patches, places, "symmetric", 7, 0, net)
+    assert far["fid"] > r["reference_fid"] and far["kid_mean"] > r["reference_kid_mean"]
+    assert "reference_fid" not in far and math.isfinite(far["kid_std"])
+    rows, cols = network_window(net, (x + 1) / 2)  # the 2-pixel padding is cut off
+    assert (rows, cols) == (slice(2, 30), slice(2, 30))
+    assert torch.equal(task.test[..., rows, cols], base_splits(200).test)
+    with pytest.raises(GenzooError, match="not 8x8 ones with a black border"):
+        network_window(SimpleNamespace(image_size=8), (x + 1) / 2)
+
+
+def test_fashion_patches_are_judged_by_fashion_mnists_network_without_their_padding(
+    shared_data_root,
+):
+    from genzoo import data
+
+    assert images_of("fashion-patches") == "fashion-mnist"
+    task = data.load("fashion-patches", shared_data_root)
+    base = data.load("fashion-mnist", shared_data_root)
+    rows, cols = network_window(SimpleNamespace(image_size=28), task.test.float() / 255)
+    assert torch.equal(task.test[..., rows, cols], base.test)
+    assert torch.equal(task.train[..., rows, cols], base.train)
 
 
 def batch(n: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -188,8 +254,16 @@ def error_line(capsys) -> str:
     return err
 
 
-def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches, tmp_path,
-                                                                   capsys):  # fmt: skip
+def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches, items_net,
+                                                                   tmp_path, capsys,
+                                                                   monkeypatch):  # fmt: skip
+    asked = []
+
+    def items_feature_network(name, data_root=None, **kwargs):
+        asked.append(name)
+        return items_net
+
+    monkeypatch.setattr(features, "feature_network", items_feature_network)
     run = tmp_path / "run"
     quiet = ["--set", "progress=false", "--set", "tensorboard=false"]
     argv = ["train", "puzzle-gan", "--data", items_patches, "--run-dir", str(run), "--set",
@@ -198,6 +272,11 @@ def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches,
     assert main(argv) == 0
     report = (run / "report.md").read_text()
     assert "patch L1 at the true places" in report and "mask IoU" in report
+    fid = re.search(r"FID against the 100 real test images .*: (\S+) \(KID", report)
+    assert fid and math.isfinite(float(fid.group(1))), report
+    assert "of the first 100 real train images" in report and "digits-featnet" not in report
+    assert "on the centred 28x28 of the 32x32 images" in report
+    assert asked == [images_of(items_patches)] == ["digits"]
     assert (run / "assembled.png").exists()
     capsys.readouterr()
 
@@ -215,9 +294,11 @@ def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches,
     assert main(["sample", str(run), "--patches", given, "-n", "2", "-o", str(out)]) == 0
     capsys.readouterr()
 
-    assert main(["--data-root", str(tmp_path), "eval", str(run)]) == 0
+    assert main(["--data-root", str(tmp_path), "eval", str(run), "--seed", "3"]) == 0
     said = capsys.readouterr().out
     assert "patch L1 at the true places" in said and "mask IoU against the true places" in said
+    assert f"seed 3): {fid.group(1)} (KID" in said  # the report's, from the same seed
+    assert f"features of genzoo's {items_net[1]['identifier']} (not Inception)" in said
 
     # the baseline without masks: the same report and eval, with no IoU
     base = tmp_path / "baseline"

@@ -257,11 +257,21 @@ def joint_section(run: Run, splits) -> list[str]:
     return lines
 
 
-def evaluate_puzzle(run: Run, splits, split: str, seed: int = 0) -> dict[str, float]:
-    """Patch L1 at the true places and mask IoU of a model of key patches on a split
-    (genzoo.metrics.puzzle gives the protocol)."""
+def evaluate_puzzle(run: Run, splits, split: str, seed: int = 0,
+                    data_root=None) -> dict:  # fmt: skip
+    """Patch L1 at the true places, mask IoU, and FID and KID against the split's real
+    images beside those of as many real images of another split (the first ones of the
+    training split; of valid when the split is train), of a model of key patches
+    (genzoo.metrics.puzzle gives the protocol). FID is in the feature network of the
+    dataset whose images the task shows (genzoo.apps.edit.images_of: fashion-patches ->
+    fashion-mnist). Besides the metrics: "feature_network" (its identifier),
+    "feature_input" (what part of the images it sees), "reference_split", "reference_n";
+    or "fid_not_measured": why not, when the network cannot judge these images."""
+    from genzoo.apps.edit import images_of
     from genzoo.core.errors import GenzooError
-    from genzoo.metrics.puzzle import puzzle_metrics
+    from genzoo.io.images import to_unit_range
+    from genzoo.metrics.features import LABELLED_TWIN, feature_network
+    from genzoo.metrics.puzzle import network_window, puzzle_metrics
 
     if "patches" not in splits.images or splits.attributes is None:
         raise GenzooError(f"{splits.name} has no key patches and places to judge "
@@ -269,23 +279,54 @@ def evaluate_puzzle(run: Run, splits, split: str, seed: int = 0) -> dict[str, fl
     t = run.transform
     x = t.fixed(splits.split(split), split)
     patches = t.fixed(splits.images["patches"].split(split), f"{split}/patches")
-    return puzzle_metrics(run.model, x, patches, splits.attributes.split(split), t.scale,
-                          run.train_config.eval_batch_size, seed)  # fmt: skip
+    images = images_of(run.data_name)
+    net, info = feature_network(LABELLED_TWIN.get(images, images), data_root)
+    other = "valid" if split == "train" else "train"
+    reference = t.fixed(splits.split(other)[: len(x)], other)
+    try:
+        rows, cols = network_window(net, to_unit_range(x, None, t.scale))
+    except GenzooError as e:  # e.g. a task whose images are not its base dataset's
+        net, reference, out = None, None, {"fid_not_measured": str(e)}
+    else:
+        (H, W), S = x.shape[-2:], net.image_size
+        seen = f"the whole {H}x{W}" if (H, W) == (S, S) else f"the centred {S}x{S} of the {H}x{W}"
+        out = {"feature_network": info["identifier"], "feature_input": f"{seen} images",
+               "reference_split": other, "reference_n": len(reference)}  # fmt: skip
+    return out | puzzle_metrics(run.model, x, patches, splits.attributes.split(split), t.scale,
+                                run.train_config.eval_batch_size, seed, net,
+                                reference)  # fmt: skip
+
+
+def puzzle_fid_lines(r: dict, split: str, seed: int) -> list[str]:
+    """What `genzoo eval` and the report say of evaluate_puzzle's FID and KID (r)."""
+    if "fid" not in r:
+        return [f"FID: not measured ({r['fid_not_measured']})"]
+    n, m, other = f"{r['n_examples']:,}", f"{r['reference_n']:,}", r["reference_split"]
+    kid = lambda key: f"KID {r[f'{key}_mean']:.4f} ± {r[f'{key}_std']:.4f}"  # noqa: E731
+    return [f"FID against the {n} real {split} images of the images generated from each one's "
+            f"own patches (one z each, seed {seed}): {r['fid']:.3f} ({kid('kid')})",
+            f"FID against them of the first {m} real {other} images (what real images score "
+            f"at this n): {r['reference_fid']:.3f} ({kid('reference_kid')})",
+            f"protocol: features of genzoo's {r['feature_network']} (not Inception) on "
+            f"{r['feature_input']}, [0, 1] pixels (genzoo.metrics.puzzle)"]  # fmt: skip
 
 
 def puzzle_section(run: Run, splits) -> list[str]:
-    """The test split's patch L1 and mask IoU, and assembled.png: for the first 8 test
+    """The test split's patch L1, mask IoU and FID, and assembled.png: for the first 8 test
     images, their patches | the generated image | its masks | the real image."""
     from genzoo.apps.sampling import assemble_rows
     from genzoo.io.images import save_grid, to_unit_range
 
-    r = evaluate_puzzle(run, splits, "test", run.train_config.seed)
+    seed = run.train_config.seed
+    r = evaluate_puzzle(run, splits, "test", seed, run.data_root)
     iou = f"{r['mask_iou']:.4f}" if "mask_iou" in r else "none (mask_branch=false)"
     lines = ["| test split | patch L1 at the true places | black image's | image L1 | "
              "mask IoU (≥ 0.5) |", "|---|---|---|---|---|",
              f"| {r['n_examples']:,} images | {r['patch_l1']:.4f} | {r['black_patch_l1']:.4f} "
              f"| {r['image_l1']:.4f} | {iou} |", "",
-             "On [0, 1] pixels (genzoo.metrics.puzzle gives the protocol).", ""]  # fmt: skip
+             "On [0, 1] pixels (genzoo.metrics.puzzle gives the protocol).", "",
+             *(f"- {line}" for line in puzzle_fid_lines(r, "test", seed)),
+             ""]  # fmt: skip
     t, rows = run.transform, []
     for i in range(min(8, len(splits.test))):
         patches = t.fixed(splits.images["patches"].test[i : i + 1], "test/patches")

@@ -334,13 +334,13 @@ def _text_metrics(args, run) -> int:
 
 
 def _puzzle_metrics(args, run) -> int:
-    """`genzoo eval RUN` of a model of key patches: patch L1 at the true places and mask
-    IoU on a split (genzoo.metrics.puzzle)."""
-    from genzoo.apps.report import evaluate_puzzle
+    """`genzoo eval RUN` of a model of key patches: patch L1 at the true places, mask IoU
+    and FID on a split (genzoo.metrics.puzzle)."""
+    from genzoo.apps.report import evaluate_puzzle, puzzle_fid_lines
     from genzoo.train.run import load_splits
 
     splits = load_splits(run.data_name, args.data_root, run.train_config)
-    r = evaluate_puzzle(run, splits, args.split, args.seed)
+    r = evaluate_puzzle(run, splits, args.split, args.seed, args.data_root)
     print(f"{run.model_name} on {run.data_name} ({args.split} split, {r['n_examples']:,} "
           f"images, seed {args.seed}), on [0, 1] pixels")  # fmt: skip
     print(f"  patch L1 at the true places: {r['patch_l1']:.4f} (an all-black image: "
@@ -349,6 +349,8 @@ def _puzzle_metrics(args, run) -> int:
         print(f"  mask IoU against the true places (M >= 0.5): {r['mask_iou']:.4f}")
     else:
         print("  mask IoU: none (mask_branch=false: the baseline predicts no masks)")
+    for line in puzzle_fid_lines(r, args.split, args.seed):
+        print(f"  {line}")
     return 0
 
 

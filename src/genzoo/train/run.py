@@ -39,10 +39,11 @@ class Run:
     transform: object  # genzoo.data.Transform
     protocol: str
     # set by train_run: how training ended, the wall seconds of this command, and the data
-    # as training saw it (for the report)
+    # as training saw it and where it came from (for the report)
     result: object = None  # genzoo.train.loop.FitResult
     seconds: float | None = None
     splits: object = None  # genzoo.data.Splits
+    data_root: object = None  # str | Path | None, train_run's
 
     @property
     def has_likelihood(self) -> bool:
@@ -239,7 +240,7 @@ def train_run(
         return None
     seconds = time.perf_counter() - started
     run = load_run(run_dir)
-    run.result, run.seconds, run.splits = result, seconds, splits
+    run.result, run.seconds, run.splits, run.data_root = result, seconds, splits, data_root
     return run
 
 
