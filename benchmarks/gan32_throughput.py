@@ -43,21 +43,18 @@ reference does the natural PyTorch thing: the conv and dense biases are passed t
 F.conv2d / F.linear (the authors add them in a separate op), and the random numbers are
 drawn from torch's global generator in genzoo's order (z, the mixing coin, the crossover,
 the second z, the noise images, the interpolation weights) so that losses can be compared.
-Two differences in work remain, both at the 4x4 stage, where genzoo is slower: the
-reference draws the noise images of the layers it runs, genzoo's StyleGAN draws every
-layer's (all 8, up to 32x32) on each pass; and genzoo's minibatch stddev takes
-x.var(dim=0), whose reduction over the batch dimension is several times slower on CPU
-than the reference's mean of squared deviations. Both are kept: changing either changes
-the random numbers or the rounding of a seeded run, so the runs in docs/results.md would
-no longer reproduce bit for bit, for a gain only while the nets are at 4x4.
+Both do the same work at every stage: genzoo's StyleGAN draws the noise images of the
+layers a stage runs, as the reference does, and its minibatch stddev takes the mean of
+squared deviations, as the authors' layer does (until 2026-12-01 genzoo drew all 8 layers'
+noise on each pass and took x.var(dim=0), several times slower on CPU over the batch
+dimension: 0.94x and 0.91x of the references at 4x4 in the run committed then).
 
 Checks (printed first; `--check` runs only these), in float64: both nets have the same
 parameter count; genzoo's initial weights are copied into the reference (parameters in the
 same order; the style layers' scale bias less the 1 that the reference adds at run time);
 G's output for the same z (StyleGAN: the same w's with a crossover and the same noise) and
 D's output for the same batch agree; and, seeded alike, one training step of each gives
-the same D and G losses and the same parameters afterwards (where the random streams line
-up: not StyleGAN at 4x4, where genzoo draws six more noise images than the reference).
+the same D and G losses and the same parameters afterwards.
 
 Timing: at two points of the schedule, the first stage (4x4) and the last (32x32, α = 1),
 set through genzoo's `images_seen` (reset before every block, so 4x4 stays 4x4), both
@@ -519,10 +516,7 @@ def check(name: str, point: str) -> str:
         copy_weights(ours.discriminator, ref_d)
         after = max(max_diff(sorted_params(ref_style), sorted_params(ref.G)),
                     max_diff(sorted_params(ref_d), sorted_params(ref.D)))  # fmt: skip
-        lined_up = not (name == "stylegan" and stage < N_STAGES - 1)
-        step_part = (f"step 1 losses |Δ| {losses:.1e}, params after |Δ| {after:.1e}"
-                     if lined_up else "step 1 not compared: genzoo draws all 8 layers' noise, "
-                     "the reference the 2 it runs, so the random streams part")  # fmt: skip
+        step_part = f"step 1 losses |Δ| {losses:.1e}, params after |Δ| {after:.1e}"
         return (f"{name:9s}{point:>6s} ({r}x{r}, α={alpha:g}): params G {counts[0]:,} = "
                 f"{counts[1]:,}, D {counts[2]:,} = {counts[3]:,}; |ΔG(z)| "
                 f"{(g_ours - g_ref).abs().max():.1e}, |ΔD(x)| {(d_ours - d_ref).abs().max():.1e}"

@@ -89,7 +89,8 @@ class MinibatchStdDev(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        std = torch.sqrt(x.var(dim=0, unbiased=False) + self.eps)  # (C, H, W)
+        d = x - x.mean(dim=0)  # the mean of squared deviations: x.var(dim=0) is slower on CPU
+        std = torch.sqrt(d.square().mean(dim=0) + self.eps)  # (C, H, W)
         s = std.mean().expand(len(x), 1, *x.shape[2:])  # (B, 1, H, W)
         return torch.cat([x, s], dim=1)
 

@@ -219,11 +219,13 @@ class StyleGenerator(nn.Module):
     def n_layers(self) -> int:
         return len(self.synthesis.layers)
 
-    def draw_noise(self, n: int, generator: torch.Generator | None = None) -> list[Tensor]:
-        """One N(0, 1) image (n, 1, r, r) per layer, r its resolution."""
+    def draw_noise(self, n: int, generator: torch.Generator | None = None,
+                   layers: int | None = None) -> list[Tensor]:  # fmt: skip
+        """One N(0, 1) image (n, 1, r, r) per layer, r its resolution: for every layer, or
+        for the first `layers` (those a stage runs)."""
         device = self.w_avg.device
         return [torch.randn(n, 1, 4 * 2 ** (i // 2), 4 * 2 ** (i // 2), generator=generator)
-                .to(device) for i in range(self.n_layers)]  # fmt: skip
+                .to(device) for i in range(layers or self.n_layers)]  # fmt: skip
 
     def styles(self, z: Tensor, stage: int) -> Tensor:
         """ws (B, L, w_dim) for training: w1 = f(z) in every layer, or with probability
@@ -243,7 +245,9 @@ class StyleGenerator(nn.Module):
         return ws
 
     def forward(self, z: Tensor, stage: int, alpha: float) -> Tensor:
-        return self.synthesis(self.styles(z, stage), stage, alpha, self.draw_noise(len(z)))
+        ws = self.styles(z, stage)
+        noise = self.draw_noise(len(z), layers=2 * (stage + 1))  # the stage's layers only
+        return self.synthesis(ws, stage, alpha, noise)
 
 
 NoiseInput = torch.Generator | list[Tensor] | tuple[Tensor, ...] | None
