@@ -11,7 +11,7 @@
 # each run's assembled.png (the first 8 test images: patches | generated image | each
 # patch's mask | real image, from its report) to
 # docs/samples/gans/puzzle-gan{,-baseline}-assembled.png. PARALLEL=1 trains both at once
-# (one thread each). Continue a run with `genzoo train --resume runs/puzzle-gan/NAME --set cpu_budget=...`.
+# (one thread each); SKIP_TRAIN=1 only judges the runs already there. Continue a run with `genzoo train --resume runs/puzzle-gan/NAME --set cpu_budget=...`.
 set -eu
 G=$(realpath "${GENZOO:-.venv/bin/genzoo}")
 DATA=$(realpath "${DATA_ROOT:-../shared/datasets}")
@@ -27,13 +27,15 @@ train() {  # NAME SETTINGS...
   OMP_NUM_THREADS=1 "$G" --data-root "$DATA" train puzzle-gan $common $@ --run-dir "$name" \
     > "$name.log" 2>&1
 }
-if [ -n "${PARALLEL:-}" ]; then
+if [ -n "${SKIP_TRAIN:-}" ]; then
+  :
+elif [ -n "${PARALLEL:-}" ]; then
   train masks & train baseline --set mask_branch=false & wait
 else
   train masks; train baseline --set mask_branch=false
 fi
 {
-  echo "\$ BUDGET=$BUDGET bash benchmarks/puzzle_gan.sh"
+  echo "\$ ${SKIP_TRAIN:+SKIP_TRAIN=1 }BUDGET=$BUDGET bash benchmarks/puzzle_gan.sh"
   for name in masks baseline; do
     echo "== $name"
     grep "^- stopped\|^- training loop\|^- parameters" "$name/report.md" || true
