@@ -75,6 +75,47 @@ def test_second_call_loads_the_cache(digits_net, test_images, monkeypatch):
         assert torch.equal(loaded.features(test_images), net.features(test_images))
 
 
+def test_a_data_root_the_user_cannot_write_caches_in_the_user_cache(tmp_path, monkeypatch):
+    """A shared, read-only copy of the datasets: the network trained for it is saved in
+    genzoo's user cache instead (the first save fails as on a read-only folder), and the
+    next call finds it there without training again."""
+    import errno
+
+    import platformdirs
+
+    root, user = tmp_path / "shared", tmp_path / "user"
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name: str(user / name))
+    real_save, saved = features.save_tensors, []
+
+    def save(path, *args):
+        if root in path.parents:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        saved.append(path)
+        real_save(path, *args)
+
+    monkeypatch.setattr(features, "save_tensors", save)
+    short = TrainSettings(steps=5)
+    dirs = features.cache_dirs(root)
+    assert dirs == [root / "genzoo-features", user / "genzoo" / "genzoo-features"]
+    net, info = feature_network("digits", root, training=short)
+    assert saved == [dirs[1] / f"{info['identifier']}.safetensors"]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached feature network was retrained")
+
+    monkeypatch.setattr(features, "train_feature_network", no_training)
+    assert feature_network("digits", root, training=short)[1] == info
+
+    # a failure other than permission is not hidden
+    def full(*args):
+        raise OSError(errno.ENOSPC, "full")
+
+    monkeypatch.setattr(features, "save_tensors", full)
+    monkeypatch.setattr(features, "train_feature_network", train_feature_network)
+    with pytest.raises(OSError, match="full"):
+        feature_network("digits", tmp_path / "other", training=TrainSettings(steps=6))
+
+
 def test_training_is_deterministic(digits):
     short = TrainSettings(steps=3, batch_size=16)
     _, a = train_feature_network(digits, training=short)

@@ -17,12 +17,15 @@ binarisation of itself, x̃ ~ Bernoulli(x), which keeps binary images in distrib
 
 The trained network is cached as `<cache>/<dataset>-featnet-<hash8>.safetensors`, where
 hash8 hashes the dataset name, architecture and training settings, and `<cache>` defaults
-to `<data root>/genzoo-features/`. The file's metadata holds the test accuracy and a sha256
-of the weights, checked on every load.
+to `<data root>/genzoo-features/`; where the data root cannot be written (a shared,
+read-only copy of the datasets), to genzoo's user cache `~/.cache/genzoo/genzoo-features/`
+(platformdirs), which is also searched. The file's metadata holds the test accuracy and a
+sha256 of the weights, checked on every load.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -283,14 +286,30 @@ def feature_network(
                           f"{LABELLED_TWIN[data_name]}'s (same images)")  # fmt: skip
     data_name = SAME_IMAGES.get(data_name, SAME_CLASSES.get(data_name, data_name))
     config, training = config or FeatureNetConfig(), training or TrainSettings()
-    directory = (
-        Path(cache_dir) if cache_dir is not None else data.data_root(data_root) / CACHE_SUBDIR
-    )
-    path = directory / f"{identifier(data_name, config, training)}.safetensors"
-    if path.exists():
-        return _load_cached(path)
+    name = f"{identifier(data_name, config, training)}.safetensors"
+    directories = cache_dirs(data_root) if cache_dir is None else [Path(cache_dir)]
+    for directory in directories:
+        if (directory / name).exists():
+            return _load_cached(directory / name)
+    path = directories[0] / name
     if not train_if_missing:
         raise GenzooError(f"{path} not found: train the {data_name} feature network first")
     net, info = train_feature_network(data.load(data_name, data_root), config, training)
-    save_tensors(path, net.state_dict(), FEATURES_FORMAT, info)
+    for i, directory in enumerate(directories):
+        try:
+            save_tensors(directory / name, net.state_dict(), FEATURES_FORMAT, info)
+            break
+        except OSError as e:  # a data root the user cannot write: the user cache is next
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or i == len(directories) - 1:
+                raise
     return net, info
+
+
+def cache_dirs(data_root: str | Path | None = None) -> list[Path]:
+    """Where feature networks are looked for and saved, in order: <data root>/genzoo-features,
+    then genzoo's user cache (for a data root the user cannot write)."""
+    import platformdirs
+
+    user = Path(platformdirs.user_cache_dir("genzoo")) / CACHE_SUBDIR
+    first = data.data_root(data_root) / CACHE_SUBDIR
+    return [first] if first == user else [first, user]
