@@ -16,8 +16,10 @@ medians compared, so load from other processes hits both alike.
 
 Sampling: seconds for n samples with the incremental (cached) step functions, and with a
 whole forward pass per (pixel, channel). The full recompute costs the same for every
-step, so it is timed over the first `--full-rows` rows and scaled to the whole image
-(stated in the output); tests/test_pixel*.py check that both give identical samples.
+step, so it is timed one row at a time over the first `--full-rows` rows, each row's time
+scaled by the 28 rows (stated in the output); the rows alternate with the timed
+generate() calls, so that load from other processes hits both alike, and the medians
+are compared. tests/test_pixel*.py check that both give identical samples.
 
 Data: random binary images, p = 0.5 (timing does not depend on the values).
 """
@@ -154,14 +156,14 @@ def training_throughput(args) -> list[dict]:
 
 
 @torch.no_grad()
-def time_steps(model: PixelModel, n: int, rows: int, cached: bool) -> float:
-    """Seconds for the sampling steps of the first `rows` rows: generate()'s loop, cut short."""
+def time_steps(model: PixelModel, n: int, rows: range, cached: bool) -> float:
+    """Seconds for the sampling steps of `rows`: generate()'s loop, cut short."""
     C, H, W = model.data.shape
     x = torch.zeros(n, C, H, W)
     g = torch.Generator().manual_seed(0)
     t0 = time.perf_counter()
     step = model.stepper(x) if cached else PixelModel.stepper(model, x)
-    for i in range(rows):
+    for i in rows:
         for j in range(W):
             for c in range(C):
                 x[:, c, i, j] = model.head.sample(step(i, j, c), g)
@@ -174,8 +176,8 @@ def sampling_speed(args) -> list[dict]:
     torch.set_num_threads(1)  # as generate() does
     print(f"\n=== sampling {args.sample_n} images of 28x28 binary, 1 thread (as generate() "
           f"uses); load average at start: {loadavg()}")  # fmt: skip
-    rows = args.full_rows
-    print(f"full recompute: the first {rows} of 28 rows timed, scaled by 28/{rows}")
+    print(f"full recompute: each of the first {args.full_rows} of 28 rows timed, scaled by 28; "
+          f"medians, alternating with {args.generate_reps} generate() calls")  # fmt: skip
     print(f"{'model':16s} {'params':>8s} {'generate s':>11s} {'full s':>9s}  speed-up")
     found = []
     for name in names:
@@ -183,8 +185,13 @@ def sampling_speed(args) -> list[dict]:
         model = create_model(name, DataInfo((1, 28, 28), 2), **sizes.get(name, {})).eval()
         zeros = torch.zeros(args.sample_n, 1, 28, 28)
         generate = lambda m=model, z=zeros: m.generate(z, generator=torch.Generator())  # noqa: E731
-        cached = statistics.median(timed(generate) for _ in range(args.generate_reps))
-        full = time_steps(model, args.sample_n, rows, cached=False) * 28 / rows
+        generated, full_rows = [], []
+        for r in range(max(args.generate_reps, args.full_rows)):
+            if r < args.generate_reps:
+                generated.append(timed(generate))
+            if r < args.full_rows:
+                full_rows.append(time_steps(model, args.sample_n, range(r, r + 1), cached=False))
+        cached, full = statistics.median(generated), statistics.median(full_rows) * 28
         print(f"{name:16s} {model.n_parameters():8,d} {cached:11.3f} {full:9.1f}  "
               f"{full / cached:6.1f}x")  # fmt: skip
         found.append({"name": f"{name} sampling, {args.sample_n} images", "threads": 1,

@@ -155,7 +155,7 @@ class MaskedConv2d(nn.Conv2d):
             # a matrix product per image: on CPU a batched GEMM, forward and backward, is
             # faster than the convolution for these layers (benchmarks/pixel_models.py)
             B, _, H, W = x.shape
-            w = self.masked_weight().flatten(1).expand(B, -1, -1)  # (B, out, in)
+            w = self.matrix().expand(B, -1, -1)  # (B, out, in)
             if self.bias is None:
                 return torch.bmm(w, x.flatten(2)).view(B, -1, H, W)
             return torch.baddbmm(self.bias[:, None], w, x.flatten(2)).view(B, -1, H, W)
@@ -164,17 +164,23 @@ class MaskedConv2d(nn.Conv2d):
         # (the first layer's most: benchmarks/pixel_models.py)
         return F.conv2d(self.pad(x), self.masked_weight(), self.bias)
 
-    def pointwise(self, v: Tensor) -> Tensor:
+    def matrix(self) -> Tensor:
+        """The masked kernel as one matrix (out, in · kernel rows · kernel columns): the
+        weight of `pointwise` and `forward_at`, which a sampler that calls them at every
+        pixel takes once and passes in (it stays fixed while sampling)."""
+        return self.masked_weight().flatten(1)
+
+    def pointwise(self, v: Tensor, matrix: Tensor | None = None) -> Tensor:
         """A 1x1 layer on one pixel's features (..., in) -> (..., out)."""
         if self.kernel_size != (1, 1):
             raise ValueError(f"pointwise needs a 1x1 kernel, this one is {self.kernel_size}")
-        return F.linear(v, self.masked_weight().flatten(1), self.bias)
+        return F.linear(v, self.matrix() if matrix is None else matrix, self.bias)
 
-    def forward_at(self, x_padded: Tensor, i: int, j: int) -> Tensor:
+    def forward_at(self, x_padded: Tensor, i: int, j: int, matrix: Tensor | None = None) -> Tensor:
         """The output at one pixel, (B, out), from an input already padded by `pad`.
         Used by incremental sampling: only the pixels this one sees are read."""
         patch = x_padded[:, :, i : i + self.r_h + 1, j : j + 2 * self.r_w + 1]
-        return F.linear(patch.flatten(1), self.masked_weight().flatten(1), self.bias)
+        return F.linear(patch.flatten(1), self.matrix() if matrix is None else matrix, self.bias)
 
     def split_rows(self) -> tuple[Tensor, Tensor]:
         """The masked kernel split for evaluation one image row at a time: the rows above
@@ -190,7 +196,7 @@ class MaskedConv2d(nn.Conv2d):
         if self.kernel_size != (1, 1):
             raise ValueError(f"affine_matrix needs a 1x1 kernel, this one is {self.kernel_size}")
         bias = self.bias if self.bias is not None else self.weight.new_zeros(self.out_channels)
-        return torch.cat([self.masked_weight().flatten(1).t(), bias[None]])
+        return torch.cat([self.matrix().t(), bias[None]])
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mask_type={self.mask_type}"

@@ -98,6 +98,7 @@ class PixelModel(AutoregressiveModel):
         x_pad = self.conv_in.pad(torch.zeros_like(x))
         r_h, r_w = self.conv_in.r_h, self.conv_in.r_w
         previous = [(0, 0)]
+        k_in, k_1, k_2 = self.conv_in.matrix(), self.out1.matrix(), self.out2.matrix()
 
         def first(i: int, j: int) -> Tensor:
             # the caller filled x since the last call: the previous pixel's last channel
@@ -107,10 +108,10 @@ class PixelModel(AutoregressiveModel):
             for p, q in (previous[0], (i, j)):
                 x_pad[:, :, p + r_h, q + r_w] = self.scaled(x[:, :, p, q])
             previous[0] = (i, j)
-            return self.conv_in.forward_at(x_pad, i, j)
+            return self.conv_in.forward_at(x_pad, i, j, k_in)
 
         def last(s: Tensor, c: int) -> Tensor:
-            theta = self.out2.pointwise(F.relu(self.out1.pointwise(F.relu(s))))  # (B, C*P)
+            theta = self.out2.pointwise(F.relu(self.out1.pointwise(F.relu(s), k_1)), k_2)
             return theta.view(B, self.n_colours, -1)[:, c]
 
         return first, last

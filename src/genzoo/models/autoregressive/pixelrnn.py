@@ -159,14 +159,15 @@ class RowLSTMLayer(nn.Module):
         h = like.new_zeros(B, self.hidden, H + 1, W)  # row i + 1 holds h_i; row 0 is h_{-1}
         c = torch.zeros_like(h)
         recurrent = [-1, None]  # the row, and K^ss ⊛ h_{i-1} for it (B, 4h, W)
+        k_is, k_out = conv.matrix(), self.expand.matrix()
 
         def step(i: int, j: int, s_ij: Tensor) -> Tensor:
             if recurrent[0] != i:  # row i - 1 is complete
                 recurrent[:] = i, self.state_to_state(h[:, :, i])
             s_in[:, :, i, j + conv.r_w] = s_ij
-            gates = conv.forward_at(s_in, i, j) + recurrent[1][:, :, j]
+            gates = conv.forward_at(s_in, i, j, k_is) + recurrent[1][:, :, j]
             h[:, :, i + 1, j], c[:, :, i + 1, j] = lstm_cell(gates, c[:, :, i, j])
-            return s_ij + self.expand.pointwise(h[:, :, i + 1, j])
+            return s_ij + self.expand.pointwise(h[:, :, i + 1, j], k_out)
 
         return step
 
@@ -186,7 +187,7 @@ class DiagonalLSTM(nn.Module):
         self.state_to_state = nn.Linear(2 * hidden, 4 * hidden, bias=False)
 
     def forward(self, s: Tensor) -> Tensor:
-        k_is = self.input_to_state.masked_weight().flatten(1)[None]  # (1, 4h, 2h)
+        k_is = self.input_to_state.matrix()[None]  # (1, 4h, 2h)
         b_is, k_ss = self.input_to_state.bias[None], self.state_to_state.weight[None]
         return diagonal_lstm_scan(s, k_is, b_is, k_ss).permute(2, 3, 0, 1)  # (B, h, H, W)
 
@@ -219,13 +220,13 @@ class DiagonalBiLSTMLayer(nn.Module):
         # both directions in one scan: K^is is 1x1, so the right-to-left scan's gate inputs
         # are those of the map itself, mirrored in the scan
         directions = (self.left, self.right)
-        k_is = torch.stack([d.input_to_state.masked_weight().flatten(1) for d in directions])
+        k_is = torch.stack([d.input_to_state.matrix() for d in directions])
         b_is = torch.stack([d.input_to_state.bias for d in directions])  # (2, 4h)
         k_ss = torch.stack([d.state_to_state.weight for d in directions])  # (2, 4h, 2h)
         h = diagonal_lstm_scan(s, k_is, b_is, k_ss)  # (H, W, B, 2h)
         left, right = h.split(self.hidden, dim=3)  # (H, W, B, h)
         right = F.pad(right, (0, 0, 0, 0, 0, 0, 1, -1))  # shifted down: (i, j) gets (i-1, j)
-        z = F.linear(left + right, self.expand.masked_weight().flatten(1), self.expand.bias)
+        z = F.linear(left + right, self.expand.matrix(), self.expand.bias)
         return s + z.permute(2, 3, 0, 1)
 
     def forward_skewed(self, s: Tensor) -> Tensor:
@@ -240,13 +241,13 @@ class DiagonalBiLSTMLayer(nn.Module):
         costs two matmuls and six in-place elementwise ops, and no indexing."""
         h = self.hidden
         directions = (self.left, self.right)
-        k_is = torch.cat([d.input_to_state.masked_weight().flatten(1) for d in directions]).t()
+        k_is = torch.cat([d.input_to_state.matrix() for d in directions]).t()
         b_is = torch.cat([d.input_to_state.bias for d in directions])  # (8h,)
         # K^ss as (h, 4h) blocks acting on the states at (i-1, j) and at the previous column
         (above_l, same_l), (above_r, same_r) = (
             d.state_to_state.weight.t().split(h) for d in directions
         )
-        k_out, b_out = self.expand.masked_weight().flatten(1).t(), self.expand.bias
+        k_out, b_out = self.expand.matrix().t(), self.expand.bias
 
         def pixels(x: Tensor) -> list[list[Tensor]]:
             return [list(row.unbind(0)) for row in x.unbind(0)]
