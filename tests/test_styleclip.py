@@ -177,3 +177,24 @@ def test_edit_through_the_command_line(tmp_path, monkeypatch, capsys):
     mnist = dataclasses.replace(TASKS["digits-captions"], base="mnist")
     monkeypatch.setitem(TASKS, "digits-captions", mnist)  # as if trained on other images
     assert main(edit) == 2 and "other images" in error_line(capsys)
+
+
+def test_the_oracle_measures_brightness_and_colour_of_colour_images(monkeypatch):
+    """For colour images the oracle adds cifar10-captions' own measures: mean luma on
+    [0, 1] and the dominant colour, of frames in [−1, 1]."""
+    import genzoo.metrics.features as features
+    from genzoo.apps.edit import oracle
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            return torch.zeros(len(x), 10)
+
+    monkeypatch.setattr(features, "feature_network",
+                        lambda name, root=None: (Net(), {"identifier": "stand-in",
+                                                         "test_accuracy": 1.0}))  # fmt: skip
+    red = torch.tensor([1.0, 0.0, 0.0])[:, None, None].expand(3, 8, 8)
+    frames = torch.stack([red * 0.5, red]) * 2 - 1  # a dark red and a full red, in [−1, 1]
+    o = oracle(frames, "cifar10")
+    assert o["colour"] == ["red", "red"] and "thickness" not in o
+    assert o["brightness"][0] < o["brightness"][1]
+    assert abs(o["brightness"][1] - 0.299) < 1e-6  # Y = 0.299 R for pure red

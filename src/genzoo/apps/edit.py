@@ -301,8 +301,10 @@ def styleclip(G, joint_model, text: str | Tensor, z: Tensor, steps: int = DEFAUL
 def oracle(frames: Tensor, data_name: str, data_root=None) -> dict:
     """genzoo's classifier of the StyleGAN's dataset on each frame (N, C, H, W) in [−1, 1]:
     its class and probabilities; for handwritten digits also the Morpho-MNIST thickness
-    (pixels) and slant (degrees)."""
+    (pixels) and slant (degrees); for colour images the dominant colour and the mean luma
+    on [0, 1] (brightness), as genzoo.data.captions measures them."""
     from genzoo.data import morpho
+    from genzoo.data.captions import colour_and_brightness
     from genzoo.metrics.features import feature_network
 
     net, info = feature_network(data_name, data_root)
@@ -315,4 +317,7 @@ def oracle(frames: Tensor, data_name: str, data_root=None) -> dict:
         images = x01[:, 0].numpy()
         out["thickness"] = [morpho.thickness(img) for img in images]
         out["slant"] = [math.degrees(morpho.slant(img)) for img in images]
+    if frames.shape[1] == 3:  # the measures cifar10-captions' captions are made from
+        colours, luma = colour_and_brightness((x01 * 255).round().to(torch.uint8).numpy())
+        out["colour"], out["brightness"] = colours, luma.tolist()
     return out

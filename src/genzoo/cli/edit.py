@@ -77,6 +77,10 @@ def cmd_edit(args) -> int:
         t, s = o["thickness"], o["slant"]
         print(f"oracle, Morpho-MNIST measures (genzoo.data.morpho): thickness {t[0]:.2f} -> "
               f"{t[1]:.2f} px, slant {s[0]:+.1f} -> {s[1]:+.1f} degrees")  # fmt: skip
+    if "brightness" in o:
+        (b0, b1), (h0, h1) = o["brightness"], o["colour"]
+        print(f"oracle, pixel measures (genzoo.data.captions): mean luma {b0:.3f} -> {b1:.3f}, "
+              f"dominant colour {h0} -> {h1}")  # fmt: skip
     return 0
 
 
