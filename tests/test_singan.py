@@ -245,6 +245,11 @@ def test_bad_images_are_one_line_and_exit_2(tmp_path, capsys):
         assert message in error_line(capsys)
     with pytest.raises(GenzooError, match="min_size"):
         create_model("singan", DataInfo((3, 20, 30), None))
+    # too small for D's default 5 blocks: the hint names settings that work
+    with pytest.raises(GenzooError, match="--set n_blocks=3 --set min_size=8") as e:
+        create_model("singan", DataInfo((1, 8, 8), None))
+    hint = dict(part.split("=") for part in str(e.value).split("--set ")[1:])
+    create_model("singan", DataInfo((1, 8, 8), None), **{k: int(v) for k, v in hint.items()})
 
 
 def test_a_run_lasts_every_scale_unless_told_otherwise(tmp_path):

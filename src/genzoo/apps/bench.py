@@ -94,6 +94,8 @@ PRESETS = {
         "a few minutes on 2 CPU cores; for seeing the pipeline and the families side by "
         "side, not for their best numbers",
         settings={"batch_size": "100"},
+        # SinGAN's D needs more than 2 px per conv block at its coarsest scale: 3 on 8x8
+        model_settings={"singan": {"min_size": "8", "n_blocks": "3"}},
     ),
     "full": Preset(
         data="mnist",

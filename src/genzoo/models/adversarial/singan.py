@@ -158,6 +158,13 @@ class SinGAN(GenerativeModel):
         if len(data.shape) != 3:
             raise GenzooError("singan learns from an image (C, H, W)")
         c, h, w = data.shape
+        short, most = min(h, w), (min(h, w) - 1) // 2  # D's blocks need a patch left
+        if short <= 2 * config.n_blocks:
+            hint = (f"--set n_blocks={most} --set min_size={short}" if most >= 2 else
+                    "a larger image")  # fmt: skip
+            raise GenzooError(f"the image is {h}x{w}: D's {config.n_blocks} unpadded blocks "
+                              f"need more than {2 * config.n_blocks} px at the coarsest "
+                              f"scale: give a larger image, or {hint}")  # fmt: skip
         self.sizes = pyramid_sizes(h, w, config.min_size, config.scale_factor)
         if min(self.sizes[0]) <= 2 * config.n_blocks:
             raise GenzooError(f"min_size={config.min_size} leaves D's {config.n_blocks} unpadded "
