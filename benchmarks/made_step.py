@@ -76,13 +76,17 @@ class PeerMADE(nn.Module):
         self.net = nn.Sequential(self.hidden, nn.ReLU(), self.out)
 
     def sync(self, model: nn.Module) -> None:
-        """Take genzoo's weights and masks."""
+        """Take genzoo's weights and masks, with the pixels in data order: genzoo's network
+        takes them in the ordering (`MADE.inputs`), the peer's at their own places."""
         (W,) = model.W
-        for mine, theirs in ((self.hidden, W), (self.out, model.V)):
-            with torch.no_grad():
-                mine.weight.copy_(theirs.weight)
-                mine.bias.copy_(theirs.bias)
-            mine.set_mask(theirs.mask)
+        back = model.inputs_back
+        with torch.no_grad():
+            self.hidden.weight.copy_(W.weight[:, back])
+            self.hidden.bias.copy_(W.bias)
+            self.hidden.set_mask(W.mask[:, back])
+            self.out.weight.copy_(model.V.weight[back])
+            self.out.bias.copy_(model.V.bias[back])
+            self.out.set_mask(model.V.mask[back])
 
     def loss(self, x: Tensor) -> Tensor:
         x = x.reshape(x.shape[0], -1)

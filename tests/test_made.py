@@ -63,11 +63,14 @@ def test_made_every_mask_normalises(hidden_dims, direct, order):
 
 
 def connectivity(model) -> torch.Tensor:
-    """Number of paths from input d' to output d under the active masks, (D, D)."""
+    """Number of paths from input d' to output d under the active masks, (D, D), in data
+    dimensions (the network's unit t is dimension model.inputs[t])."""
     paths = model.V.mask
     for layer in reversed(model.W):
         paths = paths @ layer.mask
-    return paths if model.A is None else paths + model.A.mask
+    paths = paths if model.A is None else paths + model.A.mask
+    back = model.inputs_back
+    return paths[back][:, back]
 
 
 def assert_autoregressive(model, m: int) -> None:
@@ -335,7 +338,7 @@ def test_made_use_mask_rebuilds_only_when_the_buffers_may_differ():
     assert holds(1)
 
 
-@pytest.mark.parametrize("order", ["raster", "random"])
+@pytest.mark.parametrize("order", ["raster", "random", "random, units in data order"])
 def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_decay(
     order, monkeypatch
 ):
@@ -344,15 +347,21 @@ def test_made_outputs_never_depend_on_masked_weights_after_adam_with_weight_deca
     holds, and overwriting every masked weight changes no output.
 
     Every layer takes the staircase fast path, here cut into as many row groups as it has
-    rows; in a random order the input and output layers' blocks are gathered by permutation.
+    rows. A single mask set takes the data in its ordering (`MADE.inputs`), so every block
+    is computed in place; with the units in data order (checkpoints written before
+    `inputs`), a random order's input and output layers gather their blocks by permutation.
     """
     monkeypatch.setattr(staircase, "CALL_COST", 0)  # many small blocks: every edge is tested
-    model = random_made(n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True, order=order)
+    if order == "random, units in data order":
+        monkeypatch.setattr(MADE, "_sort_inputs", lambda self, degrees: None)
+    model = random_made(
+        n_masks=1, seed=7, std=0.5, hidden_dims=(16, 12), direct=True, order=order.split(",")[0]
+    )
     layers = [*model.W, model.V, model.A]
     stairs = [layer.staircase() for layer in layers]
     assert all(s is not None and len(s.groups) > 2 for s in stairs)
     permuted = [(s.rows is not None, s.cols is not None) for s in stairs]
-    if order == "raster":
+    if order != "random, units in data order":
         assert not any(any(p) for p in permuted)
     else:  # W^1 sees inputs, V feeds outputs, A both; W^2's degrees are sorted on both sides
         assert permuted == [(False, True), (False, False), (True, False), (True, True)]
@@ -562,16 +571,50 @@ def test_small_reordered_staircases_take_the_dense_path(monkeypatch):
     assert find_staircase(large.flip(0)) is not None  # 1200
 
 
-def test_sorting_the_hidden_units_keeps_the_network_the_seeds_draw(monkeypatch):
-    """A single mask set's hidden units are renumbered by degree with their weights: the
-    same function as the unsorted draw from the same seeds (as the documented runs had)."""
+@pytest.mark.parametrize("renumbering", ["_sort_hidden_units", "_sort_inputs"])
+def test_renumbering_the_units_keeps_the_network_the_seeds_draw(renumbering, monkeypatch):
+    """A single mask set's hidden units are renumbered by degree, and its data dimensions
+    taken in the ordering (x[:, inputs]), each with their weights: the same log p and the
+    same samples as the draw from the same seeds without it (as the documented runs had)."""
     data = DataInfo((1, 4, 4), 2)
     x = (torch.rand(32, 1, 4, 4, generator=torch.Generator().manual_seed(3)) < 0.5).float()
     torch.manual_seed(0)
     ordered = create_model("made", data, hidden_dims=(40, 30), order="random", direct=True)
-    monkeypatch.setattr(MADE, "_sort_hidden_units", lambda self, degrees: None)
+    monkeypatch.setattr(MADE, renumbering, lambda self, degrees: None)
     torch.manual_seed(0)
     drawn = create_model("made", data, hidden_dims=(40, 30), order="random", direct=True)
-    assert all((d[:-1] <= d[1:]).all() for d in ordered.stored_degrees(0)[1:])
-    assert any((d[:-1] > d[1:]).any() for d in drawn.stored_degrees(0)[1:])
+    if renumbering == "_sort_hidden_units":
+        assert all((d[:-1] <= d[1:]).all() for d in ordered.stored_degrees(0)[1:])
+        assert any((d[:-1] > d[1:]).any() for d in drawn.stored_degrees(0)[1:])
+    else:
+        assert not torch.equal(ordered.inputs, torch.arange(16))
+        assert torch.equal(drawn.inputs, torch.arange(16))
+    assert torch.equal(ordered.order, drawn.order)  # the same ordering of the data
     torch.testing.assert_close(ordered.log_prob(x), drawn.log_prob(x))
+    samples = [m.sample(8, torch.Generator().manual_seed(1)) for m in (ordered, drawn)]
+    assert torch.equal(*samples)
+
+
+def test_a_state_dict_without_inputs_loads_as_stored_at_the_data_dimensions(monkeypatch):
+    """Checkpoints written before `inputs` existed hold the units at their data dimensions:
+    a model built today (whose units are in order) loads them and computes what they did."""
+    data = DataInfo((1, 4, 4), 2)
+    x = (torch.rand(32, 1, 4, 4, generator=torch.Generator().manual_seed(3)) < 0.5).float()
+    with monkeypatch.context() as m:
+        m.setattr(MADE, "_sort_inputs", lambda self, degrees: None)
+        torch.manual_seed(5)
+        old = create_model("made", data, hidden_dims=(20,), order="random", direct=True)
+    state = {k: v for k, v in old.state_dict().items() if k != "inputs"}
+    torch.manual_seed(6)
+    today = create_model("made", data, hidden_dims=(20,), order="random", direct=True)
+    assert not torch.equal(today.inputs, torch.arange(16))
+    today.load_state_dict(state)
+    assert torch.equal(today.inputs, torch.arange(16))
+    assert torch.equal(today.order, old.order)
+    torch.testing.assert_close(today.log_prob(x), old.log_prob(x))
+    # and a state dict of today's round-trips with its own layout
+    torch.manual_seed(7)
+    again = create_model("made", data, hidden_dims=(20,), order="random", direct=True)
+    fresh = create_model("made", data, hidden_dims=(20,), order="random", direct=True)
+    fresh.load_state_dict(again.state_dict())
+    torch.testing.assert_close(fresh.log_prob(x), again.log_prob(x))

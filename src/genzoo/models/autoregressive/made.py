@@ -135,8 +135,12 @@ class MADE(AutoregressiveModel):
         for i in range(config.n_masks):
             order = first if i == 0 else torch.randperm(D, generator=generator)
             sets.append(draw_degrees(order, config.hidden_dims, generator))
+        # the network's t-th input and output unit is data dimension inputs[t]
+        self.register_buffer("inputs", torch.arange(D))
         if config.n_masks == 1 and config.resample == "fixed_set":
             self._sort_hidden_units(sets[0])
+            self._sort_inputs(sets[0])
+        self.register_buffer("inputs_back", torch.argsort(self.inputs), persistent=False)
         for layer in range(len(sizes)):
             self.register_buffer(f"degrees_{layer}", torch.stack([s[layer] for s in sets]))
         self.register_buffer("order", first.clone())
@@ -144,6 +148,7 @@ class MADE(AutoregressiveModel):
         # which stored set the mask buffers hold; None: unknown (arbitrary degrees, or
         # buffers loaded from a state dict), so the next use_mask rebuilds them
         self._active_set: int | None = None
+        self.register_load_state_dict_pre_hook(MADE._inputs_in_data_order)
         self.register_load_state_dict_post_hook(MADE._forget_active_set)
         self.use_mask(0)
 
@@ -162,6 +167,33 @@ class MADE(AutoregressiveModel):
             if into.bias is not None:
                 into.bias.copy_(into.bias[perm])
             out_of.weight.copy_(out_of.weight[:, perm])
+
+    @torch.no_grad()
+    def _sort_inputs(self, degrees: list[Tensor]) -> None:
+        """Take the data dimensions into the network in the ordering: unit t is the t-th
+        dimension of the order (`inputs`), with its weights (columns of W^1, rows of V and
+        the bias c, both sides of A). The same network again; only where its weights are
+        stored changes, and with it the masks: M^{W^1}, M^V and M^A become staircases
+        without reordering, computed in place (a random order's took gathering every weight
+        block and scattering its gradient each step: benchmarks/made_step.py). x goes in
+        as x[:, inputs], and the logits come out in data order."""
+        perm = torch.argsort(degrees[0], stable=True)
+        degrees[0] = degrees[0][perm]
+        self.inputs.copy_(perm)
+        first = self.W[0]
+        first.weight.copy_(first.weight[:, perm])
+        self.V.weight.copy_(self.V.weight[perm])
+        self.V.bias.copy_(self.V.bias[perm])
+        if self.A is not None:
+            self.A.weight.copy_(self.A.weight[perm][:, perm])
+
+    @staticmethod
+    def _inputs_in_data_order(module: MADE, state_dict, prefix, *args) -> None:
+        """Checkpoints written before `inputs` existed store every unit at its data
+        dimension: load them as they are, with the identity for `inputs`."""
+        key = prefix + "inputs"
+        if key not in state_dict:
+            state_dict[key] = torch.arange(module.data.n_dims)
 
     def _init_orthogonal(self) -> None:
         """Each weight (W^l, V, A) a semi-orthogonal matrix, each bias zero: orthonormal
@@ -195,7 +227,8 @@ class MADE(AutoregressiveModel):
         return [getattr(self, f"degrees_{layer}")[m] for layer in range(len(self.W) + 1)]
 
     def set_degrees(self, degrees: list[Tensor]) -> None:
-        """Make the mask set given by `degrees` the active one."""
+        """Make the mask set given by `degrees` the active one: the degrees of the network's
+        units, the input units' m^0[t] that of data dimension inputs[t]."""
         self._active_set = None
         # the masks of made_masks, each with its staircase read off the degrees
         for layer, m_prev, m in zip(self.W, degrees, degrees[1:], strict=False):
@@ -203,7 +236,7 @@ class MADE(AutoregressiveModel):
         self.V.set_degree_mask(degrees[0], degrees[-1], strict=True)  # Eq. 13
         if self.A is not None:
             self.A.set_degree_mask(degrees[0], degrees[0], strict=True)
-        self.order.copy_(torch.argsort(degrees[0]))
+        self.order.copy_(self.inputs[torch.argsort(degrees[0])])  # in data dimensions
 
     def use_mask(self, m: int) -> None:
         """Make stored mask set m (0 ≤ m < n_masks) the active one."""
@@ -216,6 +249,7 @@ class MADE(AutoregressiveModel):
     @staticmethod
     def _forget_active_set(module: MADE, incompatible_keys) -> None:
         module._active_set = None
+        module.inputs_back.copy_(torch.argsort(module.inputs))
 
     def _active(self) -> tuple[list[Tensor], int | None]:
         masks = [b for name, b in self.named_buffers() if name.endswith("mask")] + [self.order]
@@ -233,13 +267,14 @@ class MADE(AutoregressiveModel):
     def conditionals(self, x: Tensor) -> Tensor:
         """Logits of p(x_d = 1 | x_<d) under the active mask set, (B, D) by dimension."""
         x = x.reshape(x.shape[0], -1).to(self.V.weight.dtype)
+        x = x.index_select(1, self.inputs)  # unit t is dimension inputs[t] (`_sort_inputs`)
         h = x
         for W_l in self.W:
             h = self.g(W_l(h))
         logits = self.V(h)
         if self.A is not None:
             logits = logits + self.A(x)
-        return logits
+        return logits.index_select(1, self.inputs_back)  # in data order
 
     def log_prob_mask(self, x: Tensor, m: int) -> Tensor:
         """log p_m(x) under stored mask set m alone, (B,). The active set is kept."""
