@@ -3,6 +3,7 @@ exactly at the true places and images, the masks' IoU, FID through the same path
 a model that returns the real images), update isolation, the baseline without masks, and
 a short seeded run through the command line."""
 
+import io
 import math
 import re
 from types import SimpleNamespace
@@ -23,6 +24,7 @@ from genzoo.data.tasks import (
     build_patches,
     cut_patches,
     patch_location_names,
+    patch_locations,
 )
 from genzoo.metrics import features
 from genzoo.metrics.features import TrainSettings, train_feature_network
@@ -248,6 +250,12 @@ def items_patches(monkeypatch):
     return "items-patches"
 
 
+def png_bytes(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (side, side), 0).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def error_line(capsys) -> str:
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0, err
@@ -339,3 +347,52 @@ def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches,
     assert main(["train", "puzzle-gan", "--data", items_patches, "--run-dir",
                  str(tmp_path / "p"), "--set", "augment=flip", *quiet]) == 2  # fmt: skip
     assert "places would not move" in error_line(capsys) and not (tmp_path / "p").exists()
+
+    # `genzoo serve`: the Assemble page cuts an uploaded whole image's patches as the task
+    # does and shows what the model makes of them; a model without masks shows none
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from genzoo.apps import studio
+    from genzoo.io.images import grid_image
+    from genzoo.serve.app import Settings, create_app
+    from genzoo.train.run import load_run
+
+    def upload(c, run_id, image: bytes, seed="2"):
+        files = {"image": ("item.png", image, "image/png")}
+        return c.post(f"/run/{run_id}/assemble", files=files, data={"seed": seed})
+
+    def shown(page: str, element: str) -> np.ndarray:
+        data = re.search(f'id="{element}" class="grid" src="data:image/png;base64,([^"]+)"', page)
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(data.group(1)))))
+
+    item = io.BytesIO()
+    Image.fromarray(task.test[0, 0].numpy()).save(item, "PNG")
+    with TestClient(create_app(Settings(tmp_path)), raise_server_exceptions=False) as c:
+        assert 'href="/run/run/assemble"' in c.get("/run/run").text
+        assert 'href="/run/nade/assemble"' not in c.get("/run/nade").text
+        assert 'id="seed"' in c.get("/run/run/assemble").text
+        r = upload(c, "run", item.getvalue())
+        assert r.status_code == 200, r.text
+        assert "the patches | the whole image | each patch's mask" in r.text
+        outlined, rows, per_row = studio.assemble_upload(
+            load_run(run), studio.Upload(item.getvalue(), "item.png"), seed=2
+        )
+        assert per_row == 7 and len(rows) == 7 * studio.ASSEMBLIES  # 3 patches, x̂, 3 masks
+        assert np.array_equal(shown(r.text, "assembled"), np.asarray(grid_image(rows, nrow=7)))
+        assert np.array_equal(shown(r.text, "upload-places"), np.asarray(grid_image(outlined)))
+        # the same places as the task's cut of this image with RandomState(seed)
+        places = patch_locations(task.test[:1].numpy(), np.random.RandomState(2), 3, 8)
+        patches = cut_patches(task.test[:1], torch.from_numpy(places), 8)
+        framed = rows[:3, :, 12:20, 12:20]  # each patch in the middle of its 32x32 frame
+        assert torch.allclose(framed, patches[0, :, None].float() / 255, atol=1e-6)
+        r = upload(c, "baseline", item.getvalue())
+        assert r.status_code == 200 and "each patch's mask" not in r.text
+        bad = [(b"not an image", "0", "not an image PIL can read"),
+               (png_bytes(28), "0", "is 28x28; this model takes 32x32"),
+               (item.getvalue(), "x", "expected a whole number")]  # fmt: skip
+        for image, seed, message in bad:
+            r = upload(c, "run", image, seed)
+            assert r.status_code == 422 and message in r.text, r.text
+        assert c.get("/run/nade/assemble").status_code == 404

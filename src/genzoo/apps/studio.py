@@ -25,7 +25,9 @@ MAX_DEPTH = 4  # folders below the root searched for runs
 LIVE_SECONDS = 120  # a run whose files changed this recently, and not finished, is training
 MAX_UPLOAD = 5 * 2**20  # bytes of one uploaded image
 ANOMALY_QUANTILE = 0.99  # uploads scoring above this quantile of the test split are flagged
-RUN_FILES = ("samples.png", "progress.gif", "reconstructions.png", "translations.png")
+RUN_FILES = ("samples.png", "progress.gif", "reconstructions.png", "translations.png",
+             "assembled.png")  # fmt: skip
+ASSEMBLIES = 4  # images assembled from an upload's patches, z drawn from one seed
 
 
 # ---------------------------------------------------------------- finding runs
@@ -342,6 +344,36 @@ def translate_upload(run, upload: Upload, seed: int = 0, direction: str = "a2b",
     target = parse_targets(model, run.model_name, targets or None)
     out = translate(model, source, 1, seed, direction, target)
     return translation_rows(transform.scale, source, out)
+
+
+@torch.no_grad()
+def assemble_upload(run, upload: Upload, seed: int = 0,
+                    n: int = ASSEMBLIES) -> tuple[torch.Tensor, torch.Tensor, int]:  # fmt: skip
+    """Key patches of an uploaded whole image, cut as the task cuts them (K non-overlapping
+    P x P patches inside the item's bounding box, their places drawn from `seed`), and n
+    images the model assembles from them alone (z from the same seed). Returns the upload
+    with the patches' places outlined (1, C, H, W), `assemble_rows`' rows (each patch in
+    a grey frame | the whole image | each patch's mask), all in [0, 1], and images per row."""
+    from genzoo.apps.anomaly import image_shape, to_levels
+    from genzoo.apps.sampling import assemble_rows, display
+    from genzoo.core.capabilities import Capability
+    from genzoo.data.tasks import cut_patches, patch_locations
+
+    model = run.model
+    if Capability.ASSEMBLE not in model.capabilities:
+        raise GenzooError(f"{run.model_name} does not assemble images from patches")
+    K, P = model.config.n_patches, model.patch_shape[-1]
+    levels = to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
+    rng = np.random.RandomState(seed)
+    places = torch.from_numpy(patch_locations(levels.numpy(), rng, K, P, run.transform.n_levels))
+    patches = run.transform.fixed(cut_patches(levels, places, P), "test")
+    rows, per_row = assemble_rows(run, patches.to(model.device), n, seed)
+    shown = display(run, run.transform.fixed(levels, "test")).clone()
+    for top, left in places[0].tolist():  # a white outline around each place
+        box = shown[0, :, top : top + P, left : left + P]
+        box[:, [0, -1], :] = 1.0
+        box[:, :, [0, -1]] = 1.0
+    return shown, rows, per_row
 
 
 # ---------------------------------------------------------------- live progress

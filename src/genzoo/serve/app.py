@@ -378,6 +378,25 @@ def create_app(settings: Settings) -> FastAPI:
         return await upload_page(run_id, request, "translate", "Translate", what, act,
                                  pages.translate_fields)  # fmt: skip
 
+    @app.api_route("/run/{run_id}/assemble", methods=["GET", "POST"],
+                   response_class=HTMLResponse)  # fmt: skip
+    async def assemble(run_id: str, request: Request):
+        def act(run, upload, choices):
+            from genzoo.io.images import grid_image, png_bytes
+
+            text = choices.get("seed", "0") or "0"
+            if not (text.isdigit() and int(text) < 2**32):
+                raise GenzooError(f"seed={text!r}: expected a whole number below 2**32")
+            shown, rows, per_row = studio.assemble_upload(run, upload, int(text))
+            return pages.assemble_result(png_bytes(grid_image(shown, nrow=1)),
+                                         png_bytes(grid_image(rows, nrow=per_row)), upload.name,
+                                         run.model.config.mask_branch)  # fmt: skip
+
+        what = ("Upload a whole image of the run's size: the studio cuts its key patches as "
+                "the task does, and the model assembles an image from them alone.")  # fmt: skip
+        return await upload_page(run_id, request, "assemble", "Assemble", what, act,
+                                 lambda model: pages.SEED_FIELD)  # fmt: skip
+
     return app
 
 

@@ -53,6 +53,8 @@ def tabs_for(model) -> tuple[str, ...]:
         tabs.append("score")
     if Capability.TRANSLATE in caps:
         tabs.append("translate")
+    if Capability.ASSEMBLE in caps:
+        tabs.append("assemble")
     return tuple(tabs)
 
 
@@ -472,6 +474,22 @@ def model_view(score) -> str:
     return (
         f'<p>{escape(score.picture_caption)}</p><img id="model-view" class="grid" '
         f'src="data:image/png;base64,{data.decode()}" alt="{escape(score.picture_caption)}">'
+    )
+
+
+SEED_FIELD = ('<label>seed <input type="number" name="seed" id="seed" value="0" min="0">'
+              "</label> ")  # fmt: skip
+
+
+def assemble_result(upload_png: bytes, rows_png: bytes, name: str, masks: bool) -> str:
+    upload = base64.b64encode(upload_png).decode()
+    rows = base64.b64encode(rows_png).decode()
+    layout = "the patches | the whole image" + (" | each patch's mask" if masks else "")
+    return (
+        f"<h2>{escape(name)}</h2><p>the upload, the patches' places outlined (the model is "
+        f'not told them)</p><img id="upload-places" class="grid" src="data:image/png;base64,'
+        f'{upload}" alt="the upload"><p>each row, a new z: {layout}</p><img id="assembled" '
+        f'class="grid" src="data:image/png;base64,{rows}" alt="assembled images">'
     )
 
 
