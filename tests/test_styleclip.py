@@ -174,9 +174,60 @@ def test_edit_through_the_command_line(tmp_path, monkeypatch, capsys):
     assert main([*edit[:5], str(other), *edit[6:]]) == 2
     assert "embeds 1x16x16 images" in error_line(capsys)
     # open_clip ViT-CLIP files: tests/test_clip.py
+    studio_matches(tmp_path, clip)
     mnist = dataclasses.replace(TASKS["digits-captions"], base="mnist")
     monkeypatch.setitem(TASKS, "digits-captions", mnist)  # as if trained on other images
     assert main(edit) == 2 and "other images" in error_line(capsys)
+
+
+def studio_matches(root: Path, clip: Path) -> None:
+    """`genzoo serve`'s Match page of a joint model's run: each caption's cosine with the
+    upload and the softmax over the captions at the model's scale, as match_upload gives
+    them from the model's own embeddings, best first; one-line errors for bad captions."""
+    import io
+    import re
+
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from genzoo.apps import studio
+    from genzoo.serve.app import Settings, create_app
+    from genzoo.train.run import load_run
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.tile(np.arange(0, 256, 32, dtype=np.uint8), (8, 1)), "L").save(buffer, "PNG")
+    image = buffer.getvalue()
+    captions = ["a handwritten seven", "a thin one", "a handwritten zero, upright"]
+
+    def post(c, text: str):
+        files = {"image": ("x.png", image, "image/png")}
+        return c.post(f"/run/{clip.name}/match", files=files, data={"captions": text})
+
+    with TestClient(create_app(Settings(root)), raise_server_exceptions=False) as c:
+        assert f'href="/run/{clip.name}/match"' in c.get(f"/run/{clip.name}").text
+        assert 'id="captions"' in c.get(f"/run/{clip.name}/match").text
+        r = post(c, "\n".join(captions) + "\n\n")
+        assert r.status_code == 200, r.text
+        shown = re.findall(r"<tr><td>([^<]+)</td><td>([-0-9.]+)</td>", r.text)
+        run = load_run(clip)
+        match = studio.match_upload(run, studio.Upload(image, "x.png"), captions)
+        assert [t for t, _ in shown] == match.captions
+        assert sorted(match.captions) == sorted(captions)
+        assert [float(v) for _, v in shown] == [round(v, 3) for v in match.cosine]
+        assert match.cosine == sorted(match.cosine, reverse=True)
+        assert abs(sum(match.probability) - 1) < 1e-6
+        pixels = studio.read_upload(studio.Upload(image, "x"), (1, 8, 8))  # 0..255
+        levels = torch.round(pixels.double() * 16 / 255).to(torch.uint8)  # the digits' 17
+        x = run.transform.fixed(levels, "test")
+        with torch.no_grad():
+            u, v = run.model.embed_images(x), run.model.embed_prompts(match.captions)
+        assert torch.allclose((u @ v.T)[0], torch.tensor(match.cosine), atol=1e-6)
+        assert "a thin one" in r.text.split('id="captions"')[1]  # the captions stay in the form
+        for text, message in (("  \n", "at least one caption"),
+                              ("\n".join(["a seven"] * 33), "at most 32")):  # fmt: skip
+            r = post(c, text)
+            assert r.status_code == 422 and message in r.text, r.text
 
 
 def test_the_oracle_measures_brightness_and_colour_of_colour_images(monkeypatch):

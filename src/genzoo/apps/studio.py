@@ -1,5 +1,6 @@
 """What `genzoo serve` shows, without the web: the runs under a folder, how each stands,
-a bounded cache of loaded models, and an uploaded image scored or translated.
+a bounded cache of loaded models, and an uploaded image scored, translated, assembled from
+its key patches or matched against captions.
 
 Runs are found by their config.json and addressed by an id made here from their place
 under the root; a client never names a path. Models load only through `load_run`
@@ -374,6 +375,54 @@ def assemble_upload(run, upload: Upload, seed: int = 0,
         box[:, [0, -1], :] = 1.0
         box[:, :, [0, -1]] = 1.0
     return shown, rows, per_row
+
+
+MAX_CAPTIONS = 32  # captions matched against one upload
+
+
+def default_captions(run) -> list[str]:
+    """The zero-shot class prompts of the run's captioned task ("a handwritten zero", ...),
+    or none."""
+    from genzoo.data.captions import class_prompts
+
+    return class_prompts(run.data_name) or []
+
+
+@dataclass
+class Match:
+    """An uploaded image against captions in a joint model's space, best first."""
+
+    captions: list[str]
+    cosine: list[float]  # u · v of the image's and each caption's unit vectors
+    probability: list[float]  # softmax over the captions at the model's logit scale
+    scale: float
+
+
+@torch.no_grad()
+def match_upload(run, upload: Upload, captions: list[str]) -> Match:
+    """How well each caption fits an uploaded image in a joint image–text model's space:
+    the cosine of their embeddings, and the softmax over the captions at the model's learned
+    scale (CLIP's zero-shot classification among them)."""
+    from genzoo.apps.anomaly import image_shape, to_levels
+    from genzoo.core.capabilities import Capability
+
+    model = run.model
+    if Capability.JOINT not in model.capabilities:
+        raise GenzooError(f"{run.model_name} has no joint image–text space to match in")
+    texts = [line.strip() for line in captions if line.strip()]
+    if not texts:
+        raise GenzooError("give at least one caption, one a line")
+    if len(texts) > MAX_CAPTIONS:
+        raise GenzooError(f"{len(texts)} captions; the studio matches at most {MAX_CAPTIONS}")
+    texts = [model.check_prompt(t) for t in texts]
+    levels = to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
+    u = model.embed_images(run.transform.fixed(levels, "test").to(model.device))
+    cosine = (u @ model.embed_prompts(texts).T)[0].float().cpu()
+    scale = float(model.logit_scale.exp())
+    probability = torch.softmax(scale * cosine, 0)
+    order = torch.argsort(cosine, descending=True, stable=True).tolist()
+    return Match([texts[i] for i in order], [float(cosine[i]) for i in order],
+                 [float(probability[i]) for i in order], scale)  # fmt: skip
 
 
 # ---------------------------------------------------------------- live progress

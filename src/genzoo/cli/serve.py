@@ -11,7 +11,7 @@ DEFAULT_RUNS = ("runs", "demo/runs")  # `genzoo train`'s folder, then `make demo
 
 def add_serve(sub, common) -> None:
     what = ("a local web studio: browse runs, sample with seeds and labels, score, "
-            "translate or assemble uploaded images")  # fmt: skip
+            "translate, assemble or caption-match uploaded images")  # fmt: skip
     p = add(sub, common, "serve", help=what)
     p.add_argument("--runs", metavar="DIR",
                    help="folder searched for runs, 4 levels deep (default: runs, or demo/runs "

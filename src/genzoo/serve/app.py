@@ -315,15 +315,20 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(await on_worker(draw), media_type="image/png",
                         headers={"Cache-Control": "no-store"})  # fmt: skip
 
-    async def upload_page(run_id, request, action, title, what, act, fields=lambda m: ""):
+    async def upload_page(run_id, request, action, title, what, act,
+                          fields=lambda run, choices: ""):  # fmt: skip
+        """The page of an upload form: `fields(run, choices)` its controls (the choices
+        sent, {} on GET), `act(run, upload, choices)` the result's HTML, on the worker."""
         info, run = await model_page(run_id)
         tabs = pages.tabs_for(run.model)
         if action not in tabs:
             raise HTTPException(404, f"{info.model} has no {action} page")
-        controls = fields(run.model)
         if request.method == "GET":
+            controls = fields(run, {})
             return html(pages.upload_form(info, tabs, action, title, what, fields=controls))
         form = await request.form(max_files=1, max_fields=16)
+        choices = {k: v for k, v in form.items() if k != "image" and isinstance(v, str)}
+        controls = fields(run, choices)
         file = form.get("image")
         if file is None or isinstance(file, str) or not file.filename:
             body = pages.upload_form(
@@ -344,7 +349,6 @@ def create_app(settings: Settings) -> FastAPI:
                 f"{studio.MAX_UPLOAD // 2**20} MB: upload a smaller image",
             )
         upload = studio.Upload(data, file.filename)
-        choices = {k: v for k, v in form.items() if k != "image" and isinstance(v, str)}
         try:
             result = await on_worker(act, run, upload, choices)
         except GenzooError as e:
@@ -376,7 +380,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         what = "Upload an image of the model's input size and channels: it is translated."
         return await upload_page(run_id, request, "translate", "Translate", what, act,
-                                 pages.translate_fields)  # fmt: skip
+                                 lambda run, _: pages.translate_fields(run.model))  # fmt: skip
 
     @app.api_route("/run/{run_id}/assemble", methods=["GET", "POST"],
                    response_class=HTMLResponse)  # fmt: skip
@@ -395,7 +399,24 @@ def create_app(settings: Settings) -> FastAPI:
         what = ("Upload a whole image of the run's size: the studio cuts its key patches as "
                 "the task does, and the model assembles an image from them alone.")  # fmt: skip
         return await upload_page(run_id, request, "assemble", "Assemble", what, act,
-                                 lambda model: pages.SEED_FIELD)  # fmt: skip
+                                 lambda run, choices: pages.seed_field(choices))  # fmt: skip
+
+    @app.api_route("/run/{run_id}/match", methods=["GET", "POST"], response_class=HTMLResponse)
+    async def match(run_id: str, request: Request):
+        def act(run, upload, choices):
+            captions = choices.get("captions", "").splitlines()
+            return pages.match_result(studio.match_upload(run, upload, captions), upload.name)
+
+        what = ("Upload an image of the run's size and give captions: how well each fits it "
+                "in the model's joint image–text space.")  # fmt: skip
+
+        def fields(run, choices):
+            sent = choices.get("captions")
+            return pages.caption_field(
+                sent.splitlines() if sent is not None else studio.default_captions(run)
+            )
+
+        return await upload_page(run_id, request, "match", "Match", what, act, fields)
 
     return app
 

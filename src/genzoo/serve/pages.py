@@ -55,6 +55,8 @@ def tabs_for(model) -> tuple[str, ...]:
         tabs.append("translate")
     if Capability.ASSEMBLE in caps:
         tabs.append("assemble")
+    if Capability.JOINT in caps:
+        tabs.append("match")
     return tuple(tabs)
 
 
@@ -477,8 +479,10 @@ def model_view(score) -> str:
     )
 
 
-SEED_FIELD = ('<label>seed <input type="number" name="seed" id="seed" value="0" min="0">'
-              "</label> ")  # fmt: skip
+def seed_field(choices: dict) -> str:
+    seed = escape(choices.get("seed", "0"))
+    return (f'<label>seed <input type="number" name="seed" id="seed" value="{seed}" '
+            'min="0"></label> ')  # fmt: skip
 
 
 def assemble_result(upload_png: bytes, rows_png: bytes, name: str, masks: bool) -> str:
@@ -490,6 +494,27 @@ def assemble_result(upload_png: bytes, rows_png: bytes, name: str, masks: bool) 
         f'not told them)</p><img id="upload-places" class="grid" src="data:image/png;base64,'
         f'{upload}" alt="the upload"><p>each row, a new z: {layout}</p><img id="assembled" '
         f'class="grid" src="data:image/png;base64,{rows}" alt="assembled images">'
+    )
+
+
+def caption_field(captions: list[str]) -> str:
+    return ('<label>captions, one a line<br><textarea name="captions" id="captions" rows="10" '
+            f'cols="40">{escape(chr(10).join(captions))}</textarea></label><br>')  # fmt: skip
+
+
+def match_result(match, name: str) -> str:
+    rows = "".join(
+        f'<tr><td>{escape(c)}</td><td>{cos:.3f}</td><td><svg width="160" height="12">'
+        f'<rect width="{160 * p:.1f}" height="12" fill="#4c72b0"/></svg> {100 * p:.1f} %'
+        "</td></tr>"
+        for c, cos, p in zip(match.captions, match.cosine, match.probability, strict=True)
+    )
+    return (
+        f"<h2>{escape(name)}</h2><p>best first: the cosine of the image's and each "
+        "caption's embeddings, and the softmax over these captions at the model's learned "
+        f"scale ({match.scale:.1f}): its zero-shot choice among them</p>"
+        f'<table id="match"><tr><th>caption</th><th>cosine</th><th>probability</th></tr>'
+        f"{rows}</table>"
     )
 
 
