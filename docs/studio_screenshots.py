@@ -1,8 +1,13 @@
-"""The README's studio pictures (docs/images/studio-{runs,run,play,score}.png) from the
-`genzoo demo` runs: headless Chromium at 1200x900, quantised to 128 colours.
+"""The README's studio pictures, taken in headless Chromium at 1200x900 and quantised to
+128 colours. From the `genzoo demo` runs, docs/images/studio-{runs,run,play,score}.png:
 
     cd /tmp/studio-demo && genzoo demo   # writes demo/runs/{pixelcnn,vae,dcgan}
     python docs/studio_screenshots.py    # from the repository root
+
+and with `--trained`, docs/images/studio-{assemble,match}.png from this repository's
+runs/ folder: the Puzzle-GAN run resumed to 4,200 CPU s (runs/puzzle-gan/masks-3600) on a
+Fashion-MNIST test image, and the mnist32 contrastive model (runs/joint32) on an MNIST
+test digit, both padded to 32x32 (docs/results.md has the commands that trained them).
 """
 
 # ruff: noqa: E401, E402, E701, E702, E501
@@ -19,6 +24,8 @@ from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+TRAINED = "--trained" in sys.argv
+RUNS = str(Path(__file__).parents[1] / "runs") if TRAINED else "/tmp/studio-demo/demo/runs"
 OUT = Path(__file__).parent / "images"
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -31,7 +38,7 @@ server = subprocess.Popen(
         "genzoo.cli",
         "serve",
         "--runs",
-        "/tmp/studio-demo/demo/runs",
+        RUNS,
         "--port",
         str(port),
         "--threads",
@@ -74,7 +81,36 @@ def loaded(i):
     return d.execute_script("const i = arguments[0]; return i.complete && i.naturalWidth > 0", i)
 
 
+def upload(page: str, image: Path, result: str) -> None:
+    d.get(url + page)
+    d.find_element("id", "image").send_keys(str(image))
+    d.find_element("id", "submit").click()
+    wait(lambda: d.find_elements("id", result), 300)
+
+
+def padded_test_image(name: str, i: int) -> Path:
+    """Test image i of a dataset, padded to 32x32 as the tasks pad it, as a PNG."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
+    from genzoo import data
+
+    x = data.load(name, splits=("test",)).test[i, 0].numpy()
+    path = Path(f"/tmp/{name}-{i}.png")
+    Image.fromarray(np.pad(x, 2).astype(np.uint8), "L").save(path)
+    return path
+
+
+def trained_pages() -> None:
+    upload("/run/puzzle-gan~masks-3600/assemble", padded_test_image("fashion-mnist", 0),
+           "assembled")  # fmt: skip
+    shot("assemble")
+    upload("/run/joint32/match", padded_test_image("mnist", 0), "match")
+    shot("match")
+
+
 try:
+    if TRAINED:
+        trained_pages()
+        raise SystemExit(0)
     d.get(url + "/")
     shot("runs")
     d.get(url + "/run/dcgan")
