@@ -268,3 +268,33 @@ def test_eval_takes_the_clip_options_only_with_joint(edit_args, capsys):
     # a StyleGAN takes no text: the CLIP file is loaded, then refused for the run
     assert main([*root, "eval", style, "--joint", edit_args[5], "--clip-vocab", vocab]) == 2
     assert "takes no text" in error_line(capsys)
+
+
+def test_match_with_a_clip_file(edit_args, tmp_path, capsys):
+    """`genzoo match` with a ViT-CLIP file: an RGB image of any size (CLIP resizes it), the
+    captions' cosines and softmax as the model's own embeddings give them."""
+    import numpy as np
+    from PIL import Image
+
+    from genzoo.apps.edit import load_joint
+    from genzoo.apps.match import read_image
+    from genzoo.cli import main
+
+    weights, vocab = edit_args[5], edit_args[7]
+    rgb = np.random.default_rng(0).integers(0, 256, (13, 20, 3), dtype=np.uint8)
+    Image.fromarray(rgb, "RGB").save(tmp_path / "photo.png")
+    captions = ["a thick seven", "a thin one"]
+    argv = ["match", str(tmp_path / "photo.png"), "--joint", weights, "--clip-vocab", vocab]
+    capsys.readouterr()
+    assert main([*argv, *(a for c in captions for a in ("--text", c))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "CLIP ViT/8 weights file standin.safetensors" in lines[0] and len(lines) == 3
+    joint = load_joint(weights, (3, 13, 20), vocab)
+    with torch.no_grad():
+        u = joint.model.embed_images(read_image(tmp_path / "photo.png", None))
+        cos = (u @ joint.model.embed_prompts(captions).T)[0]
+    shown = {" ".join(line.split()[:-3]): float(line.split()[-3]) for line in lines[1:]}
+    assert shown.keys() == set(captions)
+    assert all(abs(shown[c] - float(v)) < 6e-4 for c, v in zip(captions, cos, strict=True))
+    assert main(argv) == 2  # a weights file has no class prompts of its own
+    assert "no class prompts of its own" in error_line(capsys)

@@ -174,16 +174,16 @@ def test_edit_through_the_command_line(tmp_path, monkeypatch, capsys):
     assert main([*edit[:5], str(other), *edit[6:]]) == 2
     assert "embeds 1x16x16 images" in error_line(capsys)
     # open_clip ViT-CLIP files: tests/test_clip.py
-    studio_matches(tmp_path, clip)
+    matches(tmp_path, clip, weights, capsys)
     mnist = dataclasses.replace(TASKS["digits-captions"], base="mnist")
     monkeypatch.setitem(TASKS, "digits-captions", mnist)  # as if trained on other images
     assert main(edit) == 2 and "other images" in error_line(capsys)
 
 
-def studio_matches(root: Path, clip: Path) -> None:
-    """`genzoo serve`'s Match page of a joint model's run: each caption's cosine with the
-    upload and the softmax over the captions at the model's scale, as match_upload gives
-    them from the model's own embeddings, best first; one-line errors for bad captions."""
+def matches(root: Path, clip: Path, weights: Path, capsys) -> None:
+    """`genzoo match` and `genzoo serve`'s Match page of a joint model's run: each caption's
+    cosine with the image and the softmax over the captions at the model's scale, from the
+    model's own embeddings, best first; the same from its weights file; one-line errors."""
     import io
     import re
 
@@ -192,12 +192,16 @@ def studio_matches(root: Path, clip: Path) -> None:
     from PIL import Image
 
     from genzoo.apps import studio
+    from genzoo.cli import main
     from genzoo.serve.app import Settings, create_app
     from genzoo.train.run import load_run
 
-    buffer = io.BytesIO()
-    Image.fromarray(np.tile(np.arange(0, 256, 32, dtype=np.uint8), (8, 1)), "L").save(buffer, "PNG")
-    image = buffer.getvalue()
+    def png_of(a: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(a, "L").save(buffer, "PNG")
+        return buffer.getvalue()
+
+    image = png_of(np.tile(np.arange(0, 256, 32, dtype=np.uint8), (8, 1)))
     captions = ["a handwritten seven", "a thin one", "a handwritten zero, upright"]
 
     def post(c, text: str):
@@ -228,6 +232,29 @@ def studio_matches(root: Path, clip: Path) -> None:
                               ("\n".join(["a seven"] * 33), "at most 32")):  # fmt: skip
             r = post(c, text)
             assert r.status_code == 422 and message in r.text, r.text
+
+    # the command line, from the run and from its weights file: the same table
+    (root / "x.png").write_bytes(image)
+    texts = [a for t in captions for a in ("--text", t)]
+    for joint in (clip, weights):
+        capsys.readouterr()
+        assert main(["match", str(root / "x.png"), "--joint", str(joint), *texts]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert f"scale {match.scale:.1f}" in lines[0]
+        for line, t, cos, p in zip(lines[1:], match.captions, match.cosine, match.probability,
+                                   strict=True):  # fmt: skip
+            *words, shown_cos, shown_p, _ = line.split()
+            assert words == t.split()  # printed to 3 and 1 decimals
+            assert abs(float(shown_cos) - cos) < 6e-4 and abs(float(shown_p) - 100 * p) < 0.06
+    (root / "big.png").write_bytes(png_of(np.zeros((10, 10), np.uint8)))
+    for argv, message in (
+        ([str(root / "x.png"), "--joint", str(clip)], "no class prompts of its own"),
+        ([str(root / "big.png"), "--joint", str(clip), *texts], "embeds 8x8 images"),
+        ([str(root / "x.png"), "--joint", str(clip), "--text", " "], "at least one caption"),
+        ([str(root / "none.png"), "--joint", str(clip), *texts], "no such file"),
+    ):
+        assert main(["match", *argv]) == 2
+        assert message in error_line(capsys)
 
 
 def test_the_oracle_measures_brightness_and_colour_of_colour_images(monkeypatch):

@@ -377,9 +377,6 @@ def assemble_upload(run, upload: Upload, seed: int = 0,
     return shown, rows, per_row
 
 
-MAX_CAPTIONS = 32  # captions matched against one upload
-
-
 def default_captions(run) -> list[str]:
     """The zero-shot class prompts of the run's captioned task ("a handwritten zero", ...),
     or none."""
@@ -388,41 +385,18 @@ def default_captions(run) -> list[str]:
     return class_prompts(run.data_name) or []
 
 
-@dataclass
-class Match:
-    """An uploaded image against captions in a joint model's space, best first."""
-
-    captions: list[str]
-    cosine: list[float]  # u · v of the image's and each caption's unit vectors
-    probability: list[float]  # softmax over the captions at the model's logit scale
-    scale: float
-
-
-@torch.no_grad()
-def match_upload(run, upload: Upload, captions: list[str]) -> Match:
-    """How well each caption fits an uploaded image in a joint image–text model's space:
-    the cosine of their embeddings, and the softmax over the captions at the model's learned
-    scale (CLIP's zero-shot classification among them)."""
+def match_upload(run, upload: Upload, captions: list[str]):
+    """How well each caption fits an uploaded image in a joint image–text run's space
+    (genzoo.apps.match.match_captions)."""
     from genzoo.apps.anomaly import image_shape, to_levels
+    from genzoo.apps.match import match_captions
     from genzoo.core.capabilities import Capability
 
     model = run.model
     if Capability.JOINT not in model.capabilities:
         raise GenzooError(f"{run.model_name} has no joint image–text space to match in")
-    texts = [line.strip() for line in captions if line.strip()]
-    if not texts:
-        raise GenzooError("give at least one caption, one a line")
-    if len(texts) > MAX_CAPTIONS:
-        raise GenzooError(f"{len(texts)} captions; the studio matches at most {MAX_CAPTIONS}")
-    texts = [model.check_prompt(t) for t in texts]
     levels = to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
-    u = model.embed_images(run.transform.fixed(levels, "test").to(model.device))
-    cosine = (u @ model.embed_prompts(texts).T)[0].float().cpu()
-    scale = float(model.logit_scale.exp())
-    probability = torch.softmax(scale * cosine, 0)
-    order = torch.argsort(cosine, descending=True, stable=True).tolist()
-    return Match([texts[i] for i in order], [float(cosine[i]) for i in order],
-                 [float(probability[i]) for i in order], scale)  # fmt: skip
+    return match_captions(model, run.transform.fixed(levels, "test"), captions)
 
 
 # ---------------------------------------------------------------- live progress

@@ -1,5 +1,6 @@
 """`genzoo edit`: StyleCLIP's latent optimisation of a StyleGAN image toward a text prompt,
-as a strip from the original to the edit, with oracle measures before and after."""
+as a strip from the original to the edit, with oracle measures before and after; and
+`genzoo match`: captions against an image in a joint image–text model's space."""
 
 from __future__ import annotations
 
@@ -84,4 +85,47 @@ def cmd_edit(args) -> int:
     return 0
 
 
-VERBS = (add_edit,)
+def add_match(sub, common) -> None:
+    p = add(sub, common, "match",
+            help="how well captions fit an image in a joint image–text model's space: "
+            "cosines, and the zero-shot choice among them")  # fmt: skip
+    p.add_argument("image", help="an image file: of the joint model's size, or any size for "
+                   "an open_clip ViT-CLIP (it resizes)")  # fmt: skip
+    p.add_argument("--joint", required=True, metavar="RUN|FILE",
+                   help="a `genzoo train contrastive` run, or a .safetensors file of a joint "
+                   "model's weights (as for genzoo edit)")  # fmt: skip
+    add_clip_options(p)
+    p.add_argument("--text", action="append", metavar="CAPTION",
+                   help="a caption; repeat for more (at most 32). Default: the zero-shot "
+                   "class prompts of the run's task, e.g. 'a handwritten seven'")  # fmt: skip
+    p.set_defaults(func=cmd_match)
+
+
+def cmd_match(args) -> int:
+    from genzoo.apps.edit import load_joint
+    from genzoo.apps.match import match_captions, read_image
+    from genzoo.core.errors import GenzooError
+    from genzoo.data.captions import class_prompts
+    from genzoo.io.images import read_pixels
+
+    pixels = read_pixels(args.image, 3)  # its size, for a weights file that does not say
+    grey = bool((pixels == pixels[..., :1]).all())
+    shape = (1 if grey else 3, *pixels.shape[:2])
+    joint = load_joint(args.joint, shape, args.clip_vocab, args.clip_act)
+    captions = args.text or class_prompts(joint.data_name or "")
+    if not captions:
+        raise GenzooError(f"--text: {joint.name} has no class prompts of its own: give the "
+                          "captions, e.g. --text 'a red car' --text 'a white horse'")  # fmt: skip
+    x = read_image(args.image, joint.shape)
+    match = match_captions(joint.model, x, captions)
+    note = f"; {joint.note}" if joint.note else ""
+    print(f"{args.image} against {len(match.captions)} captions in the space of "
+          f"{joint.name}{note}; best first, cosine and the softmax over these captions at "
+          f"the model's scale {match.scale:.1f}:")  # fmt: skip
+    width = max(len(c) for c in match.captions)
+    for c, cos, p in zip(match.captions, match.cosine, match.probability, strict=True):
+        print(f"  {c:{width}s}  {cos:+.3f}  {100 * p:5.1f} %")
+    return 0
+
+
+VERBS = (add_edit, add_match)
