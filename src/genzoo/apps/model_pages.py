@@ -347,6 +347,8 @@ def render(spec, entry: Entry, results_md: str) -> str:
         lines.append("")
     elif spec.capabilities & SCORES:
         lines += ["    genzoo score RUN_DIR --ood corrupt:flip", ""]
+    elif Capability.JOINT in spec.capabilities:
+        lines += ["    genzoo match digit.png --joint RUN_DIR", ""]
     else:
         lines.append("")
     lines += ["**Settings** (defaults; change any with `--set key=value`):", ""]
