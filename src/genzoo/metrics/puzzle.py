@@ -59,15 +59,22 @@ def network_window(net, real: Tensor) -> tuple[slice, slice]:
     return rows, cols
 
 
-def distances(net, fake: Tensor, real: Tensor, seed: int = 0) -> dict[str, float]:
-    """fid, kid_mean and kid_std (genzoo.metrics.quality) of images `fake` against `real`,
-    both (N, C, H, W) in [0, 1], on the part that network_window gives."""
-    from genzoo.metrics.quality import sample_metrics
+def distances(net, fakes: list[Tensor], real: Tensor, seed: int = 0) -> list[dict[str, float]]:
+    """fid, kid_mean and kid_std (genzoo.metrics.quality, as sample_metrics computes them)
+    of each set of images in `fakes` against `real`, all (N, C, H, W) in [0, 1], on the part
+    that network_window gives; the real images go through the network once."""
+    from genzoo.metrics.quality import check_images, embed, fid_kid
 
     rows, cols = network_window(net, real)
-    r = sample_metrics(fake[..., rows, cols], real[..., rows, cols], net, ["fid", "kid"],
-                       seed=seed)  # fmt: skip
-    return {key: r[key] for key in ("fid", "kid_mean", "kid_std")}
+    real = real[..., rows, cols]
+    check_images(real, "reference images", net)
+    f_real, _ = embed(net, real, net.batch_size)
+    out = []
+    for fake in fakes:
+        fake = fake[..., rows, cols]
+        check_images(fake, "samples", net)
+        out.append(fid_kid(f_real, embed(net, fake, net.batch_size)[0], seed=seed))
+    return out
 
 
 @torch.no_grad()
@@ -106,9 +113,11 @@ def puzzle_metrics(model, x: Tensor, patches: Tensor, places: Tensor, scale: str
     out["patch_l1"] = totals["patch_l1"] / max(area, 1)
     out["black_patch_l1"] = totals["black_patch_l1"] / max(area, 1)
     if net is not None:
-        real = to_unit_range(x, None, scale)
-        out |= distances(net, torch.cat(generated), real, seed)
+        fakes = [torch.cat(generated)]
         if reference is not None:
-            ref = distances(net, to_unit_range(reference, None, scale), real, seed)
-            out |= {f"reference_{key}": value for key, value in ref.items()}
+            fakes.append(to_unit_range(reference, None, scale))
+        found = distances(net, fakes, to_unit_range(x, None, scale), seed)
+        out |= found[0]
+        if reference is not None:
+            out |= {f"reference_{key}": value for key, value in found[1].items()}
     return {"n_examples": n, **out}

@@ -184,7 +184,7 @@ def embed(net: FeatureNet | InceptionV3, x: Tensor, batch_size: int = 500) -> tu
     return torch.cat(features), torch.cat(probs)
 
 
-def _check_images(x: Tensor, what: str, net: FeatureNet | InceptionV3) -> None:
+def check_images(x: Tensor, what: str, net: FeatureNet | InceptionV3) -> None:
     takes = net.input_mismatch(x)
     if takes is not None:
         raise GenzooError(f"{what} have shape {tuple(x.shape)}; the feature network takes {takes}")
@@ -217,8 +217,8 @@ def sample_metrics(
         raise UnknownNameError(
             f"unknown sample metric {unknown[0]!r}: expected one of {', '.join(METRICS)}"
         )
-    _check_images(samples, "samples", net)
-    _check_images(reference, "reference images", net)
+    check_images(samples, "samples", net)
+    check_images(reference, "reference images", net)
     batch_size = batch_size or net.batch_size
     f_fake, p_fake = embed(net, samples, batch_size)
     result: dict[str, float | list[int]] = {
