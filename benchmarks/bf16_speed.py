@@ -16,12 +16,11 @@ by benchmarks/bf16_quality.sh.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 
 import torch
-from common import cpu_model, loadavg, matmul_rate  # benchmarks/common.py
+from common import cpu_model, loadavg, matmul_rate, write_rows  # benchmarks/common.py
 from mfu import measure_model  # benchmarks/mfu.py
 
 MODELS = ("nade", "made", "pixelcnn", "row-lstm", "vae", "dcgan", "wgan-gp", "pix2pix")
@@ -58,9 +57,7 @@ def main(argv=None) -> list[dict]:
         print(f"{name:12s} {r['data']:24s} {fp32 * 1e3:9.1f} {mixed * 1e3:9.1f} "
               f"{fp32 / mixed:8.2f}x", flush=True)  # fmt: skip
     print(f"load average at end: {loadavg()}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f)
+    write_rows(args.json, rows)
     return rows
 
 

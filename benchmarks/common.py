@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -69,3 +70,11 @@ def nade_step_flops(n_dims: int, hidden: int, batch: int) -> int:
     """Analytic FLOPs of one NADE training step: 4·D·H per example forward (the running
     activation and the output unit of every dimension), three times that with backward."""
     return 12 * n_dims * hidden * batch
+
+
+def write_rows(path: str | None, rows: list[dict]) -> None:
+    """The rows `make bench` (benchmarks/speed.py) reads, as JSON at `path` (--json);
+    nothing without one."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(rows, f)

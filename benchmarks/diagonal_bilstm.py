@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import statistics
 import sys
 import time
 
 import torch
-from common import FlopCount, cpu_model, loadavg, timed  # benchmarks/common.py
+from common import FlopCount, cpu_model, loadavg, timed, write_rows  # benchmarks/common.py
 
 from genzoo.core import DataInfo
 from genzoo.core.model import plain_backward
@@ -117,12 +116,10 @@ def main() -> None:
     print(f"$ {env} {python} {' '.join(sys.argv)} | tee benchmarks/results/diagonal_bilstm.txt")
     print(f"torch {torch.__version__}, CPU: {cpu_model()}, {time.strftime('%Y-%m-%d')}")
     r = measure(2 if args.quick else args.reps, args.batch, args.seed)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump([{"name": f"Diagonal BiLSTM training step, B={args.batch}",
-                        "genzoo_s": r["scan"]["median_s"], "reference": "skew/unskew form",
-                        "reference_s": r["skewed"]["median_s"], "flops": r["flops"],
-                        "threads": 1}], f)  # fmt: skip
+    write_rows(args.json, [{"name": f"Diagonal BiLSTM training step, B={args.batch}",
+                            "genzoo_s": r["scan"]["median_s"], "reference": "skew/unskew form",
+                            "reference_s": r["skewed"]["median_s"], "flops": r["flops"],
+                            "threads": 1}])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import re
@@ -83,7 +82,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # importable from anywhere
-from common import cpu_model, loadavg  # noqa: E402  (benchmarks/common.py)
+from common import cpu_model, loadavg, write_rows  # noqa: E402  (benchmarks/common.py)
 
 BATCH = 64
 SIDE = 32
@@ -616,9 +615,7 @@ def main() -> None:
                          "reference": f"{name} in the authors' code's style",
                          "reference_s": 1 / m["ref"]})  # fmt: skip
     print(f"load average at end: {loadavg()}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f)
+    write_rows(args.json, rows)
 
 
 if __name__ == "__main__":

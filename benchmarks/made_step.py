@@ -37,14 +37,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import statistics
 import sys
 
 import torch
 import torch.nn.functional as F
-from common import cpu_model, loadavg, timed  # benchmarks/common.py
+from common import cpu_model, loadavg, timed, write_rows  # benchmarks/common.py
 from torch import Tensor, nn
 
 from genzoo.core import DataInfo
@@ -261,9 +260,7 @@ def main() -> None:
                          "reference_s": peer, "threads": 1})  # fmt: skip
     if not args.no_settings:
         measure_settings(batches[-1], 5 if args.quick else max(5, reps // 3), args.seed)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f)
+    write_rows(args.json, rows)
 
 
 if __name__ == "__main__":

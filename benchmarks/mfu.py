@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from common import (  # benchmarks/common.py
     loadavg,
     matmul_rate,
     nade_step_flops,
+    write_rows,
 )
 
 from genzoo.apps.model_pages import ENTRIES
@@ -142,11 +142,9 @@ def main(argv=None) -> list[dict]:
         print(f"{r['model']:16s} {r['data']:24s} {r['flops'] / 1e9:10.3f} {r['counted']:>8s} "
               f"{r['seconds'] * 1e3:9.1f} {rate / 1e9:8.2f} {r['mfu']:6.1%}")  # fmt: skip
     print(f"load average at end: {loadavg()}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump([{"name": f"{r['model']} training step ({r['data']})",
-                        "genzoo_s": r["seconds"], "flops": r["flops"], "threads": threads}
-                       for r in rows if "error" not in r], f)  # fmt: skip
+    write_rows(args.json, [{"name": f"{r['model']} training step ({r['data']})",
+                            "genzoo_s": r["seconds"], "flops": r["flops"], "threads": threads}
+                           for r in rows if "error" not in r])  # fmt: skip
     return rows
 
 

@@ -21,7 +21,6 @@ Data: random binary images, p(pixel = 1) = 0.5 (timing does not depend on the va
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -29,7 +28,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from common import cpu_model, loadavg, nade_step_flops, timed  # benchmarks/common.py
+from common import cpu_model, loadavg, nade_step_flops, timed, write_rows  # benchmarks/common.py
 from torch import Tensor, nn
 
 from genzoo.core import DataInfo
@@ -227,9 +226,7 @@ def main(argv=None) -> None:
             if name != "genzoo NADE":
                 print(f"genzoo NADE ({ours_threads}) speed-up over {name} ({n}): {t / ours:.2f}x")
 
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f)
+    write_rows(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import os
 import statistics
 import sys
@@ -46,7 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # importable from anywhere
-from common import FlopCount, cpu_model, loadavg, timed  # noqa: E402  (benchmarks/common.py)
+from common import FlopCount, cpu_model, loadavg, timed, write_rows  # noqa: E402  (benchmarks/common.py)
 
 from genzoo.core import DataInfo  # noqa: E402
 from genzoo.core.model import accumulate_gradients, plain_backward  # noqa: E402
@@ -258,9 +257,7 @@ def main() -> None:
         training_throughput(args)
     if not args.skip_sampling:
         rows += sampling_speed(args)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f)
+    write_rows(args.json, rows)
 
 
 if __name__ == "__main__":

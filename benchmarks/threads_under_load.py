@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from common import cpu_model, loadavg  # benchmarks/common.py
+from common import cpu_model, loadavg, write_rows  # benchmarks/common.py
 
 VARIANTS = ("torch default", "passive wait", "1 thread", "genzoo default")
 
@@ -132,12 +132,10 @@ def main(argv=None) -> dict:
         q, ld = medians["quiet"][v], medians["loaded"][v]
         print(f"{v:16s} {q * 1e3:9.1f} {ld * 1e3:9.1f} {ld / q:12.1f}x {ld / one:8.1f}x")
     print(f"load average at end: {loadavg()}")
-    if args.json:
-        loaded = medians["loaded"]
-        with open(args.json, "w") as f:
-            json.dump([{"name": "NADE step, B=100, another job on a core", "genzoo_s":
-                        loaded["genzoo default"], "reference": "torch default threads",
-                        "reference_s": loaded["torch default"]}], f)  # fmt: skip
+    loaded = medians["loaded"]
+    write_rows(args.json, [{"name": "NADE step, B=100, another job on a core", "genzoo_s":
+                            loaded["genzoo default"], "reference": "torch default threads",
+                            "reference_s": loaded["torch default"]}])  # fmt: skip
     return medians
 
 

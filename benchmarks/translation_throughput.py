@@ -70,7 +70,6 @@ takes seconds). Blocks continue until both sides together have had --seconds of 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -711,7 +710,7 @@ def main() -> None:
     torch.set_num_threads(1)
     names = args.models.split(",")
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from common import cpu_model, loadavg  # benchmarks/common.py
+    from common import cpu_model, loadavg, write_rows  # benchmarks/common.py
 
     # the project's interpreter as the other results name it, not this machine's path
     python = ".venv/bin/python" if ".venv" in sys.executable else "python"
@@ -762,9 +761,7 @@ def main() -> None:
           "faster); median: the median of the per-block ratios. A StarGAN step is one D update "
           "plus a G update every 5th step.")  # fmt: skip
     print(f"load average at end: {loadavg()}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f)
+    write_rows(args.json, rows)
 
 
 if __name__ == "__main__":
