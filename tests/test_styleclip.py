@@ -250,6 +250,10 @@ def matches(root: Path, clip: Path, weights: Path, capsys) -> None:
     for argv, message in (
         ([str(root / "x.png"), "--joint", str(clip)], "no class prompts of its own"),
         ([str(root / "big.png"), "--joint", str(clip), *texts], "embeds 8x8 images"),
+        (
+            [str(root / "big.png"), "--joint", str(weights), *texts],
+            f"embeds 1x8x8 images; {root / 'big.png'} is 1x10x10",
+        ),
         ([str(root / "x.png"), "--joint", str(clip), "--text", " "], "at least one caption"),
         ([str(root / "none.png"), "--joint", str(clip), *texts], "no such file"),
     ):

@@ -60,17 +60,18 @@ class Joint:
 
 
 def load_joint(path: str | Path, shape: tuple[int, ...], vocab: str | Path | None = None,
-               act: str | None = None) -> Joint:  # fmt: skip
+               act: str | None = None, source: str = "the StyleGAN makes") -> Joint:  # fmt: skip
     """A run directory of a joint model (`genzoo train contrastive`), or a safetensors file
-    of a joint model's weights in open_clip's naming (load_joint_file); `shape` is the
-    StyleGAN's image shape, which a file without an image size is built for; `vocab` and
-    `act`, an open_clip ViT-CLIP file's BPE vocabulary and activation."""
+    of a joint model's weights in open_clip's naming (load_joint_file); `shape` is the shape
+    of the images it will embed, which a file without an image size is built for, and
+    `source` says where they come from in an error ("the StyleGAN makes" 1x32x32); `vocab`
+    and `act`, an open_clip ViT-CLIP file's BPE vocabulary and activation."""
     from genzoo.io.files import read_json
     from genzoo.train.run import load_run
 
     path = Path(path)
     if path.is_file():
-        return load_joint_file(path, shape, vocab, act)
+        return load_joint_file(path, shape, vocab, act, source)
     if vocab is not None or act is not None:
         raise GenzooError(f"--clip-vocab and --clip-act are for open_clip ViT-CLIP weights "
                           f"files; --joint {path} is not a file")  # fmt: skip
@@ -80,8 +81,9 @@ def load_joint(path: str | Path, shape: tuple[int, ...], vocab: str | Path | Non
                           "model, e.g. a run of `genzoo train contrastive --data "
                           "mnist32-captions`")  # fmt: skip
     if run.transform.scale != "symmetric":
-        raise GenzooError(f"--joint {path} embeds images scaled {run.transform.scale}; a "
-                          "StyleGAN makes them in [−1, 1]: retrain it with scale=auto")  # fmt: skip
+        raise GenzooError(f"--joint {path} embeds images scaled {run.transform.scale}; genzoo "
+                          "gives joint models images in [−1, 1], a GAN's range: retrain it "
+                          "with scale=auto")  # fmt: skip
     note = ""
     if (path / "joint.json").is_file():
         r = read_json(path / "joint.json")
@@ -94,7 +96,8 @@ def load_joint(path: str | Path, shape: tuple[int, ...], vocab: str | Path | Non
 
 
 def load_joint_file(path: Path, shape: tuple[int, ...], vocab: str | Path | None = None,
-                    act: str | None = None) -> Joint:  # fmt: skip
+                    act: str | None = None,
+                    source: str = "the StyleGAN makes") -> Joint:  # fmt: skip
     """A joint model from a safetensors file, read without unpickling: the keys and shapes
     of open_clip's projections (logit_scale (), text_projection (D, d), visual.proj (F, d))
     and genzoo's image tower (visual.body.*), checked before anything is built; or an
@@ -132,8 +135,8 @@ def load_joint_file(path: Path, shape: tuple[int, ...], vocab: str | Path | None
     width, channels = tensors["visual.body.0.weight"].shape[:2]
     size = int(meta.get("image_size", shape[-1]))
     if (channels, size, size) != tuple(shape):
-        raise GenzooError(f"--joint {path} embeds {channels}x{size}x{size} images; the "
-                          f"StyleGAN makes {'x'.join(map(str, shape))}")  # fmt: skip
+        raise GenzooError(f"--joint {path} embeds {channels}x{size}x{size} images; {source} "
+                          f"{'x'.join(map(str, shape))}")  # fmt: skip
     model = create_model("contrastive", DataInfo(tuple(shape), None), embedding_dim=D,
                          joint_dim=d, width=width, feature_dim=F_dim)  # fmt: skip
     expected = model.state_dict()

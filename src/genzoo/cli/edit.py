@@ -111,7 +111,7 @@ def cmd_match(args) -> int:
     pixels = read_pixels(args.image, 3)  # its size, for a weights file that does not say
     grey = bool((pixels == pixels[..., :1]).all())
     shape = (1 if grey else 3, *pixels.shape[:2])
-    joint = load_joint(args.joint, shape, args.clip_vocab, args.clip_act)
+    joint = load_joint(args.joint, shape, args.clip_vocab, args.clip_act, f"{args.image} is")
     captions = args.text or class_prompts(joint.data_name or "")
     if not captions:
         raise GenzooError(f"--text: {joint.name} has no class prompts of its own: give the "
