@@ -305,7 +305,8 @@ def _text_metrics(args, run) -> int:
              ("--start-scale", args.start_scale)) if v]  # fmt: skip
     if given:
         raise GenzooError(f"--joint and {given[0]} do not mix: run eval once for each")
-    joint = load_joint(args.joint, tuple(run.model.data.shape), args.clip_vocab, args.clip_act)
+    joint = load_joint(args.joint, tuple(run.model.data.shape), args.clip_vocab, args.clip_act,
+                       f"the {run.model_name} run makes")  # fmt: skip
     splits = load_splits(run.data_name, args.data_root, run.train_config)
     r, info = evaluate_text2image(run, joint, args.split, args.n, args.seed, args.data_root,
                                   splits)  # fmt: skip
