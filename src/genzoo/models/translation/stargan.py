@@ -166,9 +166,14 @@ class StarGAN(TranslationModel):
             "generator": torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=betas),
         }
 
-    def discriminator_losses(self, x: Tensor, c_org: Tensor, c_trg: Tensor) -> dict[str, Tensor]:
-        """The terms of L_D (Eq. 5 with Eq. 8's WGAN-GP): fakes G(x, c) are detached."""
-        x_fake = self.G(x, c_trg).detach()
+    def discriminator_losses(self, x: Tensor, c_org: Tensor, c_trg: Tensor,
+                             x_fake: Tensor | None = None) -> dict[str, Tensor]:  # fmt: skip
+        """The terms of L_D (Eq. 5 with Eq. 8's WGAN-GP) on fakes G(x, c), detached: made
+        here without a graph, or `x_fake` given (made with one for the G step after)."""
+        if x_fake is None:
+            with torch.no_grad():
+                x_fake = self.G(x, c_trg)
+        x_fake = x_fake.detach()
         d_real_src, d_real_cls = self.D(x)
         d_fake_src, _ = self.D(x_fake)
         loss_D_adv = d_fake_src.mean() - d_real_src.mean()  # −(E D_src(x) − E D_src(G(x, c)))
@@ -179,9 +184,11 @@ class StarGAN(TranslationModel):
         return {"d_loss": loss_D, "d_adv": loss_D_adv, "d_cls": loss_D_cls,
                 "gradient_penalty": loss_D_gp}  # fmt: skip
 
-    def generator_losses(self, x: Tensor, c_org: Tensor, c_trg: Tensor) -> dict[str, Tensor]:
-        """The terms of L_G (Eq. 6): fool D_src, be classified as c, and return to x."""
-        x_fake = self.G(x, c_trg)  # G(x, c)
+    def generator_losses(self, x: Tensor, c_org: Tensor, c_trg: Tensor,
+                         x_fake: Tensor | None = None) -> dict[str, Tensor]:  # fmt: skip
+        """The terms of L_G (Eq. 6): fool D_src, be classified as c, and return to x; on
+        G(x, c) made here, or `x_fake` given (with its graph)."""
+        x_fake = self.G(x, c_trg) if x_fake is None else x_fake  # G(x, c)
         d_fake_src, d_fake_cls = self.D(x_fake)
         loss_G_adv = -d_fake_src.mean()
         loss_G_cls = classification_loss(d_fake_cls, c_trg)  # L_cls^f, Eq. 3
@@ -195,11 +202,14 @@ class StarGAN(TranslationModel):
         x, c_org = batch["x"], batch[ATTRIBUTES].to(batch["x"].dtype)
         self.check_attributes(c_org)
         c_trg = c_org[torch.randperm(len(c_org)).to(c_org.device)]  # targets: shuffled c'
-        d = self.discriminator_losses(x, c_org, c_trg)
+        g_step = (step + 1) % self.config.n_critic == 0
+        # G(x, c) once a step: D's step does not change G, so the G step's fakes are the same
+        x_fake = self.G(x, c_trg) if g_step else None
+        d = self.discriminator_losses(x, c_org, c_trg, x_fake)
         gradient_step(optimizers["discriminator"], d["d_loss"], self.D.parameters(), backward)
         logs = d | {"loss": d["d_loss"]}
-        if (step + 1) % self.config.n_critic == 0:
-            g = self.generator_losses(x, c_org, c_trg)
+        if g_step:
+            g = self.generator_losses(x, c_org, c_trg, x_fake)
             gradient_step(optimizers["generator"], g["g_loss"], self.G.parameters(), backward)
             logs |= g
         return {key: value.detach() for key, value in logs.items()}
