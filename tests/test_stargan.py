@@ -116,3 +116,29 @@ def test_to_parser():
                            (["thick"], "NAME=VALUE"), (["thick=1"], "slanted=VALUE")):  # fmt: skip
         with pytest.raises(GenzooError, match=message):
             parse_targets(model, "stargan", specs)
+
+
+def test_a_training_step_equals_making_the_fakes_afresh_for_each_loss():
+    """The step makes G(x, c) once and shares it between D's step and G's (D's update does
+    not change G): the same parameters as the plain form, which makes it for each."""
+    import copy
+
+    from genzoo.core.model import plain_backward
+
+    shared = tiny(n_critic=1)  # a G step after every D step
+    plain = copy.deepcopy(shared)
+    x, c = batch()
+    optimizers = [m.configure_optimizers(1e-2) for m in (shared, plain)]
+    for step in range(3):
+        torch.manual_seed(step)
+        shared.training_step({"x": x, "attributes": c}, step, optimizers[0], plain_backward)
+        torch.manual_seed(step)
+        c_trg = c[torch.randperm(len(c))]
+        d = plain.discriminator_losses(x, c, c_trg)
+        gradient_step(optimizers[1]["discriminator"], d["d_loss"], plain.D.parameters(),
+                      plain_backward)  # fmt: skip
+        g = plain.generator_losses(x, c, c_trg)
+        gradient_step(optimizers[1]["generator"], g["g_loss"], plain.G.parameters(),
+                      plain_backward)  # fmt: skip
+    for a, b in zip(shared.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(a, b)
