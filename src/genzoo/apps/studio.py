@@ -261,21 +261,27 @@ class TestScores:
         return self._scores[key]
 
 
+def upload_levels(run, upload: Upload) -> torch.Tensor:
+    """An uploaded image of the run's size in the run's grey levels, uint8 (1, C, H, W)."""
+    from genzoo.apps.anomaly import image_shape, to_levels
+
+    return to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
+
+
+def model_input(run, upload: Upload) -> torch.Tensor:
+    """An uploaded image of the run's size as the model takes it, (1, C, H, W): in the
+    run's grey levels, then through its test-time transform."""
+    return run.transform.fixed(upload_levels(run, upload), "test")
+
+
 def score_upload(run, upload: Upload, test_scores: TestScores) -> Score:
     """−log p(x) (or the model's bound or score) of an uploaded image, where it falls among
     the test split's scores, and whether it lies above their ANOMALY_QUANTILE quantile."""
-    from genzoo.apps.anomaly import (
-        anomaly_scores,
-        describe_kind,
-        image_shape,
-        score_kind,
-        to_levels,
-    )
+    from genzoo.apps.anomaly import anomaly_scores, describe_kind, score_kind
     from genzoo.core.units import bits_per_dim
 
     kind = score_kind(run)  # refuses a model with nothing to score by
-    pixels = to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
-    x = run.transform.fixed(pixels, "test")
+    x = model_input(run, upload)
     value = float(anomaly_scores(run, x)[0][0])
     test, _ = test_scores(run)
     in_nats = not kind.startswith("discriminator")
@@ -355,7 +361,6 @@ def assemble_upload(run, upload: Upload, seed: int = 0,
     images the model assembles from them alone (z from the same seed). Returns the upload
     with the patches' places outlined (1, C, H, W), `assemble_rows`' rows (each patch in
     a grey frame | the whole image | each patch's mask), all in [0, 1], and images per row."""
-    from genzoo.apps.anomaly import image_shape, to_levels
     from genzoo.apps.sampling import assemble_rows, display
     from genzoo.core.capabilities import Capability
     from genzoo.data.tasks import cut_patches, patch_locations
@@ -364,7 +369,7 @@ def assemble_upload(run, upload: Upload, seed: int = 0,
     if Capability.ASSEMBLE not in model.capabilities:
         raise GenzooError(f"{run.model_name} does not assemble images from patches")
     K, P = model.config.n_patches, model.patch_shape[-1]
-    levels = to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
+    levels = upload_levels(run, upload)
     rng = np.random.RandomState(seed)
     places = torch.from_numpy(patch_locations(levels.numpy(), rng, K, P, run.transform.n_levels))
     patches = run.transform.fixed(cut_patches(levels, places, P), "test")
@@ -388,15 +393,12 @@ def default_captions(run) -> list[str]:
 def match_upload(run, upload: Upload, captions: list[str]):
     """How well each caption fits an uploaded image in a joint image–text run's space
     (genzoo.apps.match.match_captions)."""
-    from genzoo.apps.anomaly import image_shape, to_levels
     from genzoo.apps.match import match_captions
     from genzoo.core.capabilities import Capability
 
-    model = run.model
-    if Capability.JOINT not in model.capabilities:
+    if Capability.JOINT not in run.model.capabilities:
         raise GenzooError(f"{run.model_name} has no joint image–text space to match in")
-    levels = to_levels(read_upload(upload, image_shape(run)), 256, run.transform.n_levels)
-    return match_captions(model, run.transform.fixed(levels, "test"), captions)
+    return match_captions(run.model, model_input(run, upload), captions)
 
 
 # ---------------------------------------------------------------- live progress

@@ -466,17 +466,22 @@ def score_result(score, name: str) -> str:
     )
 
 
+def inline_png(png: bytes, element_id: str, alt: str) -> str:
+    """An <img> of the grid class carrying the PNG itself (a data: URL)."""
+    data = base64.b64encode(png).decode()
+    return (f'<img id="{element_id}" class="grid" src="data:image/png;base64,{data}" '
+            f'alt="{escape(alt)}">')  # fmt: skip
+
+
 def model_view(score) -> str:
     """The upload beside the model's reconstruction or completions, when it has them."""
     if score.picture is None:
         return ""
     from genzoo.io.images import grid_image, png_bytes
 
-    data = base64.b64encode(png_bytes(grid_image(score.picture, nrow=len(score.picture))))
-    return (
-        f'<p>{escape(score.picture_caption)}</p><img id="model-view" class="grid" '
-        f'src="data:image/png;base64,{data.decode()}" alt="{escape(score.picture_caption)}">'
-    )
+    png = png_bytes(grid_image(score.picture, nrow=len(score.picture)))
+    return (f"<p>{escape(score.picture_caption)}</p>"
+            f"{inline_png(png, 'model-view', score.picture_caption)}")  # fmt: skip
 
 
 def seed_field(choices: dict) -> str:
@@ -486,14 +491,12 @@ def seed_field(choices: dict) -> str:
 
 
 def assemble_result(upload_png: bytes, rows_png: bytes, name: str, masks: bool) -> str:
-    upload = base64.b64encode(upload_png).decode()
-    rows = base64.b64encode(rows_png).decode()
     layout = "the patches | the whole image" + (" | each patch's mask" if masks else "")
     return (
         f"<h2>{escape(name)}</h2><p>the upload, the patches' places outlined (the model is "
-        f'not told them)</p><img id="upload-places" class="grid" src="data:image/png;base64,'
-        f'{upload}" alt="the upload"><p>each row, a new z: {layout}</p><img id="assembled" '
-        f'class="grid" src="data:image/png;base64,{rows}" alt="assembled images">'
+        f"not told them)</p>{inline_png(upload_png, 'upload-places', 'the upload')}"
+        f"<p>each row, a new z: {layout}</p>"
+        f"{inline_png(rows_png, 'assembled', 'assembled images')}"
     )
 
 
@@ -519,6 +522,5 @@ def match_result(match, name: str) -> str:
 
 
 def translate_result(png: bytes, name: str) -> str:
-    data = base64.b64encode(png).decode()
-    return (f"<h2>{escape(name)}</h2><p>input | output</p><img id=\"translation\" class=\"grid\" "
-            f'src="data:image/png;base64,{data}" alt="translation">')  # fmt: skip
+    picture = inline_png(png, "translation", "translation")
+    return f"<h2>{escape(name)}</h2><p>input | output</p>{picture}"
