@@ -376,10 +376,11 @@ def test_train_sample_with_patches_and_eval_from_the_command_line(items_patches,
         r = upload(c, "run", item.getvalue())
         assert r.status_code == 200, r.text
         assert "the patches | the whole image | each patch's mask" in r.text
-        outlined, rows, per_row = studio.assemble_upload(
+        outlined, rows, per_row, masks = studio.assemble_upload(
             load_run(run), studio.Upload(item.getvalue(), "item.png"), seed=2
         )
         assert per_row == 7 and len(rows) == 7 * studio.ASSEMBLIES  # 3 patches, x̂, 3 masks
+        assert masks
         assert np.array_equal(shown(r.text, "assembled"), np.asarray(grid_image(rows, nrow=7)))
         assert np.array_equal(shown(r.text, "upload-places"), np.asarray(grid_image(outlined)))
         # the same places as the task's cut of this image with RandomState(seed)

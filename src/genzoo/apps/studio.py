@@ -355,12 +355,13 @@ def translate_upload(run, upload: Upload, seed: int = 0, direction: str = "a2b",
 
 @torch.no_grad()
 def assemble_upload(run, upload: Upload, seed: int = 0,
-                    n: int = ASSEMBLIES) -> tuple[torch.Tensor, torch.Tensor, int]:  # fmt: skip
+                    n: int = ASSEMBLIES) -> tuple[torch.Tensor, torch.Tensor, int, bool]:  # fmt: skip
     """Key patches of an uploaded whole image, cut as the task cuts them (K non-overlapping
     P x P patches inside the item's bounding box, their places drawn from `seed`), and n
     images the model assembles from them alone (z from the same seed). Returns the upload
     with the patches' places outlined (1, C, H, W), `assemble_rows`' rows (each patch in
-    a grey frame | the whole image | each patch's mask), all in [0, 1], and images per row."""
+    a grey frame | the whole image | each patch's mask), all in [0, 1], images per row, and
+    whether the rows have masks (a model with a mask branch)."""
     from genzoo.apps.sampling import assemble_rows, display
     from genzoo.core.capabilities import Capability
     from genzoo.data.tasks import cut_patches, patch_locations
@@ -379,7 +380,7 @@ def assemble_upload(run, upload: Upload, seed: int = 0,
         box = shown[0, :, top : top + P, left : left + P]
         box[:, [0, -1], :] = 1.0
         box[:, :, [0, -1]] = 1.0
-    return shown, rows, per_row
+    return shown, rows, per_row, per_row > K + 1
 
 
 def default_captions(run) -> list[str]:

@@ -391,10 +391,10 @@ def create_app(settings: Settings) -> FastAPI:
             text = choices.get("seed", "0") or "0"
             if not (text.isdigit() and int(text) < 2**32):
                 raise GenzooError(f"seed={text!r}: expected a whole number below 2**32")
-            shown, rows, per_row = studio.assemble_upload(run, upload, int(text))
+            shown, rows, per_row, masks = studio.assemble_upload(run, upload, int(text))
             return pages.assemble_result(png_bytes(grid_image(shown, nrow=1)),
                                          png_bytes(grid_image(rows, nrow=per_row)), upload.name,
-                                         run.model.config.mask_branch)  # fmt: skip
+                                         masks)  # fmt: skip
 
         what = ("Upload a whole image of the run's size: the studio cuts its key patches as "
                 "the task does, and the model assembles an image from them alone.")  # fmt: skip
