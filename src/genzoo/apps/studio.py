@@ -354,8 +354,9 @@ def translate_upload(run, upload: Upload, seed: int = 0, direction: str = "a2b",
 
 
 @torch.no_grad()
-def assemble_upload(run, upload: Upload, seed: int = 0,
-                    n: int = ASSEMBLIES) -> tuple[torch.Tensor, torch.Tensor, int, bool]:  # fmt: skip
+def assemble_upload(
+    run, upload: Upload, seed: int = 0, n: int = ASSEMBLIES
+) -> tuple[torch.Tensor, torch.Tensor, int, bool]:
     """Key patches of an uploaded whole image, cut as the task cuts them (K non-overlapping
     P x P patches inside the item's bounding box, their places drawn from `seed`), and n
     images the model assembles from them alone (z from the same seed). Returns the upload
