@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 # (script, arguments after --quick), in the order of the table
 BENCHMARKS = (
     ("nade_throughput.py", ()),
-    ("made_step.py", ("--order", "raster", "--no-settings")),
+    ("made_step.py", ("--order", "random", "--no-settings")),  # the peer draws an order
     ("pixel_models.py", ()),
     ("diagonal_bilstm.py", ()),
     ("bf16_speed.py", ("--models", "made,pixelcnn,dcgan")),
